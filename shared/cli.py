@@ -1,0 +1,68 @@
+"""``python -m shared``: commands for researchers holding a store.
+
+Exit codes: 0 success, 1 the store has problems, 2 bad input (not a store, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from shared.errors import NotAStoreError, StoreError
+
+__all__ = ["main"]
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from shared.verify import verify
+
+    report = verify(args.store, decode=not args.quick)
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.ok:
+        print(f"ok: {args.store} is a valid, complete store")
+        return 0
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    print(f"invalid: {len(report.problems)} problem(s) in {args.store}", file=sys.stderr)
+    return 1
+
+
+def _info(args: argparse.Namespace) -> int:
+    from shared.info import format_summary, summarize
+
+    info = summarize(args.store)
+    print(json.dumps(info, indent=2) if args.json else format_summary(info))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("verify", help="check that a store is valid and complete")
+    p.add_argument("store", help="path or URL of the store")
+    p.add_argument("--quick", action="store_true", help="skip decoding every chunk")
+    p.set_defaults(func=_verify)
+    p = sub.add_parser("info", help="summarize a store")
+    p.add_argument("store", help="path or URL of the store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user mistakes print one line to stderr, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except NotAStoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (StoreError, OSError, ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,110 @@
+"""Where a store lives: a local folder or an fsspec URL (``s3://``, ``gs://``, ``memory://``).
+
+Also the byte-level access the fast reader uses: positional reads of local files, or ranged
+``get`` requests through the Zarr store for object storage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from zarr.abc.store import RangeByteRequest, Store, SuffixByteRequest
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import FsspecStore, LocalStore
+
+__all__ = ["is_url", "zarr_store", "ByteSource", "LocalBytes", "StoreBytes", "byte_source"]
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    """True for ``scheme://…`` locations other than ``file://``."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def local_path(location: str | os.PathLike[str]) -> Path:
+    """The filesystem path of a local location (``file://`` prefix allowed)."""
+    text = str(location)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
+
+
+def zarr_store(
+    location: str | os.PathLike[str],
+    read_only: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> Store:
+    """A Zarr store object for a path or URL."""
+    if is_url(location):
+        return FsspecStore.from_url(
+            str(location), read_only=read_only, storage_options=storage_options or {}
+        )
+    return LocalStore(local_path(location), read_only=read_only)
+
+
+class ByteSource(Protocol):
+    """Reads byte ranges of the objects (files) inside a store."""
+
+    def read(self, key: str, offset: int, length: int) -> bytes | None:
+        """``length`` bytes at ``offset`` of object ``key``; ``None`` when the object is absent."""
+
+    def read_suffix(self, key: str, length: int) -> bytes | None:
+        """The last ``length`` bytes of ``key``; ``None`` when the object is absent."""
+
+
+class LocalBytes:
+    """Positional reads (``os.pread``) of files under a local store root."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = local_path(root)
+
+    def _open(self, key: str) -> int | None:
+        try:
+            return os.open(self.root / key, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+
+    def read(self, key: str, offset: int, length: int) -> bytes | None:
+        fd = self._open(key)
+        if fd is None:
+            return None
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    def read_suffix(self, key: str, length: int) -> bytes | None:
+        fd = self._open(key)
+        if fd is None:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            return os.pread(fd, min(length, size), max(size - length, 0))
+        finally:
+            os.close(fd)
+
+
+class StoreBytes:
+    """Ranged reads through any Zarr store (object storage, memory)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._proto = default_buffer_prototype()
+
+    def read(self, key: str, offset: int, length: int) -> bytes | None:
+        buf = sync(
+            self.store.get(key, self._proto, byte_range=RangeByteRequest(offset, offset + length))
+        )
+        return None if buf is None else buf.to_bytes()
+
+    def read_suffix(self, key: str, length: int) -> bytes | None:
+        buf = sync(self.store.get(key, self._proto, byte_range=SuffixByteRequest(length)))
+        return None if buf is None else buf.to_bytes()
+
+
+def byte_source(location: str | os.PathLike[str], store: Store) -> ByteSource:
+    """The fastest byte access for a location: direct file reads when local."""
+    if not is_url(location):
+        return LocalBytes(location)
+    return StoreBytes(store)

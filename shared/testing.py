@@ -1,0 +1,91 @@
+"""Tiny, seeded stores in the real layout, for tests and examples.
+
+Pixel values encode where they belong, so a test can tell a misplaced image from a right
+one: ``pixels[i, s, b, y, x] == pixel_value(i, s, b, y, x)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from shared.bands import band_names
+from shared.grid import snap_grids
+from shared.layout import Store, StoreSpec, create_store
+from shared.writer import empty_shard, write_shard
+
+__all__ = ["pixel_value", "make_store", "fill_shard"]
+
+
+def pixel_value(
+    sample: np.ndarray | int,
+    season: np.ndarray | int,
+    band: np.ndarray | int,
+    y: np.ndarray | int,
+    x: np.ndarray | int,
+) -> np.ndarray:
+    """The DN that :func:`make_store` writes at a position (never 0, the no-data value)."""
+    v = (
+        np.asarray(sample) * 1009
+        + np.asarray(season) * 211
+        + np.asarray(band) * 37
+        + np.asarray(y) * 3
+        + np.asarray(x)
+    )
+    return (v % 60000 + 1).astype(np.uint16)
+
+
+def fill_shard(spec: StoreSpec, shard: int, seed: int = 0):  # -> ShardData
+    """One shard of well-formed data: lon/lat in Europe, 3-month seasons, known pixels."""
+    data = empty_shard(spec, shard)
+    sl = spec.shard_slice(shard)
+    idx = np.arange(sl.start, sl.stop)
+    rng = np.random.default_rng([seed, shard])
+    lon = -5 + (idx % 50) * 0.5 + rng.uniform(0, 0.1, idx.size)
+    lat = 40 + (idx // 50) * 0.5 + rng.uniform(0, 0.1, idx.size)
+    epsg, transform = snap_grids(lon, lat, spec.size, spec.resolution_m)
+    s, b, n = spec.n_seasons, spec.n_bands, spec.size
+    grid = np.ix_(idx, np.arange(s), np.arange(b), np.arange(n), np.arange(n))
+    data.pixels[:] = pixel_value(*grid)
+    data.cloud[:] = rng.integers(0, 30, data.cloud.shape, dtype=np.uint8)
+    data.clear_fraction[:] = 1.0
+    base = np.datetime64("2021-01-15T10:30:00", "ms")
+    months = np.arange(s) * 91
+    data.time[:] = base + (months[None, :] + idx[:, None] % 30).astype("timedelta64[D]")
+    data.product_id[:] = np.array(
+        [[f"SYNTH_{i:06d}_{j}" for j in range(s)] for i in idx], dtype=object
+    )
+    data.lon[:], data.lat[:] = lon, lat
+    data.epsg[:], data.transform[:] = epsg, transform
+    data.candidate_id[:] = idx
+    data.valid[:] = True
+    return data
+
+
+def make_store(
+    location: str | os.PathLike[str],
+    n_samples: int = 10,
+    n_seasons: int = 4,
+    bands: tuple[str, ...] | None = None,
+    size: int = 16,
+    shard_samples: int = 4,
+    collection: str = "L1C",
+    shards: list[int] | None = None,
+    seed: int = 0,
+) -> Store:
+    """Create a small synthetic-labelled store and write ``shards`` (default: all)."""
+    spec = StoreSpec(
+        n_samples=n_samples,
+        n_seasons=n_seasons,
+        bands=band_names(collection) if bands is None else tuple(bands),
+        size=size,
+        shard_samples=shard_samples,
+        collection=collection,
+    )
+    store = create_store(
+        location, spec, source="synthetic", synthetic=True, config={"generator": "shared.testing"}
+    )
+    for shard in range(spec.n_shards) if shards is None else shards:
+        write_shard(store, shard, fill_shard(spec, shard, seed))
+    return store

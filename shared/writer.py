@@ -1,0 +1,134 @@
+"""Writing one whole shard: every array of its samples, then its done-marker.
+
+A shard is the unit of writing. One writer fills it in one go; its ``shard_done`` flag is
+set only after all its arrays are written, so a writer killed half-way leaves a shard that
+readers, ``verify`` and the collector treat as not done and that a rerun rewrites whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import ShardShapeError
+from shared.layout import CLOUD_NODATA, SHARD_ARRAYS, Store, StoreSpec
+
+__all__ = ["ShardData", "empty_shard", "write_shard", "to_time_ms"]
+
+
+@dataclass
+class ShardData:
+    """All data of one shard's ``k`` slots (``k`` = ``shard_samples``, fewer for the last shard).
+
+    pixels: (k, seasons, bands, size, size) uint16 DN; cloud: (k, seasons, size, size) uint8;
+    clear_fraction: (k, seasons) float32; time: (k, seasons) datetime64; product_id:
+    (k, seasons) str; lon, lat: (k,) float64; epsg: (k,) int32; transform: (k, 6) float64;
+    candidate_id: (k,) int64; valid: (k,) bool — False leaves the slot empty.
+    """
+
+    pixels: np.ndarray
+    cloud: np.ndarray
+    clear_fraction: np.ndarray
+    time: np.ndarray
+    product_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    epsg: np.ndarray
+    transform: np.ndarray
+    candidate_id: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.valid.shape[0])
+
+    def set_slot(self, slot: int, **values: np.ndarray | float | int | str) -> None:
+        """Fill one slot from per-sample values (same names as the fields) and mark it valid."""
+        for name, value in values.items():
+            getattr(self, name)[slot] = value
+        self.valid[slot] = True
+
+
+def empty_shard(spec: StoreSpec, shard: int) -> ShardData:
+    """A shard's worth of fill values, ready for :meth:`ShardData.set_slot`."""
+    sl = spec.shard_slice(shard)
+    k, s, b, n = sl.stop - sl.start, spec.n_seasons, spec.n_bands, spec.size
+    return ShardData(
+        pixels=np.zeros((k, s, b, n, n), np.uint16),
+        cloud=np.full((k, s, n, n), CLOUD_NODATA, np.uint8),
+        clear_fraction=np.full((k, s), np.nan, np.float32),
+        time=np.full((k, s), np.datetime64("NaT"), "datetime64[ms]"),
+        product_id=np.full((k, s), "", dtype=object),
+        lon=np.full(k, np.nan),
+        lat=np.full(k, np.nan),
+        epsg=np.zeros(k, np.int32),
+        transform=np.full((k, 6), np.nan),
+        candidate_id=np.full(k, -1, np.int64),
+        valid=np.zeros(k, bool),
+    )
+
+
+def to_time_ms(t: np.ndarray) -> np.ndarray:
+    """datetime64 → int64 milliseconds since the epoch, NaT → the time array's fill value."""
+    ms = np.asarray(t).astype("datetime64[ms]")
+    out = ms.astype(np.int64)
+    out[np.isnat(ms)] = np.iinfo(np.int64).min
+    return out
+
+
+def _expected_shapes(spec: StoreSpec, k: int) -> dict[str, tuple[int, ...]]:
+    s, b, n = spec.n_seasons, spec.n_bands, spec.size
+    return {
+        "pixels": (k, s, b, n, n),
+        "cloud": (k, s, n, n),
+        "clear_fraction": (k, s),
+        "time": (k, s),
+        "product_id": (k, s),
+        "lon": (k,),
+        "lat": (k,),
+        "epsg": (k,),
+        "transform": (k, 6),
+        "candidate_id": (k,),
+        "valid": (k,),
+    }
+
+
+def write_shard(store: Store, shard: int, data: ShardData) -> None:
+    """Write every array of ``shard`` from ``data``, then set its done-marker.
+
+    Only the objects of this shard are touched, so different shards may be written by
+    different processes or machines at the same time.
+    """
+    if store.read_only:
+        raise PermissionError(f"store {store.location} is open read-only")
+    spec = store.spec
+    sl = spec.shard_slice(shard)
+    k = sl.stop - sl.start
+    for name, shape in _expected_shapes(spec, k).items():
+        got = np.shape(getattr(data, name))
+        if got != shape:
+            raise ShardShapeError(f"shard {shard}: {name} has shape {got}, expected {shape}")
+    if data.pixels.dtype != np.uint16:
+        raise ShardShapeError(f"shard {shard}: pixels must be uint16, got {data.pixels.dtype}")
+    values = {
+        "pixels": data.pixels,
+        "cloud": np.asarray(data.cloud, np.uint8),
+        "clear_fraction": np.asarray(data.clear_fraction, np.float32),
+        "time": to_time_ms(data.time),
+        "product_id": np.asarray(data.product_id, dtype=str),
+        "lon": np.asarray(data.lon, np.float64),
+        "lat": np.asarray(data.lat, np.float64),
+        "epsg": np.asarray(data.epsg, np.int32),
+        "transform": np.asarray(data.transform, np.float64),
+        "candidate_id": np.asarray(data.candidate_id, np.int64),
+        "valid": np.asarray(data.valid, bool),
+    }
+    for name in SHARD_ARRAYS:
+        store.array(name)[sl] = values[name]
+    store.array("shard_done")[shard] = 1
+
+
+def clear_shard_marker(store: Store, shard: int) -> None:
+    """Unset a shard's done-marker (used before rewriting a shard)."""
+    store.array("shard_done")[shard] = 0

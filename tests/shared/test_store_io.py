@@ -1,0 +1,146 @@
+"""Shard writes, fast reads, subset reads that decode only what they need."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.errors import ShardShapeError
+from shared.layout import open_store
+from shared.reader import StoreReader
+from shared.storage import LocalBytes, StoreBytes
+from shared.testing import fill_shard, make_store, pixel_value
+from shared.writer import empty_shard, write_shard
+
+
+def expected(samples, seasons, bands, size):
+    y, x = np.arange(size), np.arange(size)
+    return pixel_value(*np.ix_(samples, seasons, bands, y, x))
+
+
+def test_round_trip_all_arrays(tiny_store):
+    store = open_store(tiny_store.location)
+    spec = store.spec
+    px = store.array("pixels")[:]
+    assert px.dtype == np.uint16
+    np.testing.assert_array_equal(
+        px, expected(np.arange(10), np.arange(4), np.arange(13), spec.size)
+    )
+    ref = fill_shard(spec, 2)
+    np.testing.assert_array_equal(store.array("lon")[8:10], ref.lon)
+    np.testing.assert_array_equal(store.array("transform")[8:10], ref.transform)
+    times = store.array("time")[8:10].astype("datetime64[ms]")
+    np.testing.assert_array_equal(times, ref.time)
+    assert list(store.array("product_id")[9]) == list(ref.product_id[1])
+    assert store.done_shards().all()
+
+
+def test_fast_reader_matches_zarr(tiny_store):
+    reader = StoreReader(tiny_store)
+    assert reader.fast
+    samples = [9, 0, 5, 5]
+    seasons = np.array([[3, 1, 0], [0, 1, 2], [2, 2, 3], [1, 0, 3]])
+    got = reader.pixels(samples, seasons=seasons, bands=["B4", "B3", "B2"])
+    za = tiny_store.array("pixels")
+    for i, s in enumerate(samples):
+        np.testing.assert_array_equal(
+            got[i], za.get_orthogonal_selection((s, seasons[i], [3, 2, 1]))
+        )
+    cloud = reader.cloud([7], seasons=[2])
+    np.testing.assert_array_equal(cloud[0, 0], tiny_store.array("cloud")[7, 2])
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_subset_reads_decode_only_needed_chunks(tiny_store, threads):
+    reader = StoreReader(tiny_store, threads=threads)
+    out = reader.pixels([1, 6], seasons=[0, 2, 3], bands=["B4", "B3", "B2"])
+    assert reader.chunks_read == 2 * 3 * 3  # not 2 × 4 × 13
+    np.testing.assert_array_equal(out, expected([1, 6], [0, 2, 3], [3, 2, 1], 16))
+    reader.pixels([1])
+    assert reader.chunks_read == 18 + 4 * 13
+
+
+class CountingBytes:
+    """Byte source that records every range it serves."""
+
+    def __init__(self, inner):
+        self.inner, self.ranges = inner, []
+
+    def read(self, key, offset, length):
+        self.ranges.append((key, offset, length))
+        return self.inner.read(key, offset, length)
+
+    def read_suffix(self, key, length):
+        self.ranges.append((key, "index", length))
+        return self.inner.read_suffix(key, length)
+
+
+def test_subset_read_touches_only_needed_bytes(tiny_store):
+    reader = StoreReader(tiny_store)
+    arr = reader._arrays["pixels"]
+    counter = CountingBytes(LocalBytes(tiny_store.location))
+    arr.src = counter
+    reader.pixels([5], seasons=[1], bands=["B8"])
+    keys = {k for k, _, _ in counter.ranges}
+    assert keys == {"pixels/c/1/0/0/0/0"}  # sample 5 lives in shard 1 only
+    data_reads = [r for r in counter.ranges if r[1] != "index"]
+    assert len(data_reads) == 1
+    per_image = 16 * 16 * 2
+    assert data_reads[0][2] < per_image * 2  # one compressed image, not the shard
+
+
+def test_ranged_reads_through_a_zarr_store(tiny_store):
+    """The object-storage path (ranged ``get``) gives the same bytes as direct file reads."""
+    reader = StoreReader(tiny_store)
+    reader._arrays["pixels"].src = StoreBytes(tiny_store.group.store)
+    got = reader.pixels([2, 8], seasons=[1, 3], bands=["B2", "B12"])
+    np.testing.assert_array_equal(got, expected([2, 8], [1, 3], [1, 12], 16))
+
+
+def test_fallback_path_gives_same_result(tiny_store):
+    fast = StoreReader(tiny_store)
+    slow = StoreReader(tiny_store)
+    slow._arrays = {"pixels": None, "cloud": None}
+    args = dict(seasons=[3, 0], bands=["B11", "B1"])
+    np.testing.assert_array_equal(fast.pixels([4, 7], **args), slow.pixels([4, 7], **args))
+    np.testing.assert_array_equal(fast.cloud([4], seasons=[1]), slow.cloud([4], seasons=[1]))
+
+
+def test_unwritten_shard_reads_as_fill(tmp_path):
+    store = make_store(tmp_path / "p.zarr", n_samples=8, shards=[0])
+    reader = StoreReader(store)
+    assert (reader.pixels([6]) == 0).all()  # shard 1 absent → no-data value
+    assert (reader.cloud([6]) == 255).all()
+    assert store.pending_shards() == [1]
+
+
+def test_reader_index_errors(tiny_store):
+    reader = StoreReader(tiny_store)
+    with pytest.raises(IndexError):
+        reader.pixels([10])
+    with pytest.raises(IndexError):
+        reader.pixels([0], seasons=[4])
+    with pytest.raises(KeyError, match="B99"):
+        reader.pixels([0], bands=["B99"])
+
+
+def test_write_shard_checks_shapes(tiny_store):
+    store = open_store(tiny_store.location, "r+")
+    data = empty_shard(store.spec, 0)
+    data.pixels = data.pixels[:, :2]
+    with pytest.raises(ShardShapeError, match="pixels"):
+        write_shard(store, 0, data)
+    with pytest.raises(PermissionError):
+        write_shard(open_store(tiny_store.location), 0, fill_shard(store.spec, 0))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_rewriting_a_shard_is_idempotent(tiny_store):
+    root = Path(tiny_store.location)
+    before = _files(root)
+    store = open_store(tiny_store.location, "r+")
+    write_shard(store, 1, fill_shard(store.spec, 1))
+    assert _files(root) == before
