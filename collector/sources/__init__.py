@@ -1,0 +1,1 @@
+"""Sentinel-2 sources behind one protocol (see ``base``)."""

@@ -1,0 +1,142 @@
+"""The one protocol every Sentinel-2 source implements, and the records it exchanges.
+
+A source answers two questions for a planned location:
+
+1. :meth:`Source.search` — which scenes cover the patch in each season window, with the
+   granule cloud percentage and, where the source can tell cheaply, the clear fraction of
+   the patch itself (so the least cloudy scene is chosen by the patch, not the granule);
+2. :meth:`Source.fetch` — the chosen scene of every season, all bands stacked on the
+   location's exact UTM grid, plus a per-pixel cloud probability.
+
+Failures are typed: :class:`TransientError` (retry later: quota, timeout, 5xx) and
+:class:`PermanentError` (record and replace the candidate: no data, request too large).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from shared.layout import CLOUD_CLEAR_BELOW
+
+__all__ = [
+    "Location",
+    "Scene",
+    "Patch",
+    "Source",
+    "SourceError",
+    "TransientError",
+    "PermanentError",
+    "clear_fraction",
+]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A planned patch: its centre, exact grid and its season windows.
+
+    ``windows[s]`` is ``(start, end)`` as ``datetime64[D]``, start inclusive, end exclusive.
+    ``transform`` is rasterio's affine order; the grid is ``size × size`` pixels.
+    """
+
+    candidate_id: int
+    lon: float
+    lat: float
+    epsg: int
+    transform: tuple[float, float, float, float, float, float]
+    size: int
+    windows: tuple[tuple[np.datetime64, np.datetime64], ...]
+
+    @property
+    def n_seasons(self) -> int:
+        return len(self.windows)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(minx, miny, maxx, maxy)`` in the grid's CRS (metres)."""
+        a, _, c, _, e, f = self.transform
+        return (c, f + e * self.size, c + a * self.size, f)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition that covers the patch inside a season window.
+
+    ``cloud_percent`` is the granule's own figure (0–100); ``clear_fraction`` is the fraction
+    of clear pixels in this patch when the source computed it during search, else ``None``.
+    ``time`` is UTC ``datetime64[ms]``.
+    """
+
+    id: str
+    time: np.datetime64
+    season: int
+    cloud_percent: float
+    clear_fraction: float | None = None
+
+
+@dataclass
+class Patch:
+    """Fetched data of one location, one chosen scene per season.
+
+    pixels: (seasons, bands, size, size) uint16 harmonized DN (reflectance × 10⁴), 0 = no data;
+    cloud: (seasons, size, size) uint8 cloud probability in percent, 255 = no data.
+    """
+
+    pixels: np.ndarray
+    cloud: np.ndarray
+    scenes: tuple[Scene, ...]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def clear_fractions(self) -> np.ndarray:
+        """(seasons,) float32 fraction of clear pixels of each season's image."""
+        return np.array([clear_fraction(c) for c in self.cloud], dtype=np.float32)
+
+
+def clear_fraction(cloud: np.ndarray) -> float:
+    """Fraction of pixels that hold data and are clear (cloud < ``CLOUD_CLEAR_BELOW``).
+
+    No-data pixels (``CLOUD_NODATA``) count as not clear.
+    """
+    cloud = np.asarray(cloud)
+    if cloud.size == 0:
+        return 0.0
+    return float(np.count_nonzero(cloud < CLOUD_CLEAR_BELOW)) / cloud.size
+
+
+class SourceError(Exception):
+    """A source could not answer."""
+
+
+class TransientError(SourceError):
+    """Worth retrying after a pause: quota exceeded, timeout, server error."""
+
+
+class PermanentError(SourceError):
+    """Retrying will not help: no coverage, request too large, bad request."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the collection engine needs from a Sentinel-2 source.
+
+    Attributes: ``name`` (as stored in the store's ``source`` attribute), ``synthetic`` (True
+    when the pixels are generated, not observed), ``collection`` (``"L1C"`` or ``"L2A"``),
+    ``bands`` (names fetched, in store order). Implementations must be picklable, since the
+    engine ships them to Dask workers, and must not hold credentials in picklable state.
+    """
+
+    name: str
+    synthetic: bool
+    collection: str
+    bands: tuple[str, ...]
+
+    def search(self, location: Location) -> list[list[Scene]]:
+        """Scenes covering ``location`` per season window (``len == location.n_seasons``)."""
+        ...
+
+    def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
+        """All bands and the cloud probability of one scene per season on the location's grid."""
+        ...
