@@ -13,12 +13,19 @@ UV_LOCAL := $(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $
             $(if $(wildcard /opt/wheels),--find-links /opt/wheels) \
             $(if $(wildcard /etc/xdg/pip/constraints.txt),--constraint /etc/xdg/pip/constraints.txt)
 
-.PHONY: help install lint test test-fast clean-venv
+REGION ?= europe
+N ?= 1000
+SEED ?= 0
+OUT ?= datasets/plan-$(REGION)-$(N)
+
+.PHONY: help install lint test plan bench bench-plan clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
 	@echo "make test      install if needed, then lint and run the whole test suite"
-	@echo "make lint      ruff over the code and tests"
+	@echo "make lint      ruff and mypy over the code and tests"
+	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
+	@echo "make bench     measure and record in docs/benchmarks.md"
 
 install: $(STAMP)
 
@@ -36,6 +43,14 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+
+plan: $(STAMP)
+	$(PY) -m collector plan --region="$(REGION)" --n $(N) --seed $(SEED) --out "$(OUT)"
+
+bench-plan: $(STAMP)
+	$(PY) -m collector bench plan --n 666667
+
+bench: bench-plan
 
 clean-venv:
 	rm -rf $(VENV)

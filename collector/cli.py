@@ -1,0 +1,127 @@
+"""``python -m collector``: plan and collect multi-season Sentinel-2 datasets.
+
+Exit codes: 0 success, 1 the job failed, 2 bad input (the message names the parameter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.cli import OneLineParser
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+
+
+def add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments that decide a plan (shared by ``plan`` and ``collect``)."""
+    p.add_argument("--region", default="world", help="world, continent, ISO codes, bbox or file")
+    p.add_argument("--n", type=int, required=True, help="number of locations to collect")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sigma-km", type=float, default=50.0, help="Gaussian σ around each city")
+    p.add_argument("--cities", type=int, default=10_000, help="top-N cities by population")
+    p.add_argument("--weighting", choices=["uniform", "population"], default="uniform")
+    p.add_argument("--spares", type=float, default=1.5, help="candidates planned per location")
+    p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
+    p.add_argument("--size", type=int, default=264, help="patch size in pixels (10 m)")
+    p.add_argument("--seasons", type=int, default=4)
+    p.add_argument("--offsets-months", type=_int_list, default=None, help="e.g. 0,3,6,9")
+    p.add_argument("--window-days", type=int, default=15, help="half-width of a season window")
+    p.add_argument("--reference-start", default="2019-01-01")
+    p.add_argument("--reference-end", default="2025-01-01")
+
+
+def plan_config(args: argparse.Namespace):  # -> PlanConfig
+    from collector.plan import PlanConfig
+
+    return PlanConfig(
+        region=args.region,
+        n=args.n,
+        seed=args.seed,
+        sigma_km=args.sigma_km,
+        cities=args.cities,
+        weighting=args.weighting,
+        spares=args.spares,
+        shard_samples=args.shard_samples,
+        size=args.size,
+        seasons=args.seasons,
+        offsets_months=args.offsets_months,
+        window_days=args.window_days,
+        reference_start=args.reference_start,
+        reference_end=args.reference_end,
+    )
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from collector.plan import make_plan, plan_map, summary_lines, write_plan
+
+    config = plan_config(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    plan = make_plan(config)
+    path = write_plan(plan, out)
+    picture = plan_map(plan, out / "map.png")
+    print("\n".join(summary_lines(plan)))
+    print(f"wrote      {path} and {picture}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from collector import bench
+
+    if args.what == "plan":
+        figures = bench.bench_plan(n=args.n or 666_667, repeats=args.repeats)
+    print("  ".join(f"{k}={v}" for k, v in figures.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m collector", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    p = sub.add_parser("plan", help="draw candidate locations and season windows")
+    add_plan_arguments(p)
+    p.add_argument("--out", required=True, help="directory for plan.parquet and map.png")
+    p.set_defaults(func=_plan)
+    p = sub.add_parser("bench", help="measure and record in docs/benchmarks.md")
+    p.add_argument("what", choices=["plan"])
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=3)
+    p.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user mistakes print one line, never a traceback."""
+    from collector.plan import PlanError
+    from collector.regions import RegionError
+    from collector.sampling import SamplingError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return int(e.code or 0)
+    try:
+        return int(args.func(args))
+    except (UsageError, RegionError, PlanError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SamplingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
