@@ -16,15 +16,26 @@ UV_LOCAL := $(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $
 REGION ?= europe
 N ?= 1000
 SEED ?= 0
-OUT ?= datasets/plan-$(REGION)-$(N)
+SOURCE ?= earthengine
+BANDS ?= l1c
+SIZE ?= 264
+SEASONS ?= 4
+SCHEDULER ?=
+WORKERS ?=
+OUT ?= datasets/$(SOURCE)-$(REGION)-$(N).zarr
+COLLECT_ARGS = --region="$(REGION)" --n $(N) --seed $(SEED) --source $(SOURCE) --bands $(BANDS) \
+	--size $(SIZE) --seasons $(SEASONS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: help install lint test plan bench bench-plan clean-venv
+.PHONY: help install lint test plan collect demo demo-collect bench bench-plan clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
 	@echo "make test      install if needed, then lint and run the whole test suite"
 	@echo "make lint      ruff and mypy over the code and tests"
+	@echo "make demo      offline end to end on the synthetic world (datasets/demo.zarr, …)"
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
+	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a OUT=… SCHEDULER=… WORKERS=…]"
 	@echo "make bench     measure and record in docs/benchmarks.md"
 
 install: $(STAMP)
@@ -46,6 +57,16 @@ test: lint
 
 plan: $(STAMP)
 	$(PY) -m collector plan --region="$(REGION)" --n $(N) --seed $(SEED) --out "$(OUT)"
+
+collect: $(STAMP)
+	$(PY) -m collector collect $(COLLECT_ARGS) --out "$(OUT)"
+
+# The demo runs offline on the synthetic world; every output says SYNTHETIC.
+demo-collect: $(STAMP)
+	$(PY) -m collector collect --region=europe --n 256 --seed 0 --source synthetic --out datasets/demo.zarr
+	$(PY) -m shared info datasets/demo.zarr
+
+demo: demo-collect
 
 bench-plan: $(STAMP)
 	$(PY) -m collector bench plan --n 666667

@@ -80,6 +80,75 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faults(text: str) -> dict[str, float]:
+    """``latency=0.5,transient=0.3,permanent=0.05,seed=1`` → keyword arguments."""
+    out: dict[str, float] = {}
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--faults item {item!r} is not key=value")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"--faults {key}: {value!r} is not a number") from e
+    return out
+
+
+def _json_object(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def collect_config(args: argparse.Namespace):  # -> CollectConfig
+    from collector.config import CollectConfig
+
+    level, _, names = args.bands.partition(":")
+    options = dict(args.source_option or {})
+    if args.faults:
+        faults = dict(args.faults)
+        if "seed" in faults:
+            faults["seed"] = int(faults["seed"])
+        options["faults"] = faults
+    if args.ee_project:
+        options["project"] = args.ee_project
+    try:
+        return CollectConfig(
+            plan=plan_config(args),
+            source=args.source,
+            collection=level,
+            bands=names or "all",
+            clear_threshold=args.clear_threshold,
+            granule_cloud_max=args.granule_cloud_max,
+            source_options=options,
+            scheduler=args.scheduler or None,
+            workers=args.workers,
+            max_in_flight=args.max_in_flight,
+            concurrency=args.concurrency,
+            max_attempts=args.max_attempts,
+            backoff_s=args.backoff,
+            storage_options=args.storage_options or {},
+            progress=not args.no_progress,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from collector.engine import collect
+
+    cfg = collect_config(args)
+    result = collect(cfg, args.out)
+    print(f"store      {result.location} (python -m shared info {result.location})")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from collector import bench
 
@@ -96,6 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_arguments(p)
     p.add_argument("--out", required=True, help="directory for plan.parquet and map.png")
     p.set_defaults(func=_plan)
+    p = sub.add_parser("collect", help="plan, download and finalize a store")
+    add_plan_arguments(p)
+    p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
+    p.add_argument("--source", default="earthengine", help="earthengine (default), stac or synthetic")
+    p.add_argument(
+        "--bands", default="l1c", help="l1c or l2a, optionally :rgb or :B4,B3,B2 (default l1c = all 13)"
+    )
+    p.add_argument("--clear-threshold", type=float, default=0.9, help="min clear fraction per season")
+    p.add_argument("--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter")
+    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
+    p.add_argument("--max-in-flight", type=int, default=None, help="cluster-wide requests in flight")
+    p.add_argument("--concurrency", type=int, default=None, help="locations fetched at once per task")
+    p.add_argument("--max-attempts", type=int, default=6, help="attempts per request (transient errors)")
+    p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
+    p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
+    p.add_argument("--faults", type=_faults, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--storage-options", type=_json_object, default=None, help="fsspec options (JSON)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_collect)
     p = sub.add_parser("bench", help="measure and record in docs/benchmarks.md")
     p.add_argument("what", choices=["plan"])
     p.add_argument("--n", type=int, default=None)
@@ -104,11 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; user mistakes print one line, never a traceback."""
+    from collector.engine import CollectError
+    from collector.ledger import StoreBusyError
     from collector.plan import PlanError
     from collector.regions import RegionError
     from collector.sampling import SamplingError
+    from collector.sources.base import SourceError
+    from shared.errors import StoreError, StoreMismatchError
 
     try:
         args = build_parser().parse_args(argv)
@@ -116,11 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         return int(args.func(args))
-    except (UsageError, RegionError, PlanError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UsageError, RegionError, PlanError, StoreMismatchError, PermissionError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except SamplingError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (SamplingError, SourceError, CollectError, StoreBusyError, StoreError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
-__all__ = ["country_outlines", "location_map"]
+__all__ = ["country_outlines", "location_map", "season_preview"]
 
 
 @lru_cache(maxsize=1)
@@ -96,5 +96,44 @@ def location_map(
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def season_preview(
+    rgb: np.ndarray,
+    times: np.ndarray,
+    labels: list[str],
+    low: np.ndarray,
+    high: np.ndarray,
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Grid of RGB patches: rows = samples, columns = seasons.
+
+    ``rgb``: (n, seasons, 3, H, W) DN; each band stretched linearly from ``low`` to ``high``
+    (e.g. the store's 2nd/98th percentiles), the same for every image so seasons compare.
+    """
+    n, s = rgb.shape[:2]
+    fig, axes = plt.subplots(n, s, figsize=(2.0 * s + 1.4, 2.0 * n + 0.6), squeeze=False)
+    scale = (np.asarray(high, float) - np.asarray(low, float)).clip(min=1)
+    for i in range(n):
+        for j in range(s):
+            ax = axes[i, j]
+            img = (rgb[i, j].astype(np.float32) - np.asarray(low, np.float32)[:, None, None]) / scale[
+                :, None, None
+            ].astype(np.float32)
+            img = np.where(rgb[i, j] == 0, 0.0, img)  # no data stays black
+            ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            when = str(np.asarray(times[i, j]).astype("datetime64[D]")) if not np.isnat(times[i, j]) else "—"
+            ax.set_title(when, fontsize=7, pad=2)
+            if j == 0:
+                ax.set_ylabel(labels[i], fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=90)
     plt.close(fig)
     return out

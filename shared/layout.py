@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
+from zarr.core.sync import sync
 
 from shared.bands import COLLECTIONS, bands_for
 from shared.errors import (
@@ -38,6 +39,7 @@ __all__ = [
     "Store",
     "create_store",
     "open_store",
+    "store_exists",
     "software_version",
 ]
 
@@ -333,9 +335,14 @@ class Store:
     """An opened store: its Zarr group, its spec and its root attributes."""
 
     def __init__(
-        self, location: str | os.PathLike[str], group: zarr.Group, read_only: bool = True
+        self,
+        location: str | os.PathLike[str],
+        group: zarr.Group,
+        read_only: bool = True,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.location = str(location)
+        self.storage_options = dict(storage_options or {})
         self.group = group
         self.read_only = read_only
         self.attrs: dict[str, Any] = dict(group.attrs)
@@ -410,7 +417,7 @@ def create_store(
     defs = array_defs(spec)
     for d in defs.values():
         d.create(group)
-    store = Store(location, group, read_only=False)
+    store = Store(location, group, read_only=False, storage_options=storage_options)
     store.array("band")[:] = np.array(spec.bands)
     store.array("season")[:] = np.arange(spec.n_seasons, dtype=np.int16)
     return store
@@ -428,7 +435,7 @@ def open_store(
     """
     if mode not in ("r", "r+"):
         raise ValueError(f"mode must be 'r' or 'r+', got {mode!r}")
-    if not _exists(location, storage_options):
+    if not store_exists(location, storage_options):
         if not is_url(location) and local_path(location).exists():
             raise NotAStoreError(f"{location}: exists but is not a Zarr store (no zarr.json)")
         raise NotAStoreError(f"{location}: no such store")
@@ -446,16 +453,17 @@ def open_store(
             f"version {LAYOUT_VERSION}"
         )
     try:
-        return Store(location, group, read_only=mode == "r")
+        return Store(location, group, read_only=mode == "r", storage_options=storage_options)
     except (KeyError, ValueError, TypeError) as e:
         raise NotAStoreError(f"{location}: store attributes are incomplete ({e})") from e
 
 
-def _exists(location: str | os.PathLike[str], storage_options: dict[str, Any] | None) -> bool:
+def store_exists(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> bool:
+    """True when a Zarr group (``zarr.json``) exists at ``location``."""
     if not is_url(location):
         p = local_path(location)
         return p.is_dir() and (p / "zarr.json").is_file()
     zstore = zarr_store(location, read_only=True, storage_options=storage_options)
-    from zarr.core.sync import sync
-
     return bool(sync(zstore.exists("zarr.json")))

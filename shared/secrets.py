@@ -9,8 +9,8 @@ __all__ = ["redact", "is_secret_key", "REDACTED"]
 
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(
-    r"(secret|token|passw|credential|private[_-]?key|api[_-]?key|key[_-]?(file|json|path)|"
-    r"service[_-]?account|auth|signature|sas)",
+    r"(secret|token|passw|credential|private[_-]?key|api[_-]?key|access[_-]?key|"
+    r"key[_-]?(file|json|path|id)|service[_-]?account|auth|signature|sas|^key$)",
     re.IGNORECASE,
 )
 

@@ -15,7 +15,18 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore
 
-__all__ = ["is_url", "zarr_store", "ByteSource", "LocalBytes", "StoreBytes", "byte_source"]
+__all__ = [
+    "is_url",
+    "local_path",
+    "zarr_store",
+    "ByteSource",
+    "LocalBytes",
+    "StoreBytes",
+    "byte_source",
+    "put_bytes",
+    "get_bytes",
+    "list_prefix",
+]
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
@@ -108,3 +119,25 @@ def byte_source(location: str | os.PathLike[str], store: Store) -> ByteSource:
     if not is_url(location):
         return LocalBytes(location)
     return StoreBytes(store)
+
+
+def put_bytes(store: Store, key: str, data: bytes) -> None:
+    """Write a side file (``plan.parquet``, ``map.png``, …) into the store's folder or prefix."""
+    from zarr.core.buffer import cpu
+
+    sync(store.set(key, cpu.Buffer.from_bytes(data)))
+
+
+def get_bytes(store: Store, key: str) -> bytes | None:
+    """Read a side file of the store, or ``None`` when it is absent."""
+    buf = sync(store.get(key, default_buffer_prototype()))
+    return None if buf is None else buf.to_bytes()
+
+
+def list_prefix(store: Store, prefix: str) -> list[str]:
+    """Keys under ``prefix`` (e.g. ``"reports/"``), sorted."""
+
+    async def collect() -> list[str]:
+        return [k async for k in store.list_prefix(prefix)]
+
+    return sorted(sync(collect()))

@@ -1,1 +1,64 @@
-"""Sentinel-2 sources behind one protocol (see ``base``)."""
+"""Sentinel-2 sources behind one protocol (see ``base``), chosen by name from a fixed table."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    Scene,
+    Source,
+    SourceError,
+    TransientError,
+)
+
+__all__ = [
+    "SOURCES",
+    "make_source",
+    "preflight",
+    "Location",
+    "Patch",
+    "PermanentError",
+    "Scene",
+    "Source",
+    "SourceError",
+    "TransientError",
+]
+
+#: name → (module, factory). Each module's ``make(collection, bands, options)`` builds the
+#: source; its optional ``preflight(options)`` checks credentials before anything is written.
+SOURCES: dict[str, tuple[str, str]] = {
+    "synthetic": ("collector.sources.synthetic", "SyntheticSource"),
+    "earthengine": ("collector.sources.earthengine", "EarthEngineSource"),
+    "stac": ("collector.sources.stac", "StacSource"),
+}
+
+
+def _module(name: str) -> Any:
+    if name not in SOURCES:
+        raise ValueError(f"unknown SOURCE {name!r}: choose one of {', '.join(SOURCES)}")
+    return importlib.import_module(SOURCES[name][0])
+
+
+def make_source(
+    name: str, collection: str, bands: tuple[str, ...], options: dict[str, Any]
+) -> Source:
+    """Build a source by name, wrapped in fault injection when ``options["faults"]`` is set."""
+    opts = dict(options)
+    faults = opts.pop("faults", None)
+    source: Source = getattr(_module(name), SOURCES[name][1])(collection=collection, bands=bands, **opts)
+    if faults:
+        from collector.sources.faults import FaultySource
+
+        source = FaultySource(source, **faults)
+    return source
+
+
+def preflight(name: str, options: dict[str, Any]) -> None:
+    """Fail early (one clear error) when a source cannot work, e.g. without credentials."""
+    check = getattr(_module(name), "preflight", None)
+    if check is not None:
+        check({k: v for k, v in options.items() if k != "faults"})

@@ -79,10 +79,10 @@ class Scene:
 
 @dataclass
 class Patch:
-    """Fetched data of one location, one chosen scene per season.
+    """Fetched data of one location, one image per requested scene (normally one per season).
 
-    pixels: (seasons, bands, size, size) uint16 harmonized DN (reflectance × 10⁴), 0 = no data;
-    cloud: (seasons, size, size) uint8 cloud probability in percent, 255 = no data.
+    pixels: (scenes, bands, size, size) uint16 harmonized DN (reflectance × 10⁴), 0 = no data;
+    cloud: (scenes, size, size) uint8 cloud probability in percent, 255 = no data.
     """
 
     pixels: np.ndarray
@@ -138,5 +138,9 @@ class Source(Protocol):
         ...
 
     def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
-        """All bands and the cloud probability of one scene per season on the location's grid."""
+        """All bands and the cloud probability of the given scenes on the location's grid.
+
+        The result holds exactly ``scenes``, in their order: normally one per season, but the
+        engine may ask again for a subset (e.g. the next-best scene of one cloudy season).
+        """
         ...

@@ -1,0 +1,107 @@
+"""A collection's configuration: what decides the data (its identity) and how to run it.
+
+The identity (plan, source, processing level, bands, cloud rules, source options) is stored
+in the store's attributes; resuming with a different identity is refused. Runtime settings
+(scheduler, workers, concurrency, retries, storage credentials) may change between runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.plan import PlanConfig
+from shared.bands import band_names, resolve_bands
+from shared.secrets import redact
+
+__all__ = ["CollectConfig", "SOURCE_DEFAULTS", "config_differences"]
+
+#: Per-source runtime defaults: cluster-wide requests in flight, requests/s, threads per task.
+SOURCE_DEFAULTS: dict[str, dict[str, float | int | None]] = {
+    "earthengine": {"max_in_flight": 40, "max_requests_per_s": 100.0, "concurrency": 16},
+    "stac": {"max_in_flight": 32, "max_requests_per_s": None, "concurrency": 8},
+    "synthetic": {"max_in_flight": None, "max_requests_per_s": None, "concurrency": 1},
+}
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """Everything ``collect`` needs. ``bands`` is ``"all"``, ``"rgb"`` or a comma list."""
+
+    plan: PlanConfig
+    source: str = "earthengine"
+    collection: str = "L1C"
+    bands: str = "all"
+    clear_threshold: float = 0.9
+    granule_cloud_max: float = 20.0
+    source_options: dict[str, Any] = field(default_factory=dict)
+    # runtime
+    scheduler: str | None = None
+    workers: int | None = None
+    max_in_flight: int | None = None
+    max_requests_per_s: float | None = None
+    concurrency: int | None = None
+    max_attempts: int = 6
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+    refetch: int = 2
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCE_DEFAULTS:
+            raise ValueError(
+                f"unknown SOURCE {self.source!r}: choose one of {', '.join(SOURCE_DEFAULTS)}"
+            )
+        if self.collection.upper() not in ("L1C", "L2A"):
+            raise ValueError(f"BANDS level must be l1c or l2a, got {self.collection!r}")
+        object.__setattr__(self, "collection", self.collection.upper())
+        self.band_list()  # validates
+        if not 0.0 < self.clear_threshold <= 1.0:
+            raise ValueError(f"clear threshold must be in (0, 1], got {self.clear_threshold}")
+        if not 0.0 <= self.granule_cloud_max <= 100.0:
+            raise ValueError(f"granule cloud max must be in [0, 100], got {self.granule_cloud_max}")
+        for name in ("workers", "max_in_flight", "concurrency"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {value}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+
+    def band_list(self) -> tuple[str, ...]:
+        """The bands to collect, in the processing level's store order."""
+        available = band_names(self.collection)
+        chosen = set(resolve_bands(self.bands, available))
+        return tuple(b for b in available if b in chosen)
+
+    def runtime(self, name: str) -> Any:
+        """A runtime setting, falling back to the source's default."""
+        value = getattr(self, name)
+        return SOURCE_DEFAULTS[self.source].get(name) if value is None else value
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the data; stored in the store and compared on resume (no secrets)."""
+        return redact(
+            {
+                "plan": self.plan.to_dict(),
+                "source": self.source,
+                "collection": self.collection,
+                "bands": list(self.band_list()),
+                "clear_threshold": self.clear_threshold,
+                "granule_cloud_max": self.granule_cloud_max,
+                "source_options": dict(sorted(self.source_options.items())),
+            }
+        )
+
+
+def config_differences(stored: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable ``key: stored → wanted`` lines where two identities differ."""
+    out: list[str] = []
+    for key in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(key), wanted.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{name}.")
+        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
+            out.append(f"{name}: {a!r} in the store, {b!r} now")
+    return out

@@ -1,0 +1,148 @@
+"""The collection engine: plan → fetch (Dask, one task per shard) → finalize.
+
+Rerunning the same command resumes: finished shards are skipped, the others are redone whole,
+and the result equals an uninterrupted run. The client creates the store (its final size)
+once, before any task runs; tasks write only their own shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from collector.choose import ChoiceRules
+from collector.config import CollectConfig
+from collector.jobs import ShardJob, run_shard
+from collector.ledger import Ledger, StoreLock, open_ledger
+from collector.retry import RetryPolicy
+from collector.sources import preflight
+
+__all__ = ["CollectError", "CollectResult", "collect", "dask_client"]
+
+Log = Callable[[str], None]
+
+
+class CollectError(RuntimeError):
+    """Some shards could not be written; rerunning the same command resumes."""
+
+
+@dataclass
+class CollectResult:
+    location: str
+    created: bool
+    shards_run: int
+    filled: int
+    rejected: int
+    retries: int
+    finalize: dict[str, Any]
+
+
+@contextmanager
+def dask_client(cfg: CollectConfig, n_tasks: int, log: Log) -> Iterator[Any]:
+    """A client on ``cfg.scheduler`` (an address, or ``"threads"`` for an in-process cluster),
+    else on a fresh ``LocalCluster`` of worker processes."""
+    from distributed import Client, LocalCluster
+
+    if cfg.scheduler and cfg.scheduler != "threads":
+        client = Client(cfg.scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=cfg.scheduler != "threads",
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int) -> list[ShardJob]:
+    rules = ChoiceRules(cfg.clear_threshold, cfg.granule_cloud_max)
+    policy = RetryPolicy(cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s)
+    rate = cfg.runtime("max_requests_per_s")
+    return [
+        ShardJob(
+            location=ledger.store.location,
+            shard=shard,
+            candidates=tuple(ledger.candidates(shard)),
+            source=cfg.source,
+            collection=cfg.collection,
+            bands=cfg.band_list(),
+            source_options=dict(cfg.source_options),
+            rules=rules,
+            policy=policy,
+            concurrency=int(cfg.runtime("concurrency")),
+            refetch=cfg.refetch,
+            max_in_flight=cfg.runtime("max_in_flight"),
+            requests_per_s=(rate / n_workers) if rate else None,
+            semaphore_name=f"seco-{cfg.source}-requests",
+            storage_options=dict(cfg.storage_options),
+        )
+        for shard in shards
+    ]
+
+
+def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log) -> tuple[int, int, int]:
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    spec = ledger.store.spec
+    total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
+    filled = rejected = retries = 0
+    failures: list[str] = []
+    with dask_client(cfg, len(shards), log) as client:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
+        jobs = _jobs(cfg, ledger, shards, n_workers)
+        futures = client.map(run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False)
+        bar = tqdm(total=total, unit="loc", desc="collect", disable=not cfg.progress, smoothing=0.1)
+        for future in as_completed(futures):
+            try:
+                report = future.result()
+            except Exception as e:  # a task crashed: keep going, report, resume later
+                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                continue
+            filled += report["filled"]
+            rejected += len(report["rejected"])
+            retries += report["retries"]
+            bar.update(report["slots"])
+            bar.set_postfix(rejected=rejected, retried=retries, refresh=False)
+        bar.close()
+    if failures:
+        raise CollectError(
+            f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
+            "rerun the same command to resume"
+        )
+    return filled, rejected, retries
+
+
+def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
+    """Plan (unless the store has its plan) → fetch the pending shards → finalize."""
+    from collector.finalize import finalize
+
+    preflight(cfg.source, cfg.source_options)
+    ledger = open_ledger(cfg, out, synthetic=cfg.source == "synthetic")
+    with StoreLock(ledger.store):
+        pending = ledger.store.pending_shards()
+        done = ledger.store.spec.n_shards - len(pending)
+        verb = "creating" if ledger.created else "resuming"
+        log(f"{verb} {out}: {ledger.store.spec.n_samples} locations, {len(pending)} shard(s) to do, {done} done")
+        filled = rejected = retries = 0
+        if pending:
+            filled, rejected, retries = _run_shards(cfg, ledger, pending, log)
+        summary = finalize(ledger, log)
+    return CollectResult(out, ledger.created, len(pending), filled, rejected, retries, summary)

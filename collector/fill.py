@@ -1,0 +1,199 @@
+"""Filling one shard: every slot gets a location whose seasons all pass the cloud rules.
+
+Per location: search (with retries) → rank each window's scenes → fetch the best scene of
+every season → measure each season's clear fraction on the fetched cloud mask → refetch the
+next-best scene of a failing season (up to ``refetch`` times) → reject if still failing.
+
+Slots are filled in waves so that the outcome never depends on timing: wave 1 tries every
+slot's primary candidate concurrently; the slots that failed (in slot order) then take the
+shard's spares in rank order, and so on until the slots are full or the spares run out.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from collector.choose import ChoiceRules, Rejected, rank_windows
+from collector.retry import Counters, RetryPolicy, call_with_retries
+from collector.sources.base import Location, Patch, PermanentError, Source, clear_fraction
+from shared.layout import StoreSpec
+from shared.writer import ShardData, empty_shard
+
+__all__ = ["Candidate", "LocationResult", "ShardOutcome", "collect_location", "fill_shard"]
+
+Limiter = Callable[[], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A plan row as the engine needs it."""
+
+    location: Location
+    slot: int  # -1 for spares
+    spare_rank: int
+
+
+@dataclass
+class LocationResult:
+    candidate_id: int
+    patch: Patch | None = None
+    clear: np.ndarray | None = None
+    reason: str | None = None
+    failed: bool = False  # True: source errors (permanent or retries exhausted), not clouds
+    counters: Counters = field(default_factory=Counters)
+
+
+def collect_location(
+    source: Source,
+    location: Location,
+    rules: ChoiceRules,
+    policy: RetryPolicy,
+    refetch: int = 2,
+    limiter: Limiter = nullcontext,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LocationResult:
+    """Search, choose and fetch one location; never raises for source or cloud problems."""
+    result = LocationResult(location.candidate_id)
+    rng = random.Random(location.candidate_id)  # backoff jitter only: never changes the data
+
+    def guarded(call: Callable[[], Any]) -> Callable[[int], Any]:
+        def run(_attempt: int) -> Any:
+            with limiter():
+                return call()
+
+        return run
+
+    try:
+        found = call_with_retries(guarded(lambda: source.search(location)), policy, result.counters, rng, sleep)
+        if len(found) != location.n_seasons:
+            raise PermanentError(f"source returned {len(found)} windows for {location.n_seasons} seasons")
+        ranked = rank_windows(found, rules)
+        chosen = [scenes[0] for scenes in ranked]
+        patch = call_with_retries(guarded(lambda: source.fetch(location, chosen)), policy, result.counters, rng, sleep)
+        pixels, cloud = patch.pixels.copy(), patch.cloud.copy()
+        clear = np.array([clear_fraction(c) for c in cloud], np.float32)
+        for season in range(location.n_seasons):
+            tries = 0
+            while clear[season] < rules.clear_threshold:
+                if tries >= refetch or tries + 1 >= len(ranked[season]):
+                    raise Rejected(
+                        f"season {season}: fetched patch clear fraction {clear[season]:.2f} < "
+                        f"{rules.clear_threshold:.2f} for the {tries + 1} best scene(s)"
+                    )
+                tries += 1
+                scene = ranked[season][tries]
+                one = call_with_retries(guarded(lambda s=scene: source.fetch(location, [s])), policy, result.counters, rng, sleep)
+                pixels[season], cloud[season] = one.pixels[0], one.cloud[0]
+                chosen[season] = scene
+                clear[season] = clear_fraction(one.cloud[0])
+        result.patch = Patch(pixels=pixels, cloud=cloud, scenes=tuple(chosen), extra=patch.extra)
+        result.clear = clear
+    except Rejected as e:
+        result.reason = str(e)
+    except PermanentError as e:
+        result.reason = f"source error: {e}"
+        result.failed = True
+    return result
+
+
+@dataclass
+class ShardOutcome:
+    """A filled shard and what it took."""
+
+    data: ShardData
+    tried: list[dict[str, Any]]
+    counters: Counters
+    seconds: float
+
+    def report(self, shard: int) -> dict[str, Any]:
+        rejected = [t for t in self.tried if t["outcome"] != "ok"]
+        return {
+            "shard": shard,
+            "slots": int(self.data.n_slots),
+            "filled": int(self.data.valid.sum()),
+            "tried": len(self.tried),
+            "rejected": rejected,
+            "requests": self.counters.requests,
+            "retries": self.counters.retries,
+            "transient_errors": self.counters.transient,
+            "permanent_errors": self.counters.permanent,
+            "retries_exhausted": self.counters.exhausted,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _waves(candidates: list[Candidate], slots: int) -> tuple[dict[int, Candidate], Iterator[Candidate]]:
+    primaries = {c.slot: c for c in candidates if c.spare_rank == 0}
+    if sorted(primaries) != list(range(slots)):
+        raise ValueError(f"shard plan has primaries for slots {sorted(primaries)}, expected 0..{slots - 1}")
+    spares = sorted((c for c in candidates if c.spare_rank > 0), key=lambda c: (c.spare_rank, c.location.candidate_id))
+    return primaries, iter(spares)
+
+
+def fill_shard(
+    source: Source,
+    spec: StoreSpec,
+    shard: int,
+    candidates: list[Candidate],
+    rules: ChoiceRules,
+    policy: RetryPolicy,
+    concurrency: int = 1,
+    refetch: int = 2,
+    limiter: Limiter = nullcontext,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ShardOutcome:
+    """Fill every slot of ``shard`` from its candidates (primaries, then spares in rank order)."""
+    start = time.perf_counter()
+    data = empty_shard(spec, shard)
+    primaries, spares = _waves(candidates, data.n_slots)
+    assignment = {slot: primaries[slot] for slot in range(data.n_slots)}
+    counters = Counters()
+    tried: list[dict[str, Any]] = []
+
+    def run(c: Candidate) -> LocationResult:
+        return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        while assignment:
+            slots = sorted(assignment)
+            results = list(pool.map(run, [assignment[s] for s in slots]))
+            nxt: dict[int, Candidate] = {}
+            for slot, res in zip(slots, results, strict=True):
+                counters.merge(res.counters)
+                c = assignment[slot]
+                entry = {"candidate_id": c.location.candidate_id, "slot": slot, "spare_rank": c.spare_rank}
+                if res.patch is not None and res.clear is not None:
+                    _place(data, slot, c.location, res.patch, res.clear)
+                    tried.append({**entry, "outcome": "ok"})
+                    continue
+                tried.append({**entry, "outcome": "failed" if res.failed else "rejected", "reason": res.reason})
+                spare = next(spares, None)
+                if spare is not None:
+                    nxt[slot] = spare
+            assignment = nxt
+    return ShardOutcome(data, tried, counters, time.perf_counter() - start)
+
+
+def _place(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.ndarray) -> None:
+    data.set_slot(
+        slot,
+        pixels=patch.pixels,
+        cloud=patch.cloud,
+        clear_fraction=clear,
+        time=np.array([s.time for s in patch.scenes], "datetime64[ms]"),
+        product_id=np.array([s.id for s in patch.scenes], dtype=object),
+        lon=loc.lon,
+        lat=loc.lat,
+        epsg=loc.epsg,
+        transform=np.asarray(loc.transform),
+        candidate_id=loc.candidate_id,
+    )
+

@@ -1,0 +1,141 @@
+"""What runs on a Dask worker: fill one shard and write it whole.
+
+The cluster-wide bound on requests in flight is a ``distributed.Semaphore`` shared by every
+task of every worker (Earth Engine allows 40 concurrent requests per project, so adding
+workers never breaks the quota); the requests-per-second quota is split evenly over the
+workers with a token bucket in each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.choose import ChoiceRules
+from collector.fill import Candidate, fill_shard
+from collector.ledger import write_report
+from collector.retry import RetryPolicy
+from collector.sources import Source, make_source
+from shared.layout import open_store
+from shared.writer import write_shard
+
+__all__ = ["ShardJob", "RequestLimiter", "run_shard"]
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs for one shard; picklable, holds no credentials."""
+
+    location: str
+    shard: int
+    candidates: tuple[Candidate, ...]
+    source: str
+    collection: str
+    bands: tuple[str, ...]
+    source_options: dict[str, Any]
+    rules: ChoiceRules
+    policy: RetryPolicy
+    concurrency: int = 1
+    refetch: int = 2
+    max_in_flight: int | None = None
+    requests_per_s: float | None = None  # per worker
+    semaphore_name: str = "seco-requests"
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second in this process (thread-safe)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next)
+            self.next = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+class RequestLimiter:
+    """Context manager factory wrapping each source request in the rate and in-flight bounds."""
+
+    def __init__(self, semaphore: Any | None, bucket: TokenBucket | None) -> None:
+        self.semaphore = semaphore
+        self.bucket = bucket
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.bucket is not None:
+            self.bucket.wait()
+        if self.semaphore is None:
+            yield
+            return
+        self.semaphore.acquire()
+        try:
+            yield
+        finally:
+            self.semaphore.release()
+
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Any:
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build()
+        return _CACHE[key]
+
+
+def _source(job: ShardJob) -> Source:
+    key = ("source", job.source, job.collection, job.bands, repr(sorted(job.source_options.items())))
+    return _cached(key, lambda: make_source(job.source, job.collection, job.bands, job.source_options))
+
+
+def _limiter(job: ShardJob) -> RequestLimiter:
+    def build() -> RequestLimiter:
+        semaphore = None
+        if job.max_in_flight:
+            try:
+                from distributed import Semaphore, get_worker
+
+                get_worker()
+                semaphore = Semaphore(max_leases=job.max_in_flight, name=job.semaphore_name)
+            except (ImportError, ValueError):  # not on a Dask worker: bound this process only
+                semaphore = threading.BoundedSemaphore(job.max_in_flight)
+        bucket = TokenBucket(job.requests_per_s) if job.requests_per_s else None
+        return RequestLimiter(semaphore, bucket)
+
+    return _cached(("limiter", job.semaphore_name, job.max_in_flight, job.requests_per_s), build)
+
+
+def run_shard(job: ShardJob) -> dict[str, Any]:
+    """Fill, report and write one shard; a shard already done is left alone (idempotent)."""
+    store = open_store(job.location, "r+", job.storage_options)
+    if store.done_shards()[job.shard]:
+        return {"shard": job.shard, "skipped": True, "filled": 0, "slots": 0, "rejected": [],
+                "retries": 0, "requests": 0}
+    outcome = fill_shard(
+        _source(job),
+        store.spec,
+        job.shard,
+        list(job.candidates),
+        job.rules,
+        job.policy,
+        concurrency=job.concurrency,
+        refetch=job.refetch,
+        limiter=_limiter(job),
+    )
+    report = outcome.report(job.shard)
+    write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
+    write_shard(store, job.shard, outcome.data)
+    return report
