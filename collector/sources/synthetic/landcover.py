@@ -34,6 +34,7 @@ __all__ = [
     "SNOW_ICE",
     "N_VARIANTS",
     "class_proportions",
+    "ground_latitude",
     "Landscape",
     "build_landscape",
 ]
@@ -49,9 +50,14 @@ LANDCOVER_CLASSES: tuple[str, ...] = (
     "bare_soil",
     "snow_ice",
 )
-WATER, EVERGREEN_FOREST, DECIDUOUS_FOREST, CROPLAND, GRASSLAND, URBAN, BARE_SOIL, SNOW_ICE = range(
-    8
-)
+WATER = 0
+EVERGREEN_FOREST = 1
+DECIDUOUS_FOREST = 2
+CROPLAND = 3
+GRASSLAND = 4
+URBAN = 5
+BARE_SOIL = 6
+SNOW_ICE = 7
 
 #: Sub-types per class (slightly shifted phenology and tone) for within-class variety.
 N_VARIANTS = 4
@@ -88,12 +94,23 @@ _FIELD_WEIGHTS = np.array(
 _TEXTURE = ((90.0, 1.0), (30.0, 0.8))
 
 
-def class_proportions(lat: float) -> np.ndarray:
-    """Expected share of each class (8,) float64 at a latitude (degrees), summing to 1."""
-    a = abs(float(lat))
-    if not np.isfinite(a) or a > 90:
+def class_proportions(lat: float | np.ndarray) -> np.ndarray:
+    """Expected share of each class at a latitude (degrees): (8,) float64 summing to 1, or
+    (n, 8) for an array of n latitudes."""
+    a = np.abs(np.asarray(lat, dtype=np.float64))
+    if not np.all(np.isfinite(a)) or np.any(a > 90):
         raise ValueError(f"latitude must lie in [-90, 90], got {lat}")
-    return np.array([np.interp(a, _PROP_LAT, _PROP_TABLE[:, k]) for k in range(8)])
+    return np.stack([np.interp(a, _PROP_LAT, _PROP_TABLE[:, k]) for k in range(8)], axis=-1)
+
+
+def ground_latitude(epsg: int, northing: np.ndarray) -> np.ndarray:
+    """Approximate latitude (degrees) from a UTM northing alone (≈ 111 km per degree).
+
+    Good to a fraction of a degree, and a function of the ground position only, so that the
+    class shares of overlapping patches agree exactly.
+    """
+    south = int(epsg) // 100 == 327
+    return (np.asarray(northing, np.float64) - (10_000_000.0 if south else 0.0)) / 110_900.0
 
 
 def _z(p: float | np.ndarray) -> np.ndarray:
@@ -127,19 +144,22 @@ class Landscape:
 
 
 def _assign_classes(
-    lat: float, terrain: np.ndarray, settle: np.ndarray, wet: np.ndarray, ftype: np.ndarray
+    lat: np.ndarray, terrain: np.ndarray, settle: np.ndarray, wet: np.ndarray, ftype: np.ndarray
 ) -> np.ndarray:
-    """Class codes from four unit-normal fields, thresholds set by the latitude's proportions."""
-    p = class_proportions(lat)
+    """Class codes from four unit-normal fields; thresholds from the class shares at each
+    row's latitude ``lat`` (N,)."""
+    p = class_proportions(np.clip(lat, -90.0, 90.0)).T[:, :, None]  # (8, N, 1): one per row
     out = np.full(terrain.shape, GRASSLAND, dtype=np.uint8)
-    rest = max(1.0 - p[WATER] - p[SNOW_ICE], 1e-6)
-    land_rest = max(rest - p[URBAN], 1e-6)
+    rest = np.maximum(1.0 - p[WATER] - p[SNOW_ICE], 1e-6)
+    land_rest = np.maximum(rest - p[URBAN], 1e-6)
     # moisture ladder over what is neither water, ice nor town: bare < grass < crop < forest
-    cuts = _z(np.cumsum([p[BARE_SOIL], p[GRASSLAND], p[CROPLAND]]) / land_rest)
-    out[wet < cuts[0]] = BARE_SOIL
-    out[(wet >= cuts[1]) & (wet < cuts[2])] = CROPLAND
-    forest = wet >= cuts[2]
-    forest_total = max(p[EVERGREEN_FOREST] + p[DECIDUOUS_FOREST], 1e-6)
+    bare_cut = _z(p[BARE_SOIL] / land_rest)
+    grass_cut = _z((p[BARE_SOIL] + p[GRASSLAND]) / land_rest)
+    crop_cut = _z((p[BARE_SOIL] + p[GRASSLAND] + p[CROPLAND]) / land_rest)
+    out[wet < bare_cut] = BARE_SOIL
+    out[(wet >= grass_cut) & (wet < crop_cut)] = CROPLAND
+    forest = wet >= crop_cut
+    forest_total = np.maximum(p[EVERGREEN_FOREST] + p[DECIDUOUS_FOREST], 1e-6)
     deciduous = ftype < _z(p[DECIDUOUS_FOREST] / forest_total)
     out[forest & deciduous] = DECIDUOUS_FOREST
     out[forest & ~deciduous] = EVERGREEN_FOREST
@@ -183,7 +203,6 @@ def _urban_fabric(key: int, axes: GridAxes, region_key: int) -> np.ndarray:
 def build_landscape(
     seed: int,
     epsg: int,
-    lat: float,
     coarse: CoarseGrid,
     axes_full: GridAxes,
     region_key: int,
@@ -197,7 +216,7 @@ def build_landscape(
         mix_words(seed, Tag.GROUND, epsg), coarse.axes, _SPACINGS, _FIELD_WEIGHTS
     )
     terrain, settle, wet, ftype, variant_z = coarse.upsample(low)
-    classes = _assign_classes(lat, terrain, settle, wet, ftype)
+    classes = _assign_classes(ground_latitude(epsg, axes_full.ys), terrain, settle, wet, ftype)
     variant = np.zeros(variant_z.shape, dtype=np.uint8)
     for cut in _z(np.arange(1, N_VARIANTS) / N_VARIANTS):
         variant += variant_z > np.float32(cut)

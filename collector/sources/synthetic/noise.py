@@ -51,10 +51,6 @@ class GridAxes:
     xs: np.ndarray
     ys: np.ndarray
 
-    def shifted(self, dx: float, dy: float) -> GridAxes:
-        """The same axes moved by ``dx`` metres east and ``dy`` metres north."""
-        return GridAxes(self.xs + dx, self.ys + dy)
-
 
 def patch_axes(transform: Sequence[float], size: int, step: int = 1) -> GridAxes:
     """Centres of ``step × step`` pixel blocks of a north-up grid (``ceil(size/step)`` per axis)."""

@@ -18,10 +18,12 @@ Snow is not handled here but per pixel by the renderer (it depends on the pixel'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from collector.sources.synthetic.climate import moisture, temperature
-from collector.sources.synthetic.hashing import hash_uniform, mix_words
+from collector.sources.synthetic.hashing import hash_uniform
 from collector.sources.synthetic.landcover import (
     BARE_SOIL,
     CROPLAND,
@@ -42,20 +44,20 @@ N_ENDMEMBERS = 8
 N_NATURAL_UNITS = 8 * N_VARIANTS
 
 
+@dataclass(frozen=True)
 class Climate:
-    """The climate of one place: latitude plus regional traits in [0, 1]."""
+    """The climate of one place: latitude (degrees) and regional traits in [0, 1]."""
 
-    __slots__ = ("lat", "continentality", "dry_summer")
-
-    def __init__(self, lat: float, continentality: float, dry_summer: float) -> None:
-        self.lat = float(lat)
-        self.continentality = float(continentality)
-        self.dry_summer = float(dry_summer)
+    lat: float
+    continentality: float
+    dry_summer: float
 
     def temperature(self, doy_h: float | np.ndarray) -> np.ndarray:
+        """Lowland air temperature (°C) on hemisphere day ``doy_h``."""
         return temperature(self.lat, np.asarray(doy_h), self.continentality)
 
     def moisture(self, doy_h: float | np.ndarray) -> np.ndarray:
+        """Plant-available moisture in [0, 1] on hemisphere day ``doy_h``."""
         return moisture(self.lat, np.asarray(doy_h), self.dry_summer)
 
 
@@ -128,7 +130,7 @@ def _crops(climate: Climate, doy_h: float, key: int, parcel_keys: np.ndarray) ->
     if n == 0:
         return np.zeros((0, N_ENDMEMBERS))
     jy, jx = parcel_keys[:, 0], parcel_keys[:, 1]
-    u = [hash_uniform(mix_words(key, k), jy, jx) for k in range(5)]
+    u = hash_uniform(key, np.arange(5)[:, None], jy[None, :], jx[None, :])  # 5 streams
     a = abs(climate.lat)
     vigour = 0.8 + 0.2 * u[3]
     if a < 18.0:  # two cycles a year, any phase

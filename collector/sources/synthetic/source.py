@@ -232,7 +232,6 @@ class SyntheticSource:
         return build_landscape(
             self.seed,
             place.location.epsg,
-            place.location.lat,
             place.coarse,
             place.axes_full,
             place.tile.key(self.seed, Tag.PARCEL),

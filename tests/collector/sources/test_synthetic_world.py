@@ -7,7 +7,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -137,16 +136,15 @@ def test_changes_are_rare_at_the_default_rate():
 
 def test_land_cover_is_tied_to_the_ground():
     src = SyntheticSource()
-    a = make_locations([10.0], [50.0], np.datetime64("2021-06-01"), size=96)[0]
-    # a second grid 31 px further east and 17 px further south shares a 65 × 79 px block
-    t = list(a.transform)
-    t[2] += 310.0
-    t[5] -= 170.0
-    b = replace(a, transform=tuple(t), candidate_id=7)
+    a, b = make_locations([10.0, 10.004], [50.0, 49.998], np.datetime64("2021-06-01"), size=96)
+    assert a.epsg == b.epsg
+    dx = round((b.transform[2] - a.transform[2]) / 10)  # b lies dx px east, dy px south of a
+    dy = round((a.transform[5] - b.transform[5]) / 10)
+    assert 0 < dx < 96 and 0 < dy < 96
     day = np.datetime64("2021-01-01")
-    np.testing.assert_array_equal(
-        src.landcover(a, day)[17:, 31:], src.landcover(b, day)[:-17, :-31]
-    )
+    cover_a, cover_b = src.landcover(a, day), src.landcover(b, day)
+    np.testing.assert_array_equal(cover_a[dy:, dx:], cover_b[: 96 - dy, : 96 - dx])
+    assert len(np.unique(cover_a)) > 1  # the comparison spans a boundary between classes
 
 
 def test_land_cover_follows_latitude():
