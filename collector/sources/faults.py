@@ -16,8 +16,8 @@ may raise. Its decisions are deterministic, drawn from ``(seed, call kind, candi
   retries clear it; ``fail_first = k`` additionally fails the first ``k`` attempts of every
   call, for tests that need an exact number of retries.
 
-Permanent faults are checked before transient ones. Only the kinds in ``kinds`` are faulty
-(the latency applies to them only). Counters (``calls``, ``transient``, ``permanent``) and
+Permanent faults are checked before transient ones. Only the kinds in ``kinds`` are faulty:
+calls of the other kind go straight through, without latency and uncounted. Counters (``calls``, ``transient``, ``permanent``) and
 attempt numbers live in the instance: a pickled copy (e.g. on a Dask worker) continues from
 the counts it was pickled with, and counts on its own afterwards.
 """
