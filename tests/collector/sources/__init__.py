@@ -1,0 +1,1 @@
+"""Tests of the Sentinel-2 sources."""
