@@ -63,7 +63,8 @@ collect: $(STAMP)
 
 # The demo runs offline on the synthetic world; every output says SYNTHETIC.
 demo-collect: $(STAMP)
-	$(PY) -m collector collect --region=europe --n 256 --seed 0 --source synthetic --out datasets/demo.zarr
+	$(PY) -m collector collect --region=-11,34,45,62 --n 256 --seed 0 --spares 2 --source synthetic \
+	    --out datasets/demo.zarr
 	$(PY) -m shared info datasets/demo.zarr
 
 demo: demo-collect

@@ -58,6 +58,8 @@ def rank_windows(found: list[list[Scene]], rules: ChoiceRules) -> list[list[Scen
             raise Rejected(
                 f"season {season}: best patch clear fraction {top:.2f} < {rules.clear_threshold:.2f}"
             )
-        viable = [s for s in best if s.clear_fraction is None or s.clear_fraction >= rules.clear_threshold]
+        viable = [
+            s for s in best if s.clear_fraction is None or s.clear_fraction >= rules.clear_threshold
+        ]
         ranked.append(viable)
     return ranked

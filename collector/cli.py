@@ -80,15 +80,26 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+_FAULT_KEYS = {
+    "latency": "latency_s",
+    "jitter": "jitter",
+    "transient": "transient_rate",
+    "permanent": "permanent_rate",
+    "seed": "seed",
+}
+
+
 def _faults(text: str) -> dict[str, float]:
-    """``latency=0.5,transient=0.3,permanent=0.05,seed=1`` → keyword arguments."""
+    """``latency=0.5,transient=0.3,permanent=0.05,seed=1`` → FaultySource keyword arguments."""
     out: dict[str, float] = {}
     for item in (t.strip() for t in text.split(",") if t.strip()):
         key, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--faults item {item!r} is not key=value")
+        if not sep or key.strip() not in _FAULT_KEYS:
+            raise argparse.ArgumentTypeError(
+                f"--faults item {item!r}: use {', '.join(k + '=…' for k in _FAULT_KEYS)}"
+            )
         try:
-            out[key.strip()] = float(value)
+            out[_FAULT_KEYS[key.strip()]] = float(value)
         except ValueError as e:
             raise argparse.ArgumentTypeError(f"--faults {key}: {value!r} is not a number") from e
     return out
@@ -112,7 +123,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
     level, _, names = args.bands.partition(":")
     options = dict(args.source_option or {})
     if args.faults:
-        faults = dict(args.faults)
+        faults: dict[str, float | int] = dict(args.faults)
         if "seed" in faults:
             faults["seed"] = int(faults["seed"])
         options["faults"] = faults
@@ -144,16 +155,33 @@ def _collect(args: argparse.Namespace) -> int:
     from collector.engine import collect
 
     cfg = collect_config(args)
+    if args.dry_run:
+        from collector.dryrun import dry_run
+
+        print(f"dry run: {cfg.source} {cfg.collection}, nothing contacted, nothing written")
+        print("\n".join(dry_run(cfg).lines()))
+        return 0
     result = collect(cfg, args.out)
     print(f"store      {result.location} (python -m shared info {result.location})")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no BLAS threads
     from collector import bench
 
     if args.what == "plan":
         figures = bench.bench_plan(n=args.n or 666_667, repeats=args.repeats)
+    elif args.what == "synthetic":
+        figures = bench.bench_synthetic(locations=args.n or 150, repeats=args.repeats)
+    elif args.what == "latency":
+        figures = bench.bench_latency(n=args.n or 1200)
+    elif args.what == "earthengine":
+        figures = bench.bench_earthengine(n=args.n or 600)
+    else:
+        figures = bench.bench_bytes(n=args.n or 64)
     print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 
@@ -168,26 +196,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="plan, download and finalize a store")
     add_plan_arguments(p)
     p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
-    p.add_argument("--source", default="earthengine", help="earthengine (default), stac or synthetic")
     p.add_argument(
-        "--bands", default="l1c", help="l1c or l2a, optionally :rgb or :B4,B3,B2 (default l1c = all 13)"
+        "--source", default="earthengine", help="earthengine (default), stac or synthetic"
     )
-    p.add_argument("--clear-threshold", type=float, default=0.9, help="min clear fraction per season")
-    p.add_argument("--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter")
+    p.add_argument(
+        "--bands",
+        default="l1c",
+        help="l1c or l2a, optionally :rgb or :B4,B3,B2 (default l1c = all 13)",
+    )
+    p.add_argument(
+        "--clear-threshold", type=float, default=0.9, help="min clear fraction per season"
+    )
+    p.add_argument(
+        "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
+    )
     p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
-    p.add_argument("--max-in-flight", type=int, default=None, help="cluster-wide requests in flight")
-    p.add_argument("--concurrency", type=int, default=None, help="locations fetched at once per task")
-    p.add_argument("--max-attempts", type=int, default=6, help="attempts per request (transient errors)")
+    p.add_argument(
+        "--max-in-flight", type=int, default=None, help="cluster-wide requests in flight"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="locations fetched at once per task"
+    )
+    p.add_argument(
+        "--max-attempts", type=int, default=6, help="attempts per request (transient errors)"
+    )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
     p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
     p.add_argument("--faults", type=_faults, default=None, help=argparse.SUPPRESS)
     p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--storage-options", type=_json_object, default=None, help="fsspec options (JSON)")
+    p.add_argument(
+        "--storage-options", type=_json_object, default=None, help="fsspec options (JSON)"
+    )
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
+    )
     p.set_defaults(func=_collect)
     p = sub.add_parser("bench", help="measure and record in docs/benchmarks.md")
-    p.add_argument("what", choices=["plan"])
+    p.add_argument("what", choices=["plan", "synthetic", "latency", "earthengine", "bytes"])
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.set_defaults(func=_bench)
@@ -218,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, RegionError, PlanError, StoreMismatchError, PermissionError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except (SamplingError, SourceError, CollectError, StoreBusyError, StoreError) as e:
+    except (SamplingError, SourceError, CollectError, StoreBusyError, StoreError, OSError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -16,11 +16,34 @@ from shared.secrets import redact
 
 __all__ = ["CollectConfig", "SOURCE_DEFAULTS", "config_differences"]
 
-#: Per-source runtime defaults: cluster-wide requests in flight, requests/s, threads per task.
+#: Per-source runtime defaults: cluster-wide requests in flight, requests/s, locations fetched
+#: at once per task, and tasks run at once per worker (network sources wait, the synthetic
+#: world computes).
 SOURCE_DEFAULTS: dict[str, dict[str, float | int | None]] = {
-    "earthengine": {"max_in_flight": 40, "max_requests_per_s": 100.0, "concurrency": 16},
-    "stac": {"max_in_flight": 32, "max_requests_per_s": None, "concurrency": 8},
-    "synthetic": {"max_in_flight": None, "max_requests_per_s": None, "concurrency": 1},
+    "earthengine": {
+        "max_in_flight": 40,
+        "max_requests_per_s": 100.0,
+        "concurrency": 16,
+        "tasks_per_worker": 4,
+    },
+    "stac": {
+        "max_in_flight": 32,
+        "max_requests_per_s": None,
+        "concurrency": 8,
+        "tasks_per_worker": 4,
+    },
+    "emulated": {
+        "max_in_flight": 40,
+        "max_requests_per_s": None,
+        "concurrency": 16,
+        "tasks_per_worker": 4,
+    },
+    "synthetic": {
+        "max_in_flight": None,
+        "max_requests_per_s": None,
+        "concurrency": 1,
+        "tasks_per_worker": 1,
+    },
 }
 
 
@@ -41,6 +64,7 @@ class CollectConfig:
     max_in_flight: int | None = None
     max_requests_per_s: float | None = None
     concurrency: int | None = None
+    tasks_per_worker: int | None = None
     max_attempts: int = 6
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
@@ -61,7 +85,7 @@ class CollectConfig:
             raise ValueError(f"clear threshold must be in (0, 1], got {self.clear_threshold}")
         if not 0.0 <= self.granule_cloud_max <= 100.0:
             raise ValueError(f"granule cloud max must be in [0, 100], got {self.granule_cloud_max}")
-        for name in ("workers", "max_in_flight", "concurrency"):
+        for name in ("workers", "max_in_flight", "concurrency", "tasks_per_worker"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
@@ -94,14 +118,19 @@ class CollectConfig:
         )
 
 
-def config_differences(stored: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
-    """Human-readable ``key: stored → wanted`` lines where two identities differ."""
-    out: list[str] = []
+def config_differences(
+    stored: dict[str, Any], wanted: dict[str, Any], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """``(key, stored value, wanted value)`` for every setting where two identities differ."""
+    out: list[tuple[str, Any, Any]] = []
     for key in sorted(set(stored) | set(wanted)):
         a, b = stored.get(key), wanted.get(key)
         name = f"{prefix}{key}"
         if isinstance(a, dict) and isinstance(b, dict):
             out += config_differences(a, b, f"{name}.")
-        elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
-            out.append(f"{name}: {a!r} in the store, {b!r} now")
+        elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            if list(a) != list(b):
+                out.append((name, a, b))
+        elif a != b:
+            out.append((name, a, b))
     return out

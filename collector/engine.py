@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class CollectResult:
     filled: int
     rejected: int
     retries: int
+    requests: int
+    fetch_seconds: float
     finalize: dict[str, Any]
 
 
@@ -57,10 +60,10 @@ def dask_client(cfg: CollectConfig, n_tasks: int, log: Log) -> Iterator[Any]:
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
     cluster = LocalCluster(
         n_workers=workers,
-        threads_per_worker=1,
+        threads_per_worker=int(cfg.runtime("tasks_per_worker")),
         processes=cfg.scheduler != "threads",
         dashboard_address=":0",
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
     )
     client = Client(cluster)
     try:
@@ -96,20 +99,25 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
-def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log) -> tuple[int, int, int]:
+def _run_shards(
+    cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
+) -> tuple[int, int, int, int, float]:
     from distributed import as_completed
     from tqdm import tqdm
 
     spec = ledger.store.spec
     total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = 0
+    filled = rejected = retries = requests = 0
     failures: list[str] = []
     with dask_client(cfg, len(shards), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
         jobs = _jobs(cfg, ledger, shards, n_workers)
-        futures = client.map(run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False)
+        futures = client.map(
+            run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False
+        )
         bar = tqdm(total=total, unit="loc", desc="collect", disable=not cfg.progress, smoothing=0.1)
+        start = time.perf_counter()
         for future in as_completed(futures):
             try:
                 report = future.result()
@@ -119,15 +127,17 @@ def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log)
             filled += report["filled"]
             rejected += len(report["rejected"])
             retries += report["retries"]
+            requests += report["requests"]
             bar.update(report["slots"])
             bar.set_postfix(rejected=rejected, retried=retries, refresh=False)
+        seconds = time.perf_counter() - start
         bar.close()
     if failures:
         raise CollectError(
             f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
-    return filled, rejected, retries
+    return filled, rejected, retries, requests, seconds
 
 
 def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
@@ -135,14 +145,19 @@ def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
     from collector.finalize import finalize
 
     preflight(cfg.source, cfg.source_options)
-    ledger = open_ledger(cfg, out, synthetic=cfg.source == "synthetic")
+    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store):
         pending = ledger.store.pending_shards()
         done = ledger.store.spec.n_shards - len(pending)
         verb = "creating" if ledger.created else "resuming"
-        log(f"{verb} {out}: {ledger.store.spec.n_samples} locations, {len(pending)} shard(s) to do, {done} done")
-        filled = rejected = retries = 0
+        log(
+            f"{verb} {out}: {ledger.store.spec.n_samples} locations, {len(pending)} shard(s) to do, {done} done"
+        )
+        filled = rejected = retries = requests = 0
+        seconds = 0.0
         if pending:
-            filled, rejected, retries = _run_shards(cfg, ledger, pending, log)
+            filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
         summary = finalize(ledger, log)
-    return CollectResult(out, ledger.created, len(pending), filled, rejected, retries, summary)
+    return CollectResult(
+        out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
+    )

@@ -23,7 +23,7 @@ import numpy as np
 
 from collector.choose import ChoiceRules, Rejected, rank_windows
 from collector.retry import Counters, RetryPolicy, call_with_retries
-from collector.sources.base import Location, Patch, PermanentError, Source, clear_fraction
+from collector.sources.base import Location, Patch, PermanentError, Scene, Source, clear_fraction
 from shared.layout import StoreSpec
 from shared.writer import ShardData, empty_shard
 
@@ -72,13 +72,21 @@ def collect_location(
         return run
 
     try:
-        found = call_with_retries(guarded(lambda: source.search(location)), policy, result.counters, rng, sleep)
+        found = call_with_retries(
+            guarded(lambda: source.search(location)), policy, result.counters, rng, sleep
+        )
         if len(found) != location.n_seasons:
-            raise PermanentError(f"source returned {len(found)} windows for {location.n_seasons} seasons")
+            raise PermanentError(
+                f"source returned {len(found)} windows for {location.n_seasons} seasons"
+            )
         ranked = rank_windows(found, rules)
         chosen = [scenes[0] for scenes in ranked]
-        patch = call_with_retries(guarded(lambda: source.fetch(location, chosen)), policy, result.counters, rng, sleep)
-        pixels, cloud = patch.pixels.copy(), patch.cloud.copy()
+        patch = call_with_retries(
+            guarded(lambda: source.fetch(location, chosen)), policy, result.counters, rng, sleep
+        )
+        # refetched seasons are written in place: copy only what the source made read-only
+        pixels = patch.pixels if patch.pixels.flags.writeable else patch.pixels.copy()
+        cloud = patch.cloud if patch.cloud.flags.writeable else patch.cloud.copy()
         clear = np.array([clear_fraction(c) for c in cloud], np.float32)
         for season in range(location.n_seasons):
             tries = 0
@@ -89,8 +97,18 @@ def collect_location(
                         f"{rules.clear_threshold:.2f} for the {tries + 1} best scene(s)"
                     )
                 tries += 1
-                scene = ranked[season][tries]
-                one = call_with_retries(guarded(lambda s=scene: source.fetch(location, [s])), policy, result.counters, rng, sleep)
+                scene: Scene = ranked[season][tries]
+
+                def fetch_one(s: Scene = scene) -> Patch:
+                    return source.fetch(location, [s])
+
+                one = call_with_retries(
+                    guarded(fetch_one),
+                    policy,
+                    result.counters,
+                    rng,
+                    sleep,
+                )
                 pixels[season], cloud[season] = one.pixels[0], one.cloud[0]
                 chosen[season] = scene
                 clear[season] = clear_fraction(one.cloud[0])
@@ -130,11 +148,18 @@ class ShardOutcome:
         }
 
 
-def _waves(candidates: list[Candidate], slots: int) -> tuple[dict[int, Candidate], Iterator[Candidate]]:
+def _waves(
+    candidates: list[Candidate], slots: int
+) -> tuple[dict[int, Candidate], Iterator[Candidate]]:
     primaries = {c.slot: c for c in candidates if c.spare_rank == 0}
     if sorted(primaries) != list(range(slots)):
-        raise ValueError(f"shard plan has primaries for slots {sorted(primaries)}, expected 0..{slots - 1}")
-    spares = sorted((c for c in candidates if c.spare_rank > 0), key=lambda c: (c.spare_rank, c.location.candidate_id))
+        raise ValueError(
+            f"shard plan has primaries for slots {sorted(primaries)}, expected 0..{slots - 1}"
+        )
+    spares = sorted(
+        (c for c in candidates if c.spare_rank > 0),
+        key=lambda c: (c.spare_rank, c.location.candidate_id),
+    )
     return primaries, iter(spares)
 
 
@@ -169,12 +194,22 @@ def fill_shard(
             for slot, res in zip(slots, results, strict=True):
                 counters.merge(res.counters)
                 c = assignment[slot]
-                entry = {"candidate_id": c.location.candidate_id, "slot": slot, "spare_rank": c.spare_rank}
+                entry = {
+                    "candidate_id": c.location.candidate_id,
+                    "slot": slot,
+                    "spare_rank": c.spare_rank,
+                }
                 if res.patch is not None and res.clear is not None:
                     _place(data, slot, c.location, res.patch, res.clear)
                     tried.append({**entry, "outcome": "ok"})
                     continue
-                tried.append({**entry, "outcome": "failed" if res.failed else "rejected", "reason": res.reason})
+                tried.append(
+                    {
+                        **entry,
+                        "outcome": "failed" if res.failed else "rejected",
+                        "reason": res.reason,
+                    }
+                )
                 spare = next(spares, None)
                 if spare is not None:
                     nxt[slot] = spare
@@ -196,4 +231,3 @@ def _place(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.nd
         transform=np.asarray(loc.transform),
         candidate_id=loc.candidate_id,
     )
-

@@ -59,8 +59,10 @@ def build_index(store: Store, plan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for s in range(store.spec.n_seasons):
         frame[f"time_{s}"] = times[:, s]
         frame[f"clear_fraction_{s}"] = clear[:, s]
-        frame[f"product_id_{s}"] = products[:, s].astype(str)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(rows.geometry.to_numpy(), crs="EPSG:4326")).rename_geometry("footprint")
+        frame[f"product_id_{s}"] = [str(p) for p in products[:, s].tolist()]
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.GeoSeries(rows.geometry.to_numpy(), crs="EPSG:4326")
+    ).rename_geometry("footprint")
 
 
 def summarize_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,29 +96,30 @@ def _reason_kind(reason: str) -> str:
 
 
 def _pictures(store: Store, plan: gpd.GeoDataFrame, index: gpd.GeoDataFrame, tmp: Path) -> None:
-    tag = "SYNTHETIC " if store.synthetic else ""
+    origin = "SYNTHETIC world (generated, not observed)" if store.synthetic else store.source
     location_map(
         index["lon"].to_numpy(),
         index["lat"].to_numpy(),
         np.full(len(index), "collected"),
         tmp / "map.png",
-        f"{tag}{store.source} store: {len(index):,} locations, {store.spec.n_seasons} seasons",
+        f"{origin}: {len(index):,} locations, {store.spec.n_seasons} seasons",
     )
-    if index.empty:
+    if index.empty or "stats" not in store.attrs:
         return
     bands = [b for b in RGB if b in store.spec.bands] or list(store.spec.bands[:1]) * 3
     picks = index.iloc[np.unique(np.linspace(0, len(index) - 1, min(6, len(index))).astype(int))]
     with StoreReader(store) as reader:
         rgb = reader.pixels(picks["sample"].to_numpy(), bands=bands)
-    stats = store.attrs["stats"]
-    order = [stats["bands"].index(b) for b in bands]
-    low = np.asarray(stats["p2"], float)[order]
-    high = np.asarray(stats["p98"], float)[order]
     times = np.asarray(store.array("time")[:])[picks["sample"].to_numpy()].astype("datetime64[ms]")
     times = np.where(times.astype(np.int64) == np.iinfo(np.int64).min, np.datetime64("NaT"), times)
     labels = [f"{r.city} ({r.country})\n{r.lat:.2f}°, {r.lon:.2f}°" for r in picks.itertuples()]
-    season_preview(rgb, times, labels, low, high, tmp / "preview.png",
-                   f"{tag}{store.source}: RGB ({','.join(bands)}) of {len(picks)} locations across seasons")
+    season_preview(
+        rgb,
+        times,
+        labels,
+        tmp / "preview.png",
+        f"{origin}: RGB ({','.join(bands)}) of {len(picks)} locations across seasons",
+    )
 
 
 def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
@@ -126,8 +129,11 @@ def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
     if pending:
         raise RuntimeError(f"{len(pending)} shard(s) not done; rerun to resume before finalizing")
     summary = summarize_reports(read_reports(store))
-    stats = compute_stats(store)
-    store.update_attrs(stats=stats, collection_report={k: v for k, v in summary.items() if k != "reasons"})
+    store.update_attrs(collection_report={k: v for k, v in summary.items() if k != "reasons"})
+    if summary["filled"]:
+        store.update_attrs(stats=compute_stats(store))
+    else:
+        log("warning: no location passed; see report.json for the reasons")
     index = build_index(store, ledger.plan)
     zstore = store.group.store
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,4 +158,3 @@ def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
     for kind, count in list(summary["reasons"].items())[:5]:
         log(f"  rejected {count}×: {kind}")
     return summary
-

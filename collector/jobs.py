@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,13 +97,24 @@ def _cached(key: tuple[Any, ...], build: Any) -> Any:
 
 
 def _source(job: ShardJob) -> Source:
-    key = ("source", job.source, job.collection, job.bands, repr(sorted(job.source_options.items())))
-    return _cached(key, lambda: make_source(job.source, job.collection, job.bands, job.source_options))
+    key = (
+        "source",
+        job.source,
+        job.collection,
+        job.bands,
+        repr(sorted(job.source_options.items())),
+    )
+    return _cached(
+        key + (job.rules.granule_cloud_max,),
+        lambda: make_source(
+            job.source, job.collection, job.bands, job.source_options, job.rules.granule_cloud_max
+        ),
+    )
 
 
 def _limiter(job: ShardJob) -> RequestLimiter:
     def build() -> RequestLimiter:
-        semaphore = None
+        semaphore: Any = None
         if job.max_in_flight:
             try:
                 from distributed import Semaphore, get_worker
@@ -122,10 +133,21 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
     """Fill, report and write one shard; a shard already done is left alone (idempotent)."""
     store = open_store(job.location, "r+", job.storage_options)
     if store.done_shards()[job.shard]:
-        return {"shard": job.shard, "skipped": True, "filled": 0, "slots": 0, "rejected": [],
-                "retries": 0, "requests": 0}
+        return {
+            "shard": job.shard,
+            "skipped": True,
+            "filled": 0,
+            "slots": 0,
+            "rejected": [],
+            "retries": 0,
+            "requests": 0,
+        }
+    source, limiter = _source(job), _limiter(job)
+    if hasattr(source, "set_request_limiter"):  # the source bounds its own network calls
+        source.set_request_limiter(limiter)
+        limiter = nullcontext  # type: ignore[assignment]
     outcome = fill_shard(
-        _source(job),
+        source,
         store.spec,
         job.shard,
         list(job.candidates),
@@ -133,7 +155,7 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
         job.policy,
         concurrency=job.concurrency,
         refetch=job.refetch,
-        limiter=_limiter(job),
+        limiter=limiter,
     )
     report = outcome.report(job.shard)
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard

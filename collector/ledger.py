@@ -22,7 +22,14 @@ from collector.fill import Candidate
 from collector.plan import PLAN_FILE, make_plan, plan_windows, write_plan
 from collector.sources.base import Location
 from shared.errors import StoreMismatchError
-from shared.layout import Store, StoreSpec, create_store, open_store, store_exists
+from shared.layout import (
+    Store,
+    StoreSpec,
+    create_store,
+    is_half_created,
+    open_store,
+    store_exists,
+)
 from shared.storage import get_bytes, is_url, list_prefix, local_path, put_bytes
 
 __all__ = ["Ledger", "open_ledger", "StoreBusyError", "report_key", "read_reports"]
@@ -85,7 +92,9 @@ def _store_exists(location: str, storage_options: dict[str, Any]) -> bool:
         if path.exists() and not (path / "zarr.json").exists():
             if path.is_dir() and not any(path.iterdir()):
                 return False
-            raise StoreMismatchError(f"OUT {location} exists and is not a store; choose another path")
+            raise StoreMismatchError(
+                f"OUT {location} exists and is not a store; choose another path"
+            )
         return path.exists()
     return store_exists(location, storage_options)
 
@@ -93,10 +102,12 @@ def _store_exists(location: str, storage_options: dict[str, Any]) -> bool:
 def _check_writable(location: str) -> None:
     if is_url(location):
         return
-    path = local_path(location).resolve()
+    path = local_path(location).absolute()
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise PermissionError(f"OUT {location} cannot be created: {parent} is a file")
     if not os.access(parent, os.W_OK):
         raise PermissionError(f"OUT {location} is not writable ({parent} is read-only)")
 
@@ -105,14 +116,17 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
     """Resume the store at ``location`` if it matches ``cfg``, else create it with its plan."""
     opts = cfg.storage_options
     identity = cfg.identity()
-    if _store_exists(location, opts):
+    half = is_half_created(location, opts)
+    if _store_exists(location, opts) and not half:
         store = open_store(location, "r+", opts)
         diffs = config_differences(store.attrs.get("config", {}), identity)
         if diffs:
-            more = f" (and {len(diffs) - 1} more)" if len(diffs) > 1 else ""
+            keys = ", ".join(k for k, _, _ in diffs)
+            key, was, now = diffs[0]
             raise StoreMismatchError(
-                f"{location} holds another collection: {diffs[0]}{more}; "
-                "rerun with the same settings to resume, or choose another OUT"
+                f"{location} holds another collection (differs in {keys}; e.g. {key} is "
+                f"{was!r} in the store, {now!r} now): rerun with the same settings to resume, "
+                "or choose another OUT"
             )
         raw = get_bytes(store.group.store, PLAN_FILE)
         plan = gpd.read_parquet(io.BytesIO(raw)) if raw else _write_plan(store, cfg)
@@ -126,6 +140,7 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
         synthetic=synthetic,
         config=identity,
         storage_options=opts,
+        overwrite=half,  # an interrupted creation holds no data: start it again
     )
     _put_plan(store, plan)
     return Ledger(store, plan, created=True)
@@ -177,7 +192,11 @@ class StoreLock:
                 other = json.loads(self.path.read_text())
             except (OSError, ValueError):
                 other = {}
-            if other.get("host") == me["host"] and _alive(int(other.get("pid", -1))) and other["pid"] != me["pid"]:
+            if (
+                other.get("host") == me["host"]
+                and _alive(int(other.get("pid", -1)))
+                and other["pid"] != me["pid"]
+            ):
                 raise StoreBusyError(
                     f"another collection (pid {other['pid']}) is writing this store; wait for it"
                 )
@@ -199,4 +218,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
-__all__ = ["country_outlines", "location_map", "season_preview"]
+__all__ = ["country_outlines", "location_map", "season_preview", "true_colour"]
 
 
 @lru_cache(maxsize=1)
@@ -100,34 +100,43 @@ def location_map(
     return out
 
 
+def true_colour(rgb: np.ndarray, white_reflectance: float = 0.3, gamma: float = 1.3) -> np.ndarray:
+    """(…, 3, H, W) DN → (…, H, W, 3) floats in [0, 1]: the usual Sentinel-2 true-colour look.
+
+    Reflectance ``white_reflectance`` is shown white (snow and clouds saturate, as in every
+    true-colour product); a mild gamma lifts dark ground. One fixed scale for every image, so
+    seasons and locations compare. No-data pixels (DN 0) stay black.
+    """
+    img = np.asarray(rgb, np.float32) * np.float32(1e-4 / white_reflectance)
+    img = np.clip(img, 0, 1) ** np.float32(1 / gamma)
+    return np.moveaxis(img, -3, -1)
+
+
 def season_preview(
     rgb: np.ndarray,
     times: np.ndarray,
     labels: list[str],
-    low: np.ndarray,
-    high: np.ndarray,
     path: str | Path,
     title: str,
 ) -> Path:
-    """Grid of RGB patches: rows = samples, columns = seasons.
+    """Grid of true-colour patches: rows = samples, columns = seasons.
 
-    ``rgb``: (n, seasons, 3, H, W) DN; each band stretched linearly from ``low`` to ``high``
-    (e.g. the store's 2nd/98th percentiles), the same for every image so seasons compare.
+    ``rgb``: (n, seasons, 3, H, W) DN of B4, B3, B2; ``times``: (n, seasons) datetime64.
     """
     n, s = rgb.shape[:2]
     fig, axes = plt.subplots(n, s, figsize=(2.0 * s + 1.4, 2.0 * n + 0.6), squeeze=False)
-    scale = (np.asarray(high, float) - np.asarray(low, float)).clip(min=1)
+    images = true_colour(rgb)
     for i in range(n):
         for j in range(s):
             ax = axes[i, j]
-            img = (rgb[i, j].astype(np.float32) - np.asarray(low, np.float32)[:, None, None]) / scale[
-                :, None, None
-            ].astype(np.float32)
-            img = np.where(rgb[i, j] == 0, 0.0, img)  # no data stays black
-            ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
+            ax.imshow(images[i, j], interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            when = str(np.asarray(times[i, j]).astype("datetime64[D]")) if not np.isnat(times[i, j]) else "—"
+            when = (
+                str(np.asarray(times[i, j]).astype("datetime64[D]"))
+                if not np.isnat(times[i, j])
+                else "—"
+            )
             ax.set_title(when, fontsize=7, pad=2)
             if j == 0:
                 ax.set_ylabel(labels[i], fontsize=7)

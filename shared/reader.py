@@ -16,111 +16,26 @@ import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
-import google_crc32c
 import numcodecs.blosc
 import numpy as np
 from numcodecs import Zstd
 
-from shared.errors import StoreError
 from shared.layout import Store, open_store
+from shared.shards import EMPTY, ChunkReadError, ShardLayout, check_crc, shard_layout
 from shared.storage import ByteSource, byte_source
 
 __all__ = ["StoreReader", "ChunkReadError"]
 
-_EMPTY = np.uint64(2**64 - 1)
 _MERGE_GAP = 1 << 16
-
-
-class ChunkReadError(StoreError):
-    """An image chunk (or its shard index) could not be read or decoded."""
-
-
-@dataclass
-class _Layout:
-    """What the fast path needs to know about one sharded image array."""
-
-    name: str
-    shape: tuple[int, ...]
-    shard: tuple[int, ...]
-    inner: tuple[int, ...]
-    dtype: np.dtype
-    fill: Any
-    decoder: str  # "blosc" | "zstd" | "none"
-    chunk_crc: bool
-    index_crc: bool
-
-    @property
-    def per_shard(self) -> tuple[int, ...]:
-        return tuple(s // c for s, c in zip(self.shard, self.inner, strict=True))
-
-    @property
-    def index_nbytes(self) -> int:
-        return int(np.prod(self.per_shard)) * 16 + (4 if self.index_crc else 0)
-
-
-def _parse_layout(array: Any) -> _Layout | None:
-    """The fast-path description of a zarr array, or None when its codecs are not ours."""
-    meta = array.metadata.to_dict()
-    codecs = meta.get("codecs", [])
-    if len(codecs) != 1 or codecs[0].get("name") != "sharding_indexed":
-        return None
-    cfg = codecs[0]["configuration"]
-    if cfg.get("index_location", "end") != "end":
-        return None
-    inner = tuple(int(c) for c in cfg["chunk_shape"])
-    shape = tuple(int(s) for s in meta["shape"])
-    shard = tuple(int(s) for s in meta["chunk_grid"]["configuration"]["chunk_shape"])
-    # the image (last two dims) must be one inner chunk; every leading dim chunked by 1
-    if inner[-2:] != shape[-2:] or any(c != 1 for c in inner[:-2]):
-        return None
-    names = [c["name"] for c in cfg["codecs"]]
-    if not names or names[0] != "bytes":
-        return None
-    endian = cfg["codecs"][0].get("configuration", {}).get("endian", "little")
-    rest = names[1:]
-    chunk_crc = bool(rest) and rest[-1] == "crc32c"
-    if chunk_crc:
-        rest = rest[:-1]
-    if rest == ["blosc"]:
-        decoder = "blosc"
-    elif rest == ["zstd"]:
-        decoder = "zstd"
-    elif rest == []:
-        decoder = "none"
-    else:
-        return None
-    index_names = [c["name"] for c in cfg["index_codecs"]]
-    if index_names not in (["bytes"], ["bytes", "crc32c"]):
-        return None
-    dtype = np.dtype(array.dtype).newbyteorder("<" if endian == "little" else ">")
-    return _Layout(
-        name=array.basename,
-        shape=shape,
-        shard=shard,
-        inner=inner,
-        dtype=dtype,
-        fill=array.fill_value,
-        decoder=decoder,
-        chunk_crc=chunk_crc,
-        index_crc=index_names[-1] == "crc32c",
-    )
-
-
-def _check_crc(raw: bytes, where: str) -> memoryview:
-    body = memoryview(raw)[:-4]
-    if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
-        raise ChunkReadError(f"{where}: crc32c mismatch (corrupted data)")
-    return body
 
 
 class _ImageArray:
     """Fast access to one sharded image array."""
 
-    def __init__(self, layout: _Layout, src: ByteSource, cache_shards: int) -> None:
+    def __init__(self, layout: ShardLayout, src: ByteSource, cache_shards: int) -> None:
         self.layout = layout
         self.src = src
         self._cache: OrderedDict[tuple[int, ...], np.ndarray | None] = OrderedDict()
@@ -131,7 +46,7 @@ class _ImageArray:
         self.bytes_read = 0
 
     def shard_key(self, shard_coords: tuple[int, ...]) -> str:
-        return self.layout.name + "/c/" + "/".join(str(c) for c in shard_coords)
+        return self.layout.name + "/c/" + "/".join(str(c) for c in shard_coords)  # as shard_key()
 
     def index(self, shard_coords: tuple[int, ...]) -> np.ndarray | None:
         """(…per_shard, 2) uint64 offsets/lengths of a shard, None when the shard is absent."""
@@ -147,7 +62,7 @@ class _ImageArray:
         else:
             if len(raw) != lay.index_nbytes:
                 raise ChunkReadError(f"{key}: shard shorter than its index (truncated write?)")
-            body = _check_crc(raw, f"{key} index") if lay.index_crc else memoryview(raw)
+            body = check_crc(raw, f"{key} index") if lay.index_crc else memoryview(raw)
             idx = np.frombuffer(body, dtype="<u8").reshape(lay.per_shard + (2,))
         with self._lock:
             self._cache[shard_coords] = idx
@@ -158,7 +73,7 @@ class _ImageArray:
 
     def decode_into(self, raw: bytes, dest: np.ndarray, where: str) -> None:
         lay = self.layout
-        body = _check_crc(raw, where) if lay.chunk_crc else memoryview(raw)
+        body = check_crc(raw, where) if lay.chunk_crc else memoryview(raw)
         try:
             if lay.decoder == "blosc":
                 numcodecs.blosc.decompress(body, dest)
@@ -182,7 +97,7 @@ class _ImageArray:
                 continue
             within = tuple(c % s for c, s in zip(coords, lay.shard[:nlead], strict=True)) + (0, 0)
             off, nb = idx[within]
-            if off == _EMPTY and nb == _EMPTY:
+            if off == EMPTY and nb == EMPTY:
                 dest[...] = lay.fill
                 continue
             by_shard.setdefault(shard, []).append((int(off), int(nb), dest, coords))
@@ -233,7 +148,7 @@ class StoreReader:
         src = byte_source(self.store.location, self.store.group.store)
         self._arrays: dict[str, _ImageArray | None] = {}
         for name in ("pixels", "cloud"):
-            layout = _parse_layout(self.store.array(name))
+            layout = shard_layout(self.store.array(name))
             self._arrays[name] = None if layout is None else _ImageArray(layout, src, cache_shards)
 
     def close(self) -> None:

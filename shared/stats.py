@@ -19,11 +19,15 @@ from shared.view import sample_mask
 __all__ = ["compute_stats", "read_stats"]
 
 
-def compute_stats(store: Store, max_samples: int = 512, seed: int = 0, threads: int = 2) -> dict[str, Any]:
+def compute_stats(
+    store: Store, max_samples: int = 512, seed: int = 0, threads: int = 2
+) -> dict[str, Any]:
     """Statistics over up to ``max_samples`` valid samples (chosen with ``seed``)."""
     spec = store.spec
     live = np.flatnonzero(
-        sample_mask(store.done_shards(), np.asarray(store.array("valid")[:], bool), spec.shard_samples)
+        sample_mask(
+            store.done_shards(), np.asarray(store.array("valid")[:], bool), spec.shard_samples
+        )
     )
     if live.size == 0:
         raise ValueError(f"{store.location}: no samples to compute statistics from")
@@ -56,7 +60,9 @@ def compute_stats(store: Store, max_samples: int = 512, seed: int = 0, threads: 
     }
 
 
-def read_stats(store: Store, bands: list[str] | tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def read_stats(
+    store: Store, bands: list[str] | tuple[str, ...] | None = None
+) -> dict[str, np.ndarray]:
     """``{"mean", "std", "p2", "p98"}`` arrays for ``bands`` (default all) from the store."""
     stats = store.attrs.get("stats")
     if not stats:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
 from shared.layout import CLOUD_NODATA, SHARD_ARRAYS, Store, StoreSpec
+from shared.shards import encode_shard, shard_key, shard_layout
+from shared.storage import put_bytes
 
 __all__ = ["ShardData", "empty_shard", "write_shard", "to_time_ms"]
 
@@ -125,8 +128,23 @@ def write_shard(store: Store, shard: int, data: ShardData) -> None:
         "valid": np.asarray(data.valid, bool),
     }
     for name in SHARD_ARRAYS:
-        store.array(name)[sl] = values[name]
+        _write(store, name, shard, sl, values[name])
     store.array("shard_done")[shard] = 1
+
+
+def _write(store: Store, name: str, shard: int, sl: slice, value: np.ndarray) -> None:
+    """Image arrays go through the direct shard encoder; everything else through zarr."""
+    array = store.array(name)
+    layout = shard_layout(array) if name in ("pixels", "cloud") else None
+    if layout is None or layout.shard[0] != store.spec.shard_samples:
+        array[sl] = value
+        return
+    data = encode_shard(layout, value)
+    key = shard_key(layout, shard)
+    if data is None:  # an all-empty shard: no object, as zarr-python would leave it
+        sync(store.group.store.delete(key))
+    else:
+        put_bytes(store.group.store, key, data)
 
 
 def clear_shard_marker(store: Store, shard: int) -> None:

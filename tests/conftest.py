@@ -41,3 +41,33 @@ def set_root_attr(store_location, key: str, value) -> None:
     meta = json.loads(meta_path.read_text())
     meta["attributes"][key] = value
     meta_path.write_text(json.dumps(meta))
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API (moto's server) on 127.0.0.1: yields fsspec storage options for it."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+    try:
+        yield options
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -34,6 +34,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "synthetic": ("collector.sources.synthetic", "SyntheticSource"),
     "earthengine": ("collector.sources.earthengine", "EarthEngineSource"),
     "stac": ("collector.sources.stac", "StacSource"),
+    "emulated": ("collector.sources.emulated", "EmulatedSource"),  # latency only, for benches
 }
 
 
@@ -44,12 +45,23 @@ def _module(name: str) -> Any:
 
 
 def make_source(
-    name: str, collection: str, bands: tuple[str, ...], options: dict[str, Any]
+    name: str,
+    collection: str,
+    bands: tuple[str, ...],
+    options: dict[str, Any],
+    granule_cloud_max: float = 20.0,
 ) -> Source:
-    """Build a source by name, wrapped in fault injection when ``options["faults"]`` is set."""
+    """Build a source by name, wrapped in fault injection when ``options["faults"]`` is set.
+
+    Every source takes ``collection``, ``bands`` and ``granule_cloud_max`` (its server-side
+    pre-filter) plus its own options.
+    """
     opts = dict(options)
     faults = opts.pop("faults", None)
-    source: Source = getattr(_module(name), SOURCES[name][1])(collection=collection, bands=bands, **opts)
+    factory = getattr(_module(name), SOURCES[name][1])
+    source: Source = factory(
+        collection=collection, bands=bands, granule_cloud_max=granule_cloud_max, **opts
+    )
     if faults:
         from collector.sources.faults import FaultySource
 

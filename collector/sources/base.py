@@ -126,6 +126,10 @@ class Source(Protocol):
     when the pixels are generated, not observed), ``collection`` (``"L1C"`` or ``"L2A"``),
     ``bands`` (names fetched, in store order). Implementations must be picklable, since the
     engine ships them to Dask workers, and must not hold credentials in picklable state.
+
+    Optional: ``set_request_limiter(limiter)``. The engine bounds requests in flight by
+    wrapping each ``search``/``fetch`` call in ``limiter()``; a source that spends time
+    building requests may instead take the limiter and hold it only around its network calls.
     """
 
     name: str

@@ -45,7 +45,11 @@ def _service_account(value: str) -> tuple[Any, str]:
 
     text = value.strip()
     try:
-        info = json.loads(text) if text.startswith("{") else json.loads(Path(text).expanduser().read_text())
+        info = (
+            json.loads(text)
+            if text.startswith("{")
+            else json.loads(Path(text).expanduser().read_text())
+        )
     except (OSError, ValueError) as e:
         # never echo the value: it may be the key itself
         raise EarthEngineAuthError(
@@ -92,6 +96,7 @@ def find_project(options: Mapping[str, Any], env: Mapping[str, str] | None = Non
     project = options.get("project") or env.get(ENV_PROJECT)
     if not project:
         raise EarthEngineAuthError(
-            f"no Earth Engine Cloud project: set {ENV_PROJECT}=<project id> (or --ee-project)"
+            f"no Earth Engine Cloud project: set {ENV_PROJECT}=<project id> (or --ee-project); "
+            "SOURCE=synthetic collects offline synthetic data instead"
         )
     return str(project)

@@ -17,7 +17,15 @@ def location(cid: int, seasons: int = 2) -> Location:
         (start + np.timedelta64(90 * s, "D"), start + np.timedelta64(90 * s + 30, "D"))
         for s in range(seasons)
     )
-    return Location(cid, 10.0 + cid * 0.1, 45.0, 32632, (10.0, 0.0, 600000.0 + 100 * cid, 0.0, -10.0, 5000000.0), SIZE, windows)
+    return Location(
+        cid,
+        10.0 + cid * 0.1,
+        45.0,
+        32632,
+        (10.0, 0.0, 600000.0 + 100 * cid, 0.0, -10.0, 5000000.0),
+        SIZE,
+        windows,
+    )
 
 
 class ScriptedSource:

@@ -35,7 +35,9 @@ def test_refetch_next_scene_when_the_fetched_patch_is_cloudier_than_reported():
 def test_rejections_and_failures_carry_reasons():
     src = ScriptedSource({3: [[(1.0, 0.6)], [(1.0, 1.0)]], 4: GOOD}, permanent={4})
     r3 = collect_location(src, location(3), RULES, FAST, sleep=no_sleep)
-    assert r3.patch is None and "best patch clear fraction 0.60 < 0.90" in r3.reason and not r3.failed
+    assert (
+        r3.patch is None and "best patch clear fraction 0.60 < 0.90" in r3.reason and not r3.failed
+    )
     r4 = collect_location(src, location(4), RULES, FAST, sleep=no_sleep)
     assert r4.failed and "source error" in r4.reason
 
@@ -53,7 +55,9 @@ def test_fill_shard_replaces_rejected_slots_with_spares_in_order():
     clear = {0: GOOD, 1: cloudy, 2: GOOD, 3: cloudy, 10: cloudy, 11: GOOD, 12: GOOD}
     cands = [Candidate(location(i), i, 0) for i in range(4)]
     cands += [Candidate(location(10 + j), -1, j + 1) for j in range(3)]
-    out = fill_shard(ScriptedSource(clear), spec, 0, cands, RULES, FAST, concurrency=3, sleep=no_sleep)
+    out = fill_shard(
+        ScriptedSource(clear), spec, 0, cands, RULES, FAST, concurrency=3, sleep=no_sleep
+    )
     # slot 1 fails → spare 10 (cloudy) → spare 12; slot 3 fails → spare 11
     assert out.data.candidate_id.tolist() == [0, 12, 2, 11]
     assert out.data.valid.all()
@@ -65,7 +69,13 @@ def test_fill_shard_replaces_rejected_slots_with_spares_in_order():
 def test_fill_shard_leaves_a_slot_empty_when_spares_run_out():
     spec = StoreSpec(n_samples=2, n_seasons=2, bands=("B4", "B3"), size=SIZE, shard_samples=2)
     cloudy = [[(1.0, 0.1)], [(1.0, 1.0)]]
-    cands = [Candidate(location(0), 0, 0), Candidate(location(1), 1, 0), Candidate(location(9), -1, 1)]
-    out = fill_shard(ScriptedSource({0: GOOD, 1: cloudy, 9: cloudy}), spec, 0, cands, RULES, FAST, sleep=no_sleep)
+    cands = [
+        Candidate(location(0), 0, 0),
+        Candidate(location(1), 1, 0),
+        Candidate(location(9), -1, 1),
+    ]
+    out = fill_shard(
+        ScriptedSource({0: GOOD, 1: cloudy, 9: cloudy}), spec, 0, cands, RULES, FAST, sleep=no_sleep
+    )
     assert out.data.valid.tolist() == [True, False]
     assert out.data.candidate_id.tolist() == [0, -1]

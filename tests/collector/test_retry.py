@@ -21,7 +21,9 @@ def flaky(failures, exc=TransientError):
 def test_retries_then_succeeds_with_growing_backoff():
     waits = []
     counters = Counters()
-    got = call_with_retries(flaky(3), RetryPolicy(6, 1.0, 60.0), counters, random.Random(0), waits.append)
+    got = call_with_retries(
+        flaky(3), RetryPolicy(6, 1.0, 60.0), counters, random.Random(0), waits.append
+    )
     assert got == 3 and counters.requests == 4 and counters.retries == 3 and counters.transient == 3
     assert len(waits) == 3 and all(0 <= w <= 2**i for i, w in enumerate(waits))
 
@@ -35,10 +37,18 @@ def test_cap_on_backoff():
 def test_exhausted_and_permanent():
     counters = Counters()
     with pytest.raises(RetriesExhausted, match="after 3 attempts"):
-        call_with_retries(flaky(10), RetryPolicy(3, 0, 0), counters, random.Random(0), lambda s: None)
+        call_with_retries(
+            flaky(10), RetryPolicy(3, 0, 0), counters, random.Random(0), lambda s: None
+        )
     assert counters.exhausted == 1 and counters.requests == 3
     with pytest.raises(PermanentError):
-        call_with_retries(flaky(1, PermanentError), RetryPolicy(5, 0, 0), counters, random.Random(0), lambda s: None)
+        call_with_retries(
+            flaky(1, PermanentError),
+            RetryPolicy(5, 0, 0),
+            counters,
+            random.Random(0),
+            lambda s: None,
+        )
     assert counters.permanent == 1 and counters.requests == 4  # not retried
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from collector.pictures import true_colour
 from collector.sources.base import Location, Scene
 from collector.sources.synthetic.sites import make_locations
 from collector.sources.synthetic.source import SyntheticSource
@@ -39,14 +40,10 @@ PREVIEW_SITES: tuple[tuple[str, float, float], ...] = (
 )
 
 
-def rgb_image(pixels: np.ndarray, bands: Sequence[str], scale: float = 0.3) -> np.ndarray:
-    """(N, N, 3) float32 in [0, 1] from one season's (B, N, N) DN: B4/B3/B2, fixed scale.
-
-    ``scale`` is the reflectance shown as white; a mild gamma brightens dark ground.
-    """
+def rgb_image(pixels: np.ndarray, bands: Sequence[str]) -> np.ndarray:
+    """(N, N, 3) floats in [0, 1] from one image's (B, N, N) DN: B4/B3/B2, true colour."""
     idx = [list(bands).index(b) for b in ("B4", "B3", "B2")]
-    rgb = pixels[idx].astype(np.float32) * np.float32(1e-4 / scale)
-    return np.clip(rgb, 0, 1).transpose(1, 2, 0) ** np.float32(1 / 1.3)
+    return true_colour(pixels[idx])
 
 
 def _best(scenes: list[Scene]) -> Scene | None:

@@ -1,7 +1,7 @@
 """Demo locations for the synthetic world's benchmark, preview and tests.
 
 The real planner (cities, regions, Gaussian sampling) lives elsewhere; this module builds
-plain :class:`Location` records on exact UTM grids with SeCo-style season windows.
+plain :class:`Location` records on exact UTM grids with the planner's season windows.
 """
 
 from __future__ import annotations
@@ -10,32 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from collector.seasons import SeasonConfig, season_windows
 from collector.sources.base import Location
 from collector.sources.synthetic.climate import as_day
 from shared.grid import snap_grids
 
-__all__ = ["season_windows", "make_locations", "random_locations"]
-
-
-def season_windows(
-    reference: np.datetime64, n_seasons: int = 4, half_width_days: int = 15, spacing_months: int = 3
-) -> tuple[tuple[np.datetime64, np.datetime64], ...]:
-    """Windows ``(start, end)`` datetime64[D] centred on ``reference + spacing_months · s``."""
-    if n_seasons < 1 or half_width_days < 1:
-        raise ValueError(
-            f"n_seasons and half_width_days must be positive, got {n_seasons}, {half_width_days}"
-        )
-    ref = as_day(reference)
-    month = ref.astype("datetime64[M]")
-    day_in_month = ref - month.astype("datetime64[D]")
-    out = []
-    half = np.timedelta64(half_width_days, "D")
-    for s in range(n_seasons):
-        centre = (month + np.timedelta64(spacing_months * s, "M")).astype(
-            "datetime64[D]"
-        ) + day_in_month
-        out.append((centre - half, centre + half))
-    return tuple(out)
+__all__ = ["make_locations", "random_locations"]
 
 
 def make_locations(
@@ -54,6 +34,9 @@ def make_locations(
         raise ValueError(f"lon and lat differ in shape: {lon_a.shape} vs {lat_a.shape}")
     refs = np.broadcast_to(np.asarray(references, dtype="datetime64[D]"), lon_a.shape)
     epsg, transform = snap_grids(lon_a, lat_a, size)
+    start, end = season_windows(
+        refs, SeasonConfig(n_seasons=n_seasons, window_days=half_width_days)
+    )
     return [
         Location(
             candidate_id=first_id + i,
@@ -62,7 +45,7 @@ def make_locations(
             epsg=int(epsg[i]),
             transform=tuple(float(v) for v in transform[i]),  # type: ignore[arg-type]
             size=size,
-            windows=season_windows(refs[i], n_seasons, half_width_days),
+            windows=tuple(zip(start[i], end[i], strict=True)),
         )
         for i in range(lon_a.size)
     ]

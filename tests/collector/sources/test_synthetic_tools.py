@@ -1,4 +1,4 @@
-"""The synthetic world's helpers: demo locations, the benchmark loop, the preview picture."""
+"""The synthetic world's helpers: demo locations and the preview picture."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ import numpy as np
 import pytest
 
 from collector.sources.synthetic import SyntheticSource
-from collector.sources.synthetic.bench import choose_scenes, run_once
 from collector.sources.synthetic.preview import preview_figure, rgb_image, save_small_png
-from collector.sources.synthetic.sites import make_locations, random_locations, season_windows
-
-
-def test_season_windows_are_three_months_apart():
-    windows = season_windows(np.datetime64("2021-11-30"), n_seasons=4, half_width_days=15)
-    centres = [str(start + np.timedelta64(15, "D")) for start, _ in windows]
-    assert centres == ["2021-11-30", "2022-03-02", "2022-05-30", "2022-08-30"]
-    assert all(int((end - start).astype(int)) == 30 for start, end in windows)
-    with pytest.raises(ValueError, match="n_seasons"):
-        season_windows(np.datetime64("2021-01-01"), n_seasons=0)
+from collector.sources.synthetic.sites import make_locations, random_locations
 
 
 def test_random_locations_are_seeded_and_on_the_grid():
@@ -26,17 +16,6 @@ def test_random_locations_are_seeded_and_on_the_grid():
     assert all(loc.transform[0] == 10.0 and loc.transform[2] % 10 == 0 for loc in a)
     with pytest.raises(ValueError, match="shape"):
         make_locations([1.0, 2.0], [3.0], np.datetime64("2021-01-01"))
-
-
-def test_benchmark_loop_counts_only_clear_locations():
-    source = SyntheticSource()
-    locs = random_locations(12, seed=4, size=32)
-    result = run_once(source, locs, min_clear=0.9)
-    assert result.locations == 12 and 0 < result.accepted <= 12
-    assert result.fetched_clear_min >= 0.85  # the search estimate is close to the patch
-    chosen = [choose_scenes(source.search(loc), 0.9) for loc in locs]
-    assert sum(c is not None for c in chosen) == result.accepted
-    assert choose_scenes([[]], 0.9) is None
 
 
 def test_preview_picture(tmp_path):

@@ -1,0 +1,370 @@
+"""The real source: Sentinel-2 from Google Earth Engine, two requests per location.
+
+1. **search** — one ``computeValue`` for all season windows: the scenes of
+   ``COPERNICUS/S2_HARMONIZED`` (L1C) or ``COPERNICUS/S2_SR_HARMONIZED`` (L2A) that touch the
+   patch, pre-filtered server-side on ``CLOUDY_PIXEL_PERCENTAGE``, each with the fraction of
+   the *patch's own* pixels that Cloud Score+ calls clear (``cs_cdf ≥ 0.6``, missing pixels
+   counted as not clear), measured at 20 m over the patch's exact UTM rectangle.
+2. **fetch** — one ``computePixels`` for every chosen scene at once: all bands (bilinear) and
+   the cloud probability ``100·(1 − cs_cdf)`` (nearest) on the location's exact grid, N×N at
+   10 m, ``unmask(0)`` / 255 for no data. 264² × 4 seasons × (13 × 2 + 1) bytes ≈ 7.5 MB, far
+   below the 48 MB request limit.
+
+SeCo's own downloader needed about 20 round trips per location. Credentials are found by
+:mod:`collector.sources.earthengine_auth` inside the process that makes the requests, never
+pickled, logged or stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+
+from collector.sources.base import Location, Patch, PermanentError, Scene, TransientError
+from collector.sources.earthengine_auth import find_credentials, find_project
+from shared.bands import band_names
+
+__all__ = [
+    "EarthEngineSource",
+    "EarthEngineApi",
+    "classify_error",
+    "COLLECTIONS",
+    "CLOUD_SCORE_PLUS",
+    "preflight",
+]
+
+COLLECTIONS = {"L1C": "COPERNICUS/S2_HARMONIZED", "L2A": "COPERNICUS/S2_SR_HARMONIZED"}
+CLOUD_SCORE_PLUS = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
+CLEAR_SCORE = 0.6  # cs_cdf ≥ 0.6 is clear (the Cloud Score+ recommendation, 0.5–0.65)
+SEARCH_SCALE_M = 20
+
+_TRANSIENT = (
+    "too many requests",
+    "429",
+    "too many concurrent aggregations",
+    "quota exceeded",
+    "rate limit",
+    "computation timed out",
+    "deadline exceeded",
+    "timed out",
+    "timeout",
+    "service unavailable",
+    "internal error",
+    "backend error",
+    "connection reset",
+    "connection aborted",
+    "temporarily",
+    " 500",
+    " 502",
+    " 503",
+    " 504",
+)
+_PERMANENT = (
+    "user memory limit exceeded",
+    "must be less than or equal to",
+    "request payload size exceeds",
+    "not found",
+    "does not exist",
+    "permission",
+    "invalid",
+    "bad request",
+)
+
+
+def classify_error(error: BaseException) -> TransientError | PermanentError:
+    """Map an Earth Engine failure to the protocol's typed errors, keeping its message.
+
+    Quota, concurrency, timeouts and server errors are transient; memory and request-size
+    limits and other client errors are permanent. Network errors are transient; anything
+    unrecognised is permanent, so that no candidate loops for ever.
+    """
+    text = f"{type(error).__name__}: {error}"
+    low = f" {str(error).lower()}"
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return TransientError(text)
+    if any(p in low for p in _PERMANENT) and "quota" not in low:
+        return PermanentError(text)
+    if any(p in low for p in _TRANSIENT):
+        return TransientError(text)
+    return PermanentError(text)
+
+
+class EarthEngineApi:
+    """The two Earth Engine calls this source makes, behind one small seam.
+
+    Tests substitute ``_compute_value``/``_compute_pixels`` (and initialise ``ee`` from the
+    algorithm list that earthengine-api ships), so the request-building code runs unchanged.
+    """
+
+    def __init__(self, project: str, url: str | None = None) -> None:
+        self.project = project
+        self.url = url
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def initialize(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            credentials, _how = find_credentials()
+            self._initialize_ee(credentials)
+            self._ready = True
+
+    def _initialize_ee(self, credentials: Any) -> None:
+        import ee
+
+        url = self.url or ee.data.HIGH_VOLUME_API_BASE_URL
+        ee.Initialize(credentials, project=self.project, url=url)
+
+    def compute_value(self, obj: Any) -> Any:
+        self.initialize()
+        return self._compute_value(obj)
+
+    def compute_pixels(self, request: dict[str, Any]) -> np.ndarray:
+        self.initialize()
+        return self._compute_pixels(request)
+
+    def _compute_value(self, obj: Any) -> Any:
+        import ee
+
+        return ee.data.computeValue(obj)
+
+    def _compute_pixels(self, request: dict[str, Any]) -> np.ndarray:
+        import ee
+
+        return ee.data.computePixels(request)
+
+
+class EarthEngineSource:
+    """Sentinel-2 from Earth Engine (``COPERNICUS/S2_HARMONIZED`` or ``S2_SR_HARMONIZED``).
+
+    Picklable: it holds the project name and settings; the ``ee`` session (with credentials)
+    is created lazily in each process that uses it.
+    """
+
+    name = "earthengine"
+    synthetic = False
+
+    def __init__(
+        self,
+        collection: str = "L1C",
+        bands: Sequence[str] | None = None,
+        granule_cloud_max: float = 20.0,
+        project: str | None = None,
+        url: str | None = None,
+        clear_score: float = CLEAR_SCORE,
+        api: str | None = None,
+        api_options: dict[str, Any] | None = None,
+    ) -> None:
+        if collection not in COLLECTIONS:
+            raise ValueError(
+                f"collection must be one of {', '.join(COLLECTIONS)}, got {collection!r}"
+            )
+        self.collection = collection
+        self.bands = tuple(bands) if bands else band_names(collection)
+        self.granule_cloud_max = float(granule_cloud_max)
+        self.project = find_project({"project": project})
+        self.url = url
+        self.clear_score = float(clear_score)
+        self.api_path = api
+        self.api_options = dict(api_options or {})
+        self.requests = {"search": 0, "fetch": 0}
+        self._api: EarthEngineApi | None = None
+        self._limiter: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+    def set_request_limiter(self, limiter: Callable[[], AbstractContextManager[Any]]) -> None:
+        """Hold the engine's in-flight bound only while a request is on the wire."""
+        self._limiter = limiter
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_api"] = None  # the live session never travels
+        state["_limiter"] = nullcontext  # nor the process-local limiter
+        return state
+
+    @property
+    def api(self) -> EarthEngineApi:
+        """The transport: the real ``ee`` calls, or ``api="module:Class"`` (e.g. the offline
+        ``collector.testing:CannedEarthEngineApi`` for benchmarks), built in this process."""
+        if self._api is None:
+            cls = _load(self.api_path) if self.api_path else EarthEngineApi
+            self._api = cls(self.project, self.url, **self.api_options)
+        return self._api
+
+    # -- request building ---------------------------------------------------------------------
+
+    def region(self, location: Location) -> Any:
+        """The patch's exact rectangle in its UTM CRS (planar, not geodesic)."""
+        import ee
+
+        minx, miny, maxx, maxy = location.bounds
+        return ee.Geometry.Rectangle([minx, miny, maxx, maxy], f"EPSG:{location.epsg}", False)
+
+    def search_expression(self, location: Location) -> Any:
+        """One server-side list ``[[id, time_ms, granule %, clear], …]`` over all windows.
+
+        One collection filtered by the union of the windows, mapped once (earthengine-api
+        traces a mapped Python function on every ``map`` call, the costliest part of building
+        a request); rows are assigned to their windows by time on the client.
+        """
+        import ee
+
+        region = self.region(location)
+        crs = f"EPSG:{location.epsg}"
+
+        def add_clear(image: Any) -> Any:
+            clear = (
+                image.select("cs_cdf")
+                .gte(self.clear_score)
+                .unmask(0)
+                .reduceRegion(ee.Reducer.mean(), region, SEARCH_SCALE_M, crs)
+                .get("cs_cdf")
+            )
+            return image.set("seco_clear", clear)
+
+        in_windows = ee.Filter.Or(
+            *[ee.Filter.date(_ms(start), _ms(end)) for start, end in location.windows]
+        )
+        scenes = (
+            ee.ImageCollection(COLLECTIONS[self.collection])
+            .filterBounds(region)
+            .filter(in_windows)
+            .filter(ee.Filter.lte("CLOUDY_PIXEL_PERCENTAGE", self.granule_cloud_max))
+            .linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), ["cs_cdf"])
+            .map(add_clear)
+        )
+        columns = ["system:index", "system:time_start", "CLOUDY_PIXEL_PERCENTAGE", "seco_clear"]
+        return scenes.reduceColumns(ee.Reducer.toList(len(columns)), columns).get("list")
+
+    def pixels_request(self, location: Location, scenes: Sequence[Scene]) -> dict[str, Any]:
+        """The ``computePixels`` request for ``scenes`` on the location's grid."""
+        import ee
+
+        parts = []
+        for i, scene in enumerate(scenes):
+            image = ee.Image(f"{COLLECTIONS[self.collection]}/{scene.id}")
+            reflectance = (
+                image.select(list(self.bands))
+                .resample("bilinear")
+                .unmask(0)
+                .toUint16()
+                .rename([f"s{i}_{b}" for b in self.bands])
+            )
+            score = ee.Image(f"{CLOUD_SCORE_PLUS}/{scene.id}").select("cs_cdf")
+            cloud = (
+                ee.Image(1)
+                .subtract(score)
+                .multiply(100)
+                .round()
+                .unmask(255)
+                .toUint8()
+                .rename(f"s{i}_cloud")
+            )
+            parts += [reflectance, cloud]
+        a, b, c, d, e, f = location.transform
+        return {
+            "expression": ee.Image.cat(parts),
+            "fileFormat": "NUMPY_NDARRAY",
+            "grid": {
+                "dimensions": {"width": location.size, "height": location.size},
+                "affineTransform": {
+                    "scaleX": a,
+                    "shearX": b,
+                    "translateX": c,
+                    "shearY": d,
+                    "scaleY": e,
+                    "translateY": f,
+                },
+                "crsCode": f"EPSG:{location.epsg}",
+            },
+        }
+
+    # -- the Source protocol ------------------------------------------------------------------
+
+    def search(self, location: Location) -> list[list[Scene]]:
+        """Scenes per window with their granule cloud and patch clear fraction (one request)."""
+        self.requests["search"] += 1
+        try:
+            self.api.initialize()  # building ee expressions needs an initialised session
+            expression = self.search_expression(location)
+            with self._limiter():
+                found = self.api.compute_value(expression)
+        except Exception as e:  # ee raises EEException, HttpError, socket errors …
+            raise classify_error(e) from e
+        if not isinstance(found, list):
+            raise PermanentError(f"unexpected search answer of type {type(found).__name__}")
+        out: list[list[Scene]] = [[] for _ in location.windows]
+        for index, time_ms, cloud, clear in found:
+            for season, (start, end) in enumerate(location.windows):
+                if _ms(start) <= int(time_ms) < _ms(end):
+                    out[season].append(
+                        Scene(
+                            id=str(index),
+                            time=np.datetime64(int(time_ms), "ms"),
+                            season=season,
+                            cloud_percent=float(cloud),
+                            clear_fraction=None if clear is None else float(clear),
+                        )
+                    )
+        return [sorted(scenes, key=lambda s: s.time) for scenes in out]
+
+    def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
+        """Bands and cloud probability of ``scenes`` in one ``computePixels`` request."""
+        if not scenes:
+            raise ValueError("fetch needs at least one scene")
+        self.requests["fetch"] += 1
+        try:
+            self.api.initialize()
+            request = self.pixels_request(location, scenes)
+            with self._limiter():
+                data = self.api.compute_pixels(request)
+        except Exception as e:
+            raise classify_error(e) from e
+        return decode_pixels(data, len(scenes), self.bands, location.size, scenes)
+
+
+def decode_pixels(
+    data: np.ndarray, n_scenes: int, bands: Sequence[str], size: int, scenes: Sequence[Scene]
+) -> Patch:
+    """A structured (size, size) array with fields ``s{i}_{band}``, ``s{i}_cloud`` → a Patch."""
+    names = set(data.dtype.names or ())
+    expected = {f"s{i}_{b}" for i in range(n_scenes) for b in bands} | {
+        f"s{i}_cloud" for i in range(n_scenes)
+    }
+    if data.shape != (size, size) or not expected <= names:
+        raise PermanentError(
+            f"computePixels answered shape {data.shape} with {len(names)} bands; "
+            f"expected ({size}, {size}) with {len(expected)}"
+        )
+    pixels = np.empty((n_scenes, len(bands), size, size), np.uint16)
+    cloud = np.empty((n_scenes, size, size), np.uint8)
+    for i in range(n_scenes):
+        for j, b in enumerate(bands):
+            pixels[i, j] = data[f"s{i}_{b}"]
+        cloud[i] = data[f"s{i}_cloud"]
+    return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
+
+
+def _ms(day: np.datetime64) -> int:
+    return int(np.asarray(day).astype("datetime64[ms]").astype(np.int64))
+
+
+def _load(path: str) -> type[EarthEngineApi]:
+    import importlib
+
+    module, _, name = path.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, EarthEngineApi)):
+        raise ValueError(f"api {path!r} is not an EarthEngineApi subclass")
+    return cls
+
+
+def preflight(options: dict[str, Any]) -> None:
+    """Credentials and project must be found before anything is written (real transport)."""
+    if not options.get("api"):
+        find_credentials()
+    find_project(options)
