@@ -138,6 +138,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
             clear_threshold=args.clear_threshold,
             granule_cloud_max=args.granule_cloud_max,
             source_options=options,
+            truth=args.truth,
             scheduler=args.scheduler or None,
             workers=args.workers,
             max_in_flight=args.max_in_flight,
@@ -227,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--storage-options", type=_json_object, default=None, help="fsspec options (JSON)"
+    )
+    p.add_argument(
+        "--truth", action="store_true", help="keep the synthetic world's land cover (evaluation)"
     )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(

@@ -58,6 +58,7 @@ class CollectConfig:
     clear_threshold: float = 0.9
     granule_cloud_max: float = 20.0
     source_options: dict[str, Any] = field(default_factory=dict)
+    truth: bool = False  # store the synthetic world's land cover (evaluation stores)
     # runtime
     scheduler: str | None = None
     workers: int | None = None
@@ -91,6 +92,8 @@ class CollectConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+        if self.truth and self.source != "synthetic":
+            raise ValueError("--truth needs SOURCE=synthetic: only the synthetic world knows its land cover")
 
     def band_list(self) -> tuple[str, ...]:
         """The bands to collect, in the processing level's store order."""
@@ -114,6 +117,7 @@ class CollectConfig:
                 "clear_threshold": self.clear_threshold,
                 "granule_cloud_max": self.granule_cloud_max,
                 "source_options": dict(sorted(self.source_options.items())),
+                "truth": self.truth,
             }
         )
 

@@ -110,6 +110,9 @@ def collect_location(
                     sleep,
                 )
                 pixels[season], cloud[season] = one.pixels[0], one.cloud[0]
+                for key, value in one.extra.items():  # per-scene extras follow their scene
+                    if key in patch.extra and np.ndim(value) and len(value) == 1:
+                        patch.extra[key][season] = value[0]
                 chosen[season] = scene
                 clear[season] = clear_fraction(one.cloud[0])
         result.patch = Patch(pixels=pixels, cloud=cloud, scenes=tuple(chosen), extra=patch.extra)
@@ -218,6 +221,10 @@ def fill_shard(
 
 
 def _place(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.ndarray) -> None:
+    if data.landcover is not None:
+        if "landcover" not in patch.extra:
+            raise PermanentError("the store keeps ground truth but the source gave no land cover")
+        data.landcover[slot] = patch.extra["landcover"]
     data.set_slot(
         slot,
         pixels=patch.pixels,

@@ -75,7 +75,13 @@ class Ledger:
 
 def _spec(cfg: CollectConfig) -> StoreSpec:
     p = cfg.plan
+    classes: tuple[str, ...] = ()
+    if cfg.truth:
+        from collector.sources.synthetic import LANDCOVER_CLASSES
+
+        classes = tuple(LANDCOVER_CLASSES)
     return StoreSpec(
+        truth_classes=classes,
         n_samples=p.n,
         n_seasons=p.seasons,
         bands=cfg.band_list(),

@@ -35,6 +35,7 @@ __all__ = [
     "CLOUD_CLEAR_BELOW",
     "StoreSpec",
     "ArrayDef",
+    "shard_arrays",
     "array_defs",
     "Store",
     "create_store",
@@ -78,6 +79,8 @@ class StoreSpec:
     shard_samples: int = 16
     collection: str = "L1C"
     resolution_m: float = 10.0
+    #: names of land-cover classes when the store carries ground truth (synthetic stores)
+    truth_classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("n_samples", "n_seasons", "size", "shard_samples"):
@@ -99,6 +102,9 @@ class StoreSpec:
             raise ValueError(f"bands repeat: {list(self.bands)}")
         if self.resolution_m <= 0:
             raise ValueError(f"resolution_m must be positive, got {self.resolution_m}")
+        object.__setattr__(self, "truth_classes", tuple(self.truth_classes))
+        if len(self.truth_classes) > 254:
+            raise ValueError("at most 254 land-cover classes (255 is no data)")
 
     @property
     def n_bands(self) -> int:
@@ -115,9 +121,14 @@ class StoreSpec:
         start = shard * self.shard_samples
         return slice(start, min(start + self.shard_samples, self.n_samples))
 
+    @property
+    def has_truth(self) -> bool:
+        return bool(self.truth_classes)
+
     def to_attrs(self) -> dict[str, Any]:
         d = asdict(self)
         d["bands"] = list(self.bands)
+        d["truth_classes"] = list(self.truth_classes)
         return d
 
     @classmethod
@@ -130,6 +141,7 @@ class StoreSpec:
             shard_samples=int(attrs["shard_samples"]),
             collection=str(attrs["collection"]),
             resolution_m=float(attrs["resolution_m"]),
+            truth_classes=tuple(attrs.get("truth_classes", ())),
         )
 
 
@@ -310,6 +322,28 @@ def array_defs(spec: StoreSpec) -> dict[str, ArrayDef]:
             {"description": "1 once every array of the shard is written (done-marker)"},
         ),
         ArrayDef("band", ("band",), (b,), (b,), None, str, "", {"description": "band name"}),
+        *(
+            [
+                ArrayDef(
+                    "landcover",
+                    ("sample", "season", "y", "x"),
+                    (n, s, y, y),
+                    (1, 1, y, y),
+                    (k, s, y, y),
+                    "uint8",
+                    255,
+                    {
+                        "description": "ground-truth land cover on each season's date (index "
+                        "into the root attribute truth_classes); 255 = no data. Only in "
+                        "stores of the synthetic world",
+                        "coordinates": "lon lat time",
+                    },
+                    image=True,
+                )
+            ]
+            if spec.has_truth
+            else []
+        ),
         ArrayDef(
             "season", ("season",), (s,), (s,), None, "int16", -1, {"description": "season index"}
         ),
@@ -317,7 +351,8 @@ def array_defs(spec: StoreSpec) -> dict[str, ArrayDef]:
     return {d.name: d for d in defs}
 
 
-#: Arrays written per shard, in write order (``shard_done`` comes last, separately).
+#: Arrays written per shard, in write order (``shard_done`` comes last, separately); a store
+#: with ground truth also writes ``landcover`` (see :func:`shard_arrays`).
 SHARD_ARRAYS = (
     "pixels",
     "cloud",
@@ -331,6 +366,11 @@ SHARD_ARRAYS = (
     "candidate_id",
     "valid",
 )
+
+
+def shard_arrays(spec: StoreSpec) -> tuple[str, ...]:
+    """Names of the arrays every shard write fills, for this store's spec."""
+    return SHARD_ARRAYS + (("landcover",) if spec.has_truth else ())
 
 
 class Store:

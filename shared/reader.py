@@ -147,7 +147,8 @@ class StoreReader:
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         src = byte_source(self.store.location, self.store.group.store)
         self._arrays: dict[str, _ImageArray | None] = {}
-        for name in ("pixels", "cloud"):
+        names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
+        for name in names:
             layout = shard_layout(self.store.array(name))
             self._arrays[name] = None if layout is None else _ImageArray(layout, src, cache_shards)
 
@@ -256,15 +257,35 @@ class StoreReader:
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(n, seasons, size, size)`` uint8 cloud probabilities of the given samples."""
+        return self._season_images("cloud", samples, seasons, out)
+
+    def landcover(
+        self,
+        samples: int | Sequence[int] | np.ndarray,
+        seasons: Sequence[int] | np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(n, seasons, size, size)`` uint8 ground-truth classes (stores with truth only)."""
+        if not self.spec.has_truth:
+            raise KeyError(f"{self.store.location} carries no ground truth (landcover)")
+        return self._season_images("landcover", samples, seasons, out)
+
+    def _season_images(
+        self,
+        name: str,
+        samples: int | Sequence[int] | np.ndarray,
+        seasons: Sequence[int] | np.ndarray | None,
+        out: np.ndarray | None,
+    ) -> np.ndarray:
         idx = self._samples(samples)
         sea = self._seasons(idx.size, seasons)
         size = self.spec.size
         shape = (idx.size, sea.shape[1], size, size)
         if out is None:
             out = np.empty(shape, np.uint8)
-        arr = self._arrays["cloud"]
+        arr = self._arrays[name]
         if arr is None:
-            za = self.store.array("cloud")
+            za = self.store.array(name)
             for i, s in enumerate(idx):
                 out[i] = za.get_orthogonal_selection((int(s), sea[i]))
             return out

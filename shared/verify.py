@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shared.errors import LayoutVersionError
-from shared.layout import SHARD_ARRAYS, Store, array_defs, open_store
+from shared.layout import Store, array_defs, open_store, shard_arrays
 from shared.reader import ChunkReadError, StoreReader
 
 __all__ = ["VerifyReport", "verify", "format_ranges"]
@@ -106,9 +106,9 @@ def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> Non
     first_error: dict[str, str] = {}
     for shard in shards:
         sl = store.spec.shard_slice(int(shard))
-        for name in SHARD_ARRAYS:
+        for name in shard_arrays(store.spec):
             try:
-                if name in ("pixels", "cloud"):
+                if name in ("pixels", "cloud", "landcover"):
                     reader.check_shard(name, int(shard))
                 else:
                     store.array(name)[sl]

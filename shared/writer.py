@@ -13,7 +13,7 @@ import numpy as np
 from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
-from shared.layout import CLOUD_NODATA, SHARD_ARRAYS, Store, StoreSpec
+from shared.layout import CLOUD_NODATA, Store, StoreSpec, shard_arrays
 from shared.shards import encode_shard, shard_key, shard_layout
 from shared.storage import put_bytes
 
@@ -41,6 +41,7 @@ class ShardData:
     transform: np.ndarray
     candidate_id: np.ndarray
     valid: np.ndarray
+    landcover: np.ndarray | None = None  # (k, seasons, size, size) uint8, stores with truth only
 
     @property
     def n_slots(self) -> int:
@@ -69,6 +70,7 @@ def empty_shard(spec: StoreSpec, shard: int) -> ShardData:
         transform=np.full((k, 6), np.nan),
         candidate_id=np.full(k, -1, np.int64),
         valid=np.zeros(k, bool),
+        landcover=np.full((k, s, n, n), 255, np.uint8) if spec.has_truth else None,
     )
 
 
@@ -82,7 +84,8 @@ def to_time_ms(t: np.ndarray) -> np.ndarray:
 
 def _expected_shapes(spec: StoreSpec, k: int) -> dict[str, tuple[int, ...]]:
     s, b, n = spec.n_seasons, spec.n_bands, spec.size
-    return {
+    truth = {"landcover": (k, s, n, n)} if spec.has_truth else {}
+    return truth | {
         "pixels": (k, s, b, n, n),
         "cloud": (k, s, n, n),
         "clear_fraction": (k, s),
@@ -127,7 +130,9 @@ def write_shard(store: Store, shard: int, data: ShardData) -> None:
         "candidate_id": np.asarray(data.candidate_id, np.int64),
         "valid": np.asarray(data.valid, bool),
     }
-    for name in SHARD_ARRAYS:
+    if spec.has_truth:
+        values["landcover"] = np.asarray(data.landcover, np.uint8)
+    for name in shard_arrays(spec):
         _write(store, name, shard, sl, values[name])
     store.array("shard_done")[shard] = 1
 
@@ -135,7 +140,7 @@ def write_shard(store: Store, shard: int, data: ShardData) -> None:
 def _write(store: Store, name: str, shard: int, sl: slice, value: np.ndarray) -> None:
     """Image arrays go through the direct shard encoder; everything else through zarr."""
     array = store.array(name)
-    layout = shard_layout(array) if name in ("pixels", "cloud") else None
+    layout = shard_layout(array) if name in ("pixels", "cloud", "landcover") else None
     if layout is None or layout.shard[0] != store.spec.shard_samples:
         array[sl] = value
         return

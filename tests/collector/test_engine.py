@@ -181,3 +181,34 @@ def test_missing_earthengine_credentials(tmp_path, capsys, monkeypatch):
     assert "EE_SERVICE_ACCOUNT_KEY" in err and "earthengine authenticate" in err
     assert "SOURCE=synthetic" in err
     assert not (tmp_path / "e.zarr").exists()
+
+
+def test_truth_store_keeps_the_synthetic_land_cover(tmp_path):
+    from collector.ledger import Ledger
+    from collector.plan import read_plan
+    from collector.sources.synthetic import LANDCOVER_CLASSES, SyntheticSource
+    from shared.reader import StoreReader
+
+    out = tmp_path / "t.zarr"
+    assert collect(out, "--truth", n=12) == 0
+    store = open_store(out)
+    assert store.spec.truth_classes == tuple(LANDCOVER_CLASSES) and verify(out).ok
+    reader = StoreReader(store)
+    cover = reader.landcover(np.arange(12))
+    plan, _ = read_plan(out / "plan.parquet")
+    ledger = Ledger(store, plan, created=False)
+    source = SyntheticSource()
+    times = np.asarray(store.array("time")[:]).astype("datetime64[ms]")
+    ids = np.asarray(store.array("candidate_id")[:])
+    valid = np.flatnonzero(np.asarray(store.array("valid")[:]))
+    for sample in valid[[0, len(valid) // 2, -1]]:
+        cand = next(c for c in ledger.candidates(int(sample) // 4) if c.location.candidate_id == ids[sample])
+        for season in range(4):
+            expect = source.landcover(cand.location, times[sample, season])
+            np.testing.assert_array_equal(cover[sample, season], expect)
+
+
+def test_truth_needs_the_synthetic_source(tmp_path, capsys):
+    argv = ["collect", "--n", "4", "--region=europe", "--source", "earthengine", "--truth", "--out", str(tmp_path / "x")]
+    assert main(argv) == 2
+    assert "--truth needs SOURCE=synthetic" in capsys.readouterr().err

@@ -1,0 +1,20 @@
+import pytest
+
+
+@pytest.fixture(scope="session")
+def train_store(tmp_path_factory):
+    """A small finished store for training tests: 40 samples, 4 seasons, 13 bands, 48 px."""
+    from shared.layout import open_store
+    from shared.stats import compute_stats
+    from shared.testing import make_store
+
+    path = tmp_path_factory.mktemp("train") / "store.zarr"
+    make_store(path, n_samples=40, size=48, shard_samples=8)
+    store = open_store(path, "r+")
+    store.update_attrs(stats=compute_stats(store))
+    return str(path)
+
+
+def tiny_args(store, out, *extra):
+    return ["pretrain", "--store", store, "--out", str(out), "--arch", "resnet18", "--size", "32",
+            "--batch", "8", "--queue", "32", "--workers", "0", "--no-progress", *extra]

@@ -1,0 +1,152 @@
+"""Pre-training end to end on CPU: run, crash and resume exactly, DDP, export, bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT
+from tests.trainer.conftest import tiny_args
+from trainer.checkpoint import load_checkpoint
+from trainer.cli import main
+
+
+def test_pretrain_runs_and_logs(train_store, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_args(train_store, out, "--steps", "4", "--log-every", "2")) == 0
+    assert "trained steps 0..4" in capsys.readouterr().out
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["step"] == 4 and state["config"]["objective"] == "seco"
+    assert state["model"]["queue"].shape == (3, 32, 128)
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert all(float(r["loss"]) > 0 for r in rows) and rows[0]["loss1"] != ""
+    assert any((out / "tensorboard").iterdir())
+    # resuming a finished run does nothing
+    assert main(tiny_args(train_store, out, "--steps", "4")) == 0
+
+
+@pytest.mark.parametrize(
+    "objective,bands,expected", [("moco", "rgb", ["B4", "B3", "B2"]), ("moco_tp", "B8,B4", ["B8", "B4"])]
+)
+def test_baselines_run(train_store, tmp_path, objective, bands, expected):
+    out = tmp_path / objective
+    assert main(tiny_args(train_store, out, "--steps", "2", "--objective", objective, "--bands", bands)) == 0
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["model"]["queue"].shape[0] == 1  # one head, one queue
+    assert state["scaling"]["bands"] == expected
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(path)
+    flat = {f"model.{k}": v for k, v in state["model"].items()}
+    for i, s in state["optimizer"]["state"].items():
+        flat[f"opt.{i}"] = s["momentum_buffer"]
+    return flat
+
+
+def test_kill_and_resume_equals_uninterrupted(train_store, tmp_path):
+    args = ["--steps", "12", "--checkpoint-every", "3", "--objective", "seco"]
+    ref = tmp_path / "ref"
+    assert main(tiny_args(train_store, ref, *args)) == 0
+    crash = tmp_path / "crash"
+    cmd = [sys.executable, "-m", "trainer", *tiny_args(train_store, crash, *args)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not (crash / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step_at_kill = load_checkpoint(crash / "checkpoint.pt")["step"]
+    assert step_at_kill < 12  # the crash really interrupted the run
+    assert main(tiny_args(train_store, crash, *args)) == 0
+    a, b = _weights(ref / "checkpoint.pt"), _weights(crash / "checkpoint.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_with_other_settings_is_refused(train_store, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(tiny_args(train_store, out, "--steps", "2")) == 0
+    capsys.readouterr()
+    assert main(tiny_args(train_store, out, "--steps", "2", "--lr", "0.5")) == 1
+    err = capsys.readouterr().err
+    assert "other settings (lr)" in err and len(err.strip().splitlines()) == 1
+
+
+def _ddp_worker(rank: int, store: str, out: str, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    from trainer.config import PretrainConfig
+    from trainer.loop import pretrain
+
+    cfg = PretrainConfig(store=store, out=out, arch="resnet18", size=32, batch=8, queue=32, steps=3,
+                         workers=0, progress=False, device="cpu")
+    result = pretrain(cfg, log=lambda s: None)
+    torch.save({"queue": result.model.queue, "ptr": result.model.queue_ptr}, f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_process_ddp_keeps_identical_queues(train_store, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_ddp_worker, args=(train_store, str(tmp_path), port), nprocs=2, join=True)
+    q0, q1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert torch.equal(q0["queue"], q1["queue"]) and q0["ptr"].tolist() == [24, 24, 24]  # 3 steps × 8
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
+
+
+def test_export_loads_in_timm_with_the_same_features(train_store, tmp_path):
+    from trainer.config import PretrainConfig
+    from trainer.export import export_encoder, load_encoder
+    from trainer.loop import pretrain
+
+    cfg = PretrainConfig(store=train_store, out=str(tmp_path / "run"), arch="resnet18", bands="all",
+                         size=32, batch=8, queue=32, steps=2, workers=0, progress=False)
+    result = pretrain(cfg, log=lambda s: None)
+    folder = export_encoder(tmp_path / "run" / "checkpoint.pt", tmp_path / "export")
+    model, scaling, meta = load_encoder(folder)
+    assert meta["in_chans"] == 13 and scaling.bands[0] == "B1"
+    trained = result.model.encoder.backbone.eval()
+    x = torch.randn(2, 13, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), trained(x), atol=1e-6)
+    assert main(["export", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "again")]) == 0
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["--store", "/nowhere.zarr"], 2, "no such store"),
+        (["--arch", "resnet9000"], 1, "unknown timm architecture"),
+        (["--bands", "B99"], 1, "unknown band"),
+        (["--objective", "simclr"], 2, "objective must be one of"),
+        (["--batch", "64"], 1, "fewer than one batch"),
+        (["--steps", "0"], 2, "steps must be"),
+    ],
+)
+def test_bad_input_is_one_line(train_store, tmp_path, capsys, args, code, message):
+    argv = tiny_args(train_store, tmp_path / "x", "--steps", "1")
+    for i in range(0, len(args), 2):
+        argv += args[i : i + 2]
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_config_file_with_overrides(train_store, tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('arch = "resnet18"\nsteps = 1\nlr = 0.01\nbogus = 3\n')
+    assert main(["pretrain", "--config", str(cfg), "--store", train_store, "--out", str(tmp_path / "o")]) == 2
+    assert "unknown setting(s): bogus" in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""``python -m trainer``: pre-train, export, evaluate.
+
+Settings: paper defaults, then ``--config FILE`` (TOML or JSON), then the flags given.
+Exit codes: 0 success, 1 the run failed, 2 bad input (the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from shared.cli import OneLineParser
+
+__all__ = ["main"]
+
+#: flag → (PretrainConfig field, type)
+_PRETRAIN_FLAGS: dict[str, tuple[str, Any]] = {
+    "--store": ("store", str),
+    "--out": ("out", str),
+    "--arch": ("arch", str),
+    "--bands": ("bands", str),
+    "--objective": ("objective", str),
+    "--epochs": ("epochs", float),
+    "--steps": ("steps", int),
+    "--batch": ("batch", int),
+    "--size": ("size", int),
+    "--lr": ("lr", float),
+    "--schedule": ("schedule", str),
+    "--queue": ("queue", int),
+    "--seed": ("seed", int),
+    "--workers": ("workers", int),
+    "--checkpoint-every": ("checkpoint_every", int),
+    "--log-every": ("log_every", int),
+    "--device": ("device", str),
+}
+
+
+class UsageError(Exception):
+    """A user mistake: one line, exit code 2."""
+
+
+def pretrain_config(args: argparse.Namespace):  # -> PretrainConfig
+    from trainer.config import PretrainConfig, load_config
+
+    settings: dict[str, Any] = {}
+    if args.config:
+        settings.update(load_config(args.config))
+    for _flag, (name, _type) in _PRETRAIN_FLAGS.items():
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = value
+    for flag in ("compile", "with_replacement"):
+        if getattr(args, flag):
+            settings[flag] = True
+    if args.no_progress:
+        settings["progress"] = False
+    try:
+        return PretrainConfig().replace(**settings)
+    except (TypeError, ValueError) as e:
+        raise UsageError(str(e)) from e
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from trainer.loop import pretrain
+
+    cfg = pretrain_config(args)
+    result = pretrain(cfg)
+    if result.steps:
+        print(
+            f"trained steps {result.first_step}..{result.first_step + result.steps} in "
+            f"{result.seconds:.0f} s ({result.locations_per_s:.1f} locations/s), last loss "
+            f"{result.last_loss:.4f}; checkpoint {result.out}/checkpoint.pt"
+            + (f"; {result.skipped} unreadable sample(s) skipped" if result.skipped else "")
+        )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trainer.export import export_encoder
+
+    folder = export_encoder(args.checkpoint, args.out)
+    print(f"exported {folder}/model.safetensors and config.json")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    p = sub.add_parser("pretrain", help="SeCo (or MoCo, MoCo-TP) pre-training from a store")
+    p.add_argument("--config", default=None, help="TOML or JSON file of settings")
+    for flag, (name, kind) in _PRETRAIN_FLAGS.items():
+        p.add_argument(flag, dest=name, type=kind, default=None)
+    p.add_argument("--compile", action="store_true", help="torch.compile the encoders")
+    p.add_argument("--with-replacement", action="store_true", help="seasons drawn with replacement (as the original code)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_pretrain)
+    p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user mistakes print one line, never a traceback."""
+    from shared.errors import NotAStoreError, StoreError
+    from trainer.loop import TrainError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        return int(args.func(args))
+    except (UsageError, NotAStoreError, FileNotFoundError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except (TrainError, StoreError, ValueError, OSError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

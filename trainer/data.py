@@ -1,0 +1,163 @@
+"""Pre-training batches from a store: seeded, resumable, read through ``shared``'s fast path.
+
+Each global step ``s`` maps to ``(epoch, batch b)``; an epoch is a seeded permutation of the
+store's valid samples; each location's seasons are drawn from a generator seeded by
+``(seed, epoch, sample)``. So a batch is a pure function of the step: workers, processes and
+restarts cannot change what a step sees, which makes resuming exact. Batches travel as uint16
+(``(B, seasons, C, H, W)``), pinned, and are converted on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from shared.bands import resolve_bands
+from shared.layout import open_store
+from shared.reader import ChunkReadError, StoreReader
+from shared.view import sample_mask
+
+__all__ = ["StepPlan", "BatchSource", "batch_loader", "valid_samples"]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which samples and seasons every step reads, for one process of ``world``."""
+
+    samples: np.ndarray  # valid sample indices of the store
+    store_seasons: int
+    seasons: int
+    batch: int  # global
+    seed: int
+    with_replacement: bool = False
+    rank: int = 0
+    world: int = 1
+
+    def __post_init__(self) -> None:
+        if self.batch % self.world:
+            raise ValueError(f"batch {self.batch} is not divisible by {self.world} processes")
+        if self.samples.size < self.batch:
+            raise ValueError(f"the store has {self.samples.size} samples, fewer than one batch ({self.batch})")
+        if not self.with_replacement and self.seasons > self.store_seasons:
+            raise ValueError(
+                f"{self.seasons} distinct seasons asked of a store with {self.store_seasons}"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.samples.size // self.batch
+
+    def order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.samples)
+
+    def step(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(samples (b,), seasons (b, seasons))`` this process reads at global ``step``."""
+        epoch, b = divmod(step, self.steps_per_epoch)
+        order = self.order(epoch)
+        local = self.batch // self.world
+        start = b * self.batch + self.rank * local
+        idx = np.sort(order[start : start + local])  # sorted: neighbours share shards
+        seasons = np.stack(
+            [
+                np.random.default_rng([self.seed, epoch, int(i)]).choice(
+                    self.store_seasons, self.seasons, replace=self.with_replacement
+                )
+                for i in idx
+            ]
+        )
+        return idx, seasons
+
+
+@dataclass
+class BatchSource(torch.utils.data.Dataset):
+    """Map-style dataset whose item ``k`` is the batch of step ``first_step + k``.
+
+    Readers open lazily in each worker process. A sample whose chunks fail to read (bad
+    checksum, truncated shard) is dropped from its batch and counted, never fatal.
+    """
+
+    location: str
+    bands: tuple[str, ...]
+    plan: StepPlan
+    first_step: int
+    last_step: int
+    threads: int = 2
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    _reader: StoreReader | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return self.last_step - self.first_step
+
+    def reader(self) -> StoreReader:
+        if self._reader is None:
+            self._reader = StoreReader(self.location, threads=self.threads, storage_options=self.storage_options)
+        return self._reader
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        step = self.first_step + k
+        idx, seasons = self.plan.step(step)
+        reader = self.reader()
+        try:
+            pixels = reader.pixels(idx, seasons=seasons, bands=self.bands)
+            keep = np.ones(idx.size, bool)
+        except ChunkReadError:
+            pixels, keep = _read_one_by_one(reader, idx, seasons, self.bands)
+        return {
+            "pixels": torch.from_numpy(pixels),
+            "samples": torch.from_numpy(idx[keep]),
+            "step": torch.tensor(step),
+            "skipped": torch.tensor(int((~keep).sum())),
+        }
+
+
+def _read_one_by_one(
+    reader: StoreReader, idx: np.ndarray, seasons: np.ndarray, bands: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.ones(idx.size, bool)
+    parts = []
+    for i in range(idx.size):
+        try:
+            parts.append(reader.pixels(idx[i : i + 1], seasons=seasons[i : i + 1], bands=bands))
+        except ChunkReadError:
+            keep[i] = False
+    if not parts:
+        raise ChunkReadError(f"every sample of a batch is unreadable (samples {idx.tolist()})")
+    return np.concatenate(parts), keep
+
+
+def valid_samples(location: str, storage_options: dict[str, Any] | None = None) -> tuple[np.ndarray, int]:
+    """Indices of the store's usable samples and its number of seasons."""
+    store = open_store(location, "r", storage_options)
+    valid = np.asarray(store.array("valid")[:], bool)
+    mask = sample_mask(store.done_shards(), valid, store.spec.shard_samples)
+    return np.flatnonzero(mask), store.spec.n_seasons
+
+
+def batch_loader(
+    location: str,
+    bands: str,
+    plan: StepPlan,
+    first_step: int,
+    last_step: int,
+    workers: int,
+    pin: bool,
+    storage_options: dict[str, Any] | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of steps ``first_step … last_step − 1``, in order, prefetched by ``workers``."""
+    store = open_store(location, "r", storage_options)
+    names = resolve_bands(bands, store.spec.bands)
+    source = BatchSource(location, names, plan, first_step, last_step, storage_options=dict(storage_options or {}))
+    loader = torch.utils.data.DataLoader(
+        source,
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=pin,
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+    )
+    return iter(loader)

@@ -1,0 +1,63 @@
+"""From stored DN to network input, on the device, the same for pre-training and evaluation.
+
+Each band is stretched linearly between the store's 2nd and 98th percentiles to [0, 1] and
+clamped (the range the augmentations work in), then standardised with the store's mean and
+standard deviation expressed in that stretched scale. The statistics travel with every
+checkpoint and export, so a downstream task normalises exactly as pre-training did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from shared.layout import Store
+from shared.stats import read_stats
+
+__all__ = ["BandScaling"]
+
+
+@dataclass(frozen=True)
+class BandScaling:
+    """Per-band statistics in DN for the bands a model sees, in its channel order."""
+
+    bands: tuple[str, ...]
+    p2: tuple[float, ...]
+    p98: tuple[float, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def from_store(cls, store: Store, bands: tuple[str, ...]) -> BandScaling:
+        s = read_stats(store, list(bands))
+        return cls(
+            tuple(bands),
+            *(tuple(float(v) for v in s[k]) for k in ("p2", "p98", "mean", "std")),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(getattr(self, k)) for k in ("bands", "p2", "p98", "mean", "std")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BandScaling:
+        return cls(*(tuple(d[k]) for k in ("bands", "p2", "p98", "mean", "std")))  # type: ignore[arg-type]
+
+    def _column(self, values: tuple[float, ...], like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.tensor(values, dtype=dtype, device=like.device).view(-1, 1, 1)
+
+    def to_unit(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``(…, C, H, W)`` DN (any integer or float dtype) → ``dtype`` in [0, 1]."""
+        low = self._column(self.p2, x, torch.float32)
+        span = (self._column(self.p98, x, torch.float32) - low).clamp_min(1.0)
+        return ((x.to(torch.float32) - low) / span).clamp_(0.0, 1.0).to(dtype)
+
+    def standardize(self, unit: torch.Tensor) -> torch.Tensor:
+        """``(…, C, H, W)`` in [0, 1] → zero mean, unit variance per band (approximately)."""
+        p2, p98 = np.asarray(self.p2), np.asarray(self.p98)
+        span = np.maximum(p98 - p2, 1.0)
+        mean = tuple(float(v) for v in (np.asarray(self.mean) - p2) / span)
+        std = tuple(float(v) for v in np.maximum(np.asarray(self.std) / span, 1e-3))
+        return (unit - self._column(mean, unit, unit.dtype)) / self._column(std, unit, unit.dtype)
