@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from shared.cli import OneLineParser
@@ -85,6 +86,32 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from shared.bands import band_names, resolve_bands
+    from trainer.evaluate.run import evaluate
+
+    try:
+        bands = resolve_bands(args.bands, band_names("L1C"))
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    protocols = tuple(p.strip() for p in args.protocols.split(",")) if args.protocols else None
+    evaluate(
+        args.task,
+        args.data,
+        args.encoder,
+        args.out,
+        protocols=protocols,
+        size=args.size,
+        bands=bands,
+        device=args.device,
+        seed=args.seed,
+        multilabel=args.multilabel,
+        change_steps=args.change_steps,
+    )
+    print((Path(args.out) / "results.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -100,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_export)
+    from trainer.evaluate.run import TASKS
+
+    p = sub.add_parser("evaluate", help="linear probe, kNN, change detection on frozen encoders")
+    p.add_argument("--task", required=True, choices=list(TASKS))
+    p.add_argument("--data", required=True, help="store (synthetic tasks) or dataset folder")
+    p.add_argument("--encoder", action="append", required=True, help="checkpoint, export folder or random[:arch]; repeatable")
+    p.add_argument("--out", required=True)
+    p.add_argument("--protocols", default=None, help="linear,knn,finetune or change (default per task)")
+    p.add_argument("--size", type=int, default=224, help="input side fed to the encoder")
+    p.add_argument("--bands", default="rgb", help="bands of random encoders (others bring their own)")
+    p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
+    p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_evaluate)
     return parser
 
 

@@ -29,6 +29,7 @@ from trainer.losses import contrastive_logits, info_nce
 __all__ = ["QueryEncoder", "ContrastiveModel", "Gather"]
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
+Encode = Callable[[torch.Tensor], list[torch.Tensor]]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -81,9 +82,9 @@ class ContrastiveModel(nn.Module):
         update_momentum(self.encoder, self.momentum_encoder, self.m)
 
     @torch.no_grad()
-    def keys(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def keys(self, x: torch.Tensor, encode_keys: Encode | None = None) -> list[torch.Tensor]:
         """Momentum-encoder embeddings, one unit vector per head."""
-        return getattr(self, "_encode_keys", self.momentum_encoder)(x)
+        return (encode_keys or self.momentum_encoder)(x)
 
     @torch.no_grad()
     def enqueue(self, keys: list[torch.Tensor]) -> None:
@@ -112,24 +113,24 @@ class ContrastiveModel(nn.Module):
         they are enqueued, so every process holds the same queues).
         """
         encode = encode or self.encoder
-        self._encode_keys = encode_keys or self.momentum_encoder
         self.update_momentum()
         if self.objective == "seco":
-            return self._seco(views, encode, gather)
+            return self._seco(views, encode, encode_keys, gather)
         q = encode(views["q"])[0]
-        k = self.keys(views["k"])[0]
+        k = self.keys(views["k"], encode_keys)[0]
         loss = info_nce(contrastive_logits(q, k, self.queue[0]), self.temperature)
         return loss, {"loss0": loss.detach()}, [gather(k)]
 
     def _seco(
         self,
         views: dict[str, torch.Tensor],
-        encode: Callable[[torch.Tensor], list[torch.Tensor]],
+        encode: Encode,
+        encode_keys: Encode | None,
         gather: Gather,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]:
         q = encode(views["q"])
         # e[j][i] = h_i(k_j) from the momentum encoder; g: the same over the whole batch
-        e = [self.keys(views[f"k{j}"]) for j in range(3)]
+        e = [self.keys(views[f"k{j}"], encode_keys) for j in range(3)]
         g = [[gather(e[j][i]) for i in range(3)] for j in range(3)]
         parts = {
             "loss0": info_nce(contrastive_logits(q[0], e[0][0], self.queue[0]), self.temperature),

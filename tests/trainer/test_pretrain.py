@@ -101,6 +101,7 @@ def test_two_process_ddp_keeps_identical_queues(train_store, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # spawn, not fork: forking a process that already runs threads (torch, zarr) can deadlock
     torch.multiprocessing.spawn(_ddp_worker, args=(train_store, str(tmp_path), port), nprocs=2, join=True)
     q0, q1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert torch.equal(q0["queue"], q1["queue"]) and q0["ptr"].tolist() == [24, 24, 24]  # 3 steps × 8

@@ -1,0 +1,141 @@
+"""Downstream tasks drawn from a synthetic-world store that keeps its ground truth.
+
+* **land cover** — one image per location, of one season drawn per location (seeded), so
+  season is a nuisance a good representation ignores; the label is the majority land-cover
+  class of that image (``multilabel``: every class covering ≥ 10 % of it).
+* **change** — for each location the first and the last season, and the mask of pixels whose
+  land cover differs between them (about a quarter of the synthetic locations carry a change
+  event: new urban area, clearing, cultivation, flooding).
+
+Use a store of locations held out from pre-training (another region), made with
+``python -m collector collect … --source synthetic --truth``. Splits are seeded 60/20/20 and
+stored beside the results so every encoder is judged on the same samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shared.bands import resolve_bands
+from shared.layout import open_store
+from shared.reader import StoreReader
+from shared.view import sample_mask
+from trainer.evaluate.splits import stored_split, stratified_split
+
+__all__ = ["SyntheticLandcover", "SyntheticChange", "PRESENCE_THRESHOLD"]
+
+PRESENCE_THRESHOLD = 0.10
+
+
+def _live(location: str) -> tuple[np.ndarray, StoreReader]:
+    store = open_store(location)
+    if not store.spec.has_truth:
+        raise ValueError(
+            f"{location} has no ground truth: collect it with --source synthetic --truth"
+        )
+    valid = np.asarray(store.array("valid")[:], bool)
+    live = np.flatnonzero(sample_mask(store.done_shards(), valid, store.spec.shard_samples))
+    return live, StoreReader(store, threads=2)
+
+
+@dataclass
+class SyntheticLandcover:
+    """Scene classification by majority land cover (or multi-label presence)."""
+
+    location: str
+    bands: tuple[str, ...]
+    splits_file: Path
+    seed: int = 0
+    multilabel: bool = False
+    classes: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.samples, self.reader = _live(self.location)
+        spec = self.reader.spec
+        self.bands = resolve_bands(list(self.bands), spec.bands)
+        self.classes = spec.truth_classes
+        rng = np.random.default_rng([self.seed, 7])
+        self.season = rng.integers(0, spec.n_seasons, self.samples.size)
+        cover = np.stack(
+            [
+                np.bincount(self.reader.landcover([s], seasons=[t])[0, 0].ravel(), minlength=256)[: len(self.classes)]
+                for s, t in zip(self.samples, self.season, strict=True)
+            ]
+        ).astype(np.float64)
+        self.fractions = cover / np.maximum(cover.sum(axis=1, keepdims=True), 1)
+        self.majority = self.fractions.argmax(axis=1)
+        keys = [str(s) for s in self.samples]
+        self.split = stored_split(
+            Path(self.splits_file), lambda: stratified_split(keys, self.majority.tolist(), seed=self.seed)
+        )
+        self._index = {k: i for i, k in enumerate(keys)}
+
+    def __len__(self) -> int:
+        return int(self.samples.size)
+
+    def image(self, i: int) -> np.ndarray:
+        """(C, H, W) uint16 DN of location ``i`` at its drawn season."""
+        return self.reader.pixels([self.samples[i]], seasons=[int(self.season[i])], bands=self.bands)[0, 0]
+
+    def images(self, idx: np.ndarray) -> np.ndarray:
+        """(n, C, H, W) uint16 for several locations at once (one batched read)."""
+        seasons = self.season[idx][:, None]
+        return self.reader.pixels(self.samples[idx], seasons=seasons, bands=self.bands)[:, 0]
+
+    def label(self, i: int) -> int:
+        return int(self.majority[i])
+
+    def labels(self, idx: np.ndarray) -> np.ndarray:
+        """(n,) class indices, or (n, K) bool presence when ``multilabel``."""
+        if self.multilabel:
+            return self.fractions[idx] >= PRESENCE_THRESHOLD
+        return self.majority[idx]
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.array(sorted(self._index[k] for k in self.split[split]), dtype=np.int64)
+
+
+@dataclass
+class SyntheticChange:
+    """Bi-temporal change detection: first vs last season of each location."""
+
+    location: str
+    bands: tuple[str, ...]
+    splits_file: Path
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.samples, self.reader = _live(self.location)
+        spec = self.reader.spec
+        self.bands = resolve_bands(list(self.bands), spec.bands)
+        self.last = spec.n_seasons - 1
+        changed = [self._changed(int(s)) for s in self.samples]
+        keys = [str(s) for s in self.samples]
+        self.split = stored_split(
+            Path(self.splits_file), lambda: stratified_split(keys, [int(c) for c in changed], seed=self.seed)
+        )
+        self._index = {k: i for i, k in enumerate(keys)}
+        self.changed = np.asarray(changed)
+
+    def _changed(self, sample: int) -> bool:
+        cover = self.reader.landcover([sample], seasons=[0, self.last])[0]
+        return bool(np.any(cover[0] != cover[1]))
+
+    def __len__(self) -> int:
+        return int(self.samples.size)
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(before (C,H,W) uint16, after (C,H,W) uint16, change (H,W) bool)``."""
+        s = self.samples[i]
+        pixels = self.reader.pixels([s], seasons=[0, self.last], bands=self.bands)[0]
+        cover = self.reader.landcover([s], seasons=[0, self.last])[0]
+        return pixels[0], pixels[1], cover[0] != cover[1]
+
+    def name(self, i: int) -> str:
+        return f"sample-{int(self.samples[i])}"
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.array(sorted(self._index[k] for k in self.split[split]), dtype=np.int64)
