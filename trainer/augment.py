@@ -243,10 +243,17 @@ BRIGHTNESS, CONTRAST, SATURATION, HUE, IDENTITY = range(5)
 class ColourParams(NamedTuple):
     """Per-sample colour parameters (all on the data's device).
 
-    ``before`` (B, R, C', 3) and ``after`` (B, R', C', 3): coefficients (a, b, c) of the
-    linear rounds applied before and after the hue rotation (C' = 1 for RGB, C per band
-    otherwise; see ``augment_colour``); ``hue`` (B,) shift in turns; ``jitter``, ``gray`` (B,)
-    bool; ``blur`` (B, K) 1-D blur kernels, one-hot for samples that are not blurred.
+    What ``apply_colour`` reads: ``before`` (B, R, C', 3) and ``after`` (B, R', C', 3), the
+    coefficients (a, b, c) of the linear rounds run before and after the hue rotation (C' = 1
+    for RGB, one row per band otherwise; see ``augment_colour``); ``hue`` (B,) shift in turns,
+    0 where jitter is off; ``jitter``, ``gray`` (B,) bool; ``blur`` (B, K) 1-D blur kernels,
+    one-hot for samples that are not blurred.
+
+    For inspection: ``order`` (B, 4) RGB op ids in order of application (0 brightness,
+    1 contrast, 2 saturation, 3 hue), (B, 2) otherwise (brightness, contrast);
+    ``factors`` (B, 4) RGB (brightness, contrast, saturation factors, hue shift), (B, 2, C)
+    otherwise (per-band brightness and contrast factors); ``sigma`` (B,) blur sigmas, drawn
+    for every sample.
     """
 
     before: Tensor
@@ -255,6 +262,9 @@ class ColourParams(NamedTuple):
     jitter: Tensor
     gray: Tensor
     blur: Tensor
+    order: Tensor
+    factors: Tensor
+    sigma: Tensor
 
 
 def _factor(u: Tensor, v: float) -> Tensor:
@@ -263,42 +273,45 @@ def _factor(u: Tensor, v: float) -> Tensor:
 
 
 def _coefficients(op: Tensor, factor: Tensor) -> Tensor:
-    """(a, b, c) of a linear round: op (…,) int ids, factor (…,) → (…, 3)."""
+    """(a, b, c) of a linear round: op (…,) int ids, factor (…,) → (…, 3).
+
+    Hue and IDENTITY give the identity (1, 0, 0): hue is not a linear round.
+    """
     one, zero = torch.ones_like(factor), torch.zeros_like(factor)
-    a = torch.where(op == IDENTITY, one, torch.where(op == HUE, one, factor))
+    a = torch.where((op == HUE) | (op == IDENTITY), one, factor)
     b = torch.where(op == SATURATION, 1.0 - factor, zero)
     c = torch.where(op == CONTRAST, 1.0 - factor, zero)
     return torch.stack((a, b, c), dim=-1)
 
 
-def _rgb_rounds(u: Tensor, cfg: AugmentConfig, jitter: Tensor) -> tuple[Tensor, Tensor]:
-    """Linear rounds around the hue rotation for a random per-sample order of the 4 ops.
+def _rgb_rounds(order: Tensor, factors: Tensor, jitter: Tensor) -> tuple[Tensor, Tensor]:
+    """Linear rounds around the hue rotation, for a per-sample order of the 4 RGB ops.
 
-    u: (B, 7) uniforms: 3 factors (brightness, contrast, saturation), 4 sort keys giving the
-    order. A sample whose hue comes at position p runs its first p ops in the 3 rounds before
-    the hue rotation and the rest in the 3 rounds after, padding with the identity.
+    order: (B, 4) op ids; factors: (B, 4) indexed by op id; jitter: (B,) bool. A sample whose
+    hue comes at position p runs its first p ops in the 3 rounds before the hue rotation and
+    the other 3 - p in the 3 rounds after, padded with the identity. Returns two (B, 3, 1, 3).
     """
-    n = u.shape[0]
-    factors = torch.stack(
-        (
-            _factor(u[:, 0], cfg.brightness),
-            _factor(u[:, 1], cfg.contrast),
-            _factor(u[:, 2], cfg.saturation),
-            torch.ones_like(u[:, 0]),
-        ),
-        dim=1,
-    )  # (B, 4) indexed by op id
-    order = torch.argsort(u[:, 3:7], dim=1)  # (B, 4) op ids in order of application
+    n = order.shape[0]
     hue_at = (order == HUE).int().argmax(dim=1, keepdim=True)  # (B, 1)
-    slot = torch.arange(3, device=u.device)[None, :]  # (1, 3)
+    slot = torch.arange(3, device=order.device)[None, :]  # (1, 3)
     before = torch.where(slot < hue_at, order[:, :3], IDENTITY)
-    after_pos = hue_at + 1 + slot
-    after = torch.where(after_pos <= 3, order.gather(1, after_pos.clamp(max=3)), IDENTITY)
+    after_at = hue_at + 1 + slot
+    after = torch.where(after_at <= 3, order.gather(1, after_at.clamp(max=3)), IDENTITY)
     ops = torch.cat((before, after), dim=1)  # (B, 6)
     ops = torch.where(jitter[:, None], ops, IDENTITY)
     coeffs = _coefficients(ops, factors.gather(1, ops.clamp(max=HUE)))  # (B, 6, 3)
     coeffs = coeffs.view(n, 6, 1, 3)
     return coeffs[:, :3], coeffs[:, 3:]
+
+
+def _band_rounds(order: Tensor, factors: Tensor, jitter: Tensor) -> Tensor:
+    """Two per-band rounds (brightness and contrast in ``order``): (B, 2, C, 3).
+
+    order: (B, 2) op ids; factors: (B, 2, C) indexed by op id; jitter: (B,) bool.
+    """
+    channels = factors.shape[2]
+    ops = torch.where(jitter[:, None], order, IDENTITY)[:, :, None].expand(-1, -1, channels)
+    return _coefficients(ops, factors.gather(1, order[:, :, None].expand(-1, -1, channels)))
 
 
 def sample_colour_params(
@@ -311,43 +324,48 @@ def sample_colour_params(
     """Draw the colour parameters of ``n`` samples with ``channels`` bands, on ``device``.
 
     RGB (channels == 3): ColorJitter with probability ``jitter_p``, its four operations in a
-    random order per sample, then grayscale, then blur. Other band counts: per-band brightness
-    and contrast factors (random order of the two per sample), band-mean grayscale, blur.
+    random order per sample (a uniform permutation each), then grayscale, then blur. Other band
+    counts: per-band brightness and contrast factors (the two in a random order per sample),
+    band-mean grayscale, blur. One draw of (n, 12) (RGB) or (n, 5 + 2C) uniforms.
     """
     device = torch.device(device)
     rgb = channels == 3
-    width = 12 if rgb else 5 + 2 * channels
-    u = _uniform(generator, (n, width), device)
+    u = _uniform(generator, (n, 12 if rgb else 5 + 2 * channels), device)
     jitter = u[:, 0] < cfg.jitter_p
     gray = u[:, 1] < cfg.gray_p
     blurred = u[:, 2] < cfg.blur_p
     sigma = _spread(u[:, 3], *cfg.blur_sigma)
     if rgb:
-        hue = torch.where(jitter, cfg.hue * (2.0 * u[:, 4] - 1.0), 0.0)
-        before, after = _rgb_rounds(u[:, 5:12], cfg, jitter)
+        shift = cfg.hue * (2.0 * u[:, 4] - 1.0)
+        factors = torch.stack(
+            (
+                _factor(u[:, 5], cfg.brightness),
+                _factor(u[:, 6], cfg.contrast),
+                _factor(u[:, 7], cfg.saturation),
+                shift,
+            ),
+            dim=1,
+        )
+        order = torch.argsort(u[:, 8:12], dim=1)
+        hue = torch.where(jitter, shift, 0.0)
+        before, after = _rgb_rounds(order, factors, jitter)
     else:
+        factors = torch.stack(
+            (
+                _factor(u[:, 5 : 5 + channels], cfg.brightness),
+                _factor(u[:, 5 + channels :], cfg.contrast),
+            ),
+            dim=1,
+        )
+        first = (u[:, 4] >= 0.5).long()  # 0: brightness first, 1: contrast first
+        order = torch.stack((first, 1 - first), dim=1)
         hue = torch.zeros(n, device=device)
-        bright = _coefficients(
-            torch.full((n, channels), BRIGHTNESS, device=device),
-            _factor(u[:, 5 : 5 + channels], cfg.brightness),
-        )
-        contrast = _coefficients(
-            torch.full((n, channels), CONTRAST, device=device),
-            _factor(u[:, 5 + channels : 5 + 2 * channels], cfg.contrast),
-        )
-        identity = torch.tensor([1.0, 0.0, 0.0], device=device)
-        bright = torch.where(jitter[:, None, None], bright, identity)
-        contrast = torch.where(jitter[:, None, None], contrast, identity)
-        bright_first = (u[:, 4] < 0.5)[:, None, None]
-        first = torch.where(bright_first, bright, contrast)
-        second = torch.where(bright_first, contrast, bright)
-        before = torch.stack((first, second), dim=1)  # (B, 2, C, 3)
+        before = _band_rounds(order, factors, jitter)
         after = before[:, :0]
     centre = torch.zeros(cfg.blur_kernel, device=device)
     centre[cfg.blur_kernel // 2] = 1.0
-    kernels = gaussian_kernels(sigma, cfg.blur_kernel)
-    kernels = torch.where(blurred[:, None], kernels, centre)
-    return ColourParams(before, after, hue, jitter, gray, kernels)
+    kernels = torch.where(blurred[:, None], gaussian_kernels(sigma, cfg.blur_kernel), centre)
+    return ColourParams(before, after, hue, jitter, gray, kernels, order, factors, sigma)
 
 
 def _linear(x: Tensor, coeffs: Tensor, rgb: bool) -> Tensor:
