@@ -15,6 +15,14 @@ synchronisation, no Python branching on tensor values), which ``torch.compile`` 
 - ``colour_augment``: ColorJitter (random order per sample), grayscale, Gaussian blur, for RGB;
   per-band brightness/contrast, band-mean grayscale and the same blur for other band counts.
 - ``DeviceAugment``: the two bundled, optionally compiled.
+
+Choices. The ColorJitter order is drawn per sample (a uniform permutation each, as torchvision
+does per image); brightness, contrast and saturation are one linear round each, so a sample's
+ops before its hue rotation run in 3 rounds before it and the rest in 3 rounds after, padded
+with exact identities. The flip mirrors the crop's output (RandomResizedCrop then
+RandomHorizontalFlip) by reversing the sampling columns. The blur runs on the whole batch with
+one-hot (exactly identity) kernels for the samples not drawn: no data-dependent shapes and no
+host synchronisation, at the price of convolving ~2× the samples at ``blur_p`` = 0.5.
 """
 
 from __future__ import annotations
@@ -57,6 +65,10 @@ CROP_TRIES = 10
 """Boxes drawn per sample before falling back to the centre crop (torchvision's number)."""
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
@@ -86,7 +98,7 @@ class AugmentConfig:
     flip_p: float = 0.5
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.size, int) and self.size > 0, f"size must be > 0, got {self.size!r}")
+        _check(_is_int(self.size) and self.size > 0, f"size must be an int > 0, got {self.size!r}")
         lo, hi = self.scale
         _check(0 < lo <= hi <= 1, f"scale must satisfy 0 < lo <= hi <= 1, got {self.scale!r}")
         lo, hi = self.ratio
@@ -102,7 +114,7 @@ class AugmentConfig:
         _check(0 < lo <= hi, f"blur_sigma must satisfy 0 < lo <= hi, got {self.blur_sigma!r}")
         k = self.blur_kernel
         _check(
-            isinstance(k, int) and k > 0 and k % 2 == 1,
+            _is_int(k) and k > 0 and k % 2 == 1,
             f"blur_kernel must be a positive odd int, got {k!r}",
         )
         _check(
@@ -112,8 +124,14 @@ class AugmentConfig:
 
 
 def _uniform(generator: torch.Generator, shape: tuple[int, ...], device: torch.device) -> Tensor:
-    """Uniform [0, 1) float32 numbers drawn on the generator's device, then moved to ``device``."""
+    """Uniform [0, 1) float32 numbers drawn on the generator's device, then moved to ``device``.
+
+    A CPU generator feeding CUDA data goes through pinned memory with a non-blocking copy, so
+    that the host does not wait for the device's queue.
+    """
     u = torch.rand(shape, generator=generator, device=generator.device)
+    if u.device.type == "cpu" and device.type == "cuda":
+        return u.pin_memory().to(device, non_blocking=True)
     return u.to(device)
 
 
@@ -362,8 +380,7 @@ def sample_colour_params(
         hue = torch.zeros(n, device=device)
         before = _band_rounds(order, factors, jitter)
         after = before[:, :0]
-    centre = torch.zeros(cfg.blur_kernel, device=device)
-    centre[cfg.blur_kernel // 2] = 1.0
+    centre = (torch.arange(cfg.blur_kernel, device=device) == cfg.blur_kernel // 2).float()
     kernels = torch.where(blurred[:, None], gaussian_kernels(sigma, cfg.blur_kernel), centre)
     return ColourParams(before, after, hue, jitter, gray, kernels, order, factors, sigma)
 

@@ -101,7 +101,8 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     sixths = rise / chroma.clamp_min(1e-12) + (start + 6.0 * _rows(shift, x))
     # Back to RGB in closed form: channel n ∈ (R, G, B) = (5, 3, 1) sits k = (n + 6h) mod 6
     # sixths away; it is at the maximum for k ≥ 4, at the minimum for 1 ≤ k ≤ 3, ramps between.
-    phase = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    # (built on the device with arange: a torch.tensor(list) on CUDA would synchronise)
+    phase = (5.0 - 2.0 * torch.arange(3, device=x.device, dtype=x.dtype)).view(1, 3, 1, 1)
     k = torch.remainder(sixths + phase, 6.0)
     ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
     return torch.addcmul(top, chroma, ramp, value=-1.0)

@@ -313,6 +313,7 @@ def test_shapes_and_dtypes(dtype, channels):
     [
         ("size", 0),
         ("size", -3),
+        ("size", 224.0),
         ("scale", (0.0, 1.0)),
         ("scale", (0.5, 1.2)),
         ("scale", (0.8, 0.2)),
