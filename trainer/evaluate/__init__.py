@@ -1,0 +1,1 @@
+"""Downstream evaluation: dataset readers (EuroSAT, OSCD), fixed splits and whole-split metrics."""
