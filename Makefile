@@ -13,6 +13,16 @@ UV_LOCAL := $(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $
             $(if $(wildcard /opt/wheels),--find-links /opt/wheels) \
             $(if $(wildcard /etc/xdg/pip/constraints.txt),--constraint /etc/xdg/pip/constraints.txt)
 
+STORE ?= datasets/demo.zarr
+ARCH ?= resnet50
+OBJECTIVE ?= seco
+TRAIN_BANDS ?= rgb
+EPOCHS ?= 200
+BATCH ?= 256
+RUN ?= runs/$(OBJECTIVE)-$(ARCH)
+TASK ?= synthetic-landcover
+DATA ?= datasets/demo-eval.zarr
+ENCODER ?= $(RUN)/checkpoint.pt
 REGION ?= europe
 N ?= 1000
 SEED ?= 0
@@ -27,7 +37,8 @@ COLLECT_ARGS = --region="$(REGION)" --n $(N) --seed $(SEED) --source $(SOURCE) -
 	--size $(SIZE) --seasons $(SEASONS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: help install lint test plan collect demo demo-collect bench bench-plan clean-venv
+.PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
+	demo-evaluate pretrain evaluate bench bench-plan clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
@@ -36,6 +47,8 @@ help:
 	@echo "make demo      offline end to end on the synthetic world (datasets/demo.zarr, …)"
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
 	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a OUT=… SCHEDULER=… WORKERS=…]"
+	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
+	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
 	@echo "make bench     measure and record in docs/benchmarks.md"
 
 install: $(STAMP)
@@ -62,12 +75,35 @@ collect: $(STAMP)
 	$(PY) -m collector collect $(COLLECT_ARGS) --out "$(OUT)"
 
 # The demo runs offline on the synthetic world; every output says SYNTHETIC.
+# 1. collect 256 locations in Europe; 2. collect 400 held-out locations in North America with
+# their ground truth; 3. pre-train SeCo briefly on the CPU; 4. compare it with random init.
 demo-collect: $(STAMP)
 	$(PY) -m collector collect --region=-11,34,45,62 --n 256 --seed 0 --spares 2 --source synthetic \
 	    --out datasets/demo.zarr
 	$(PY) -m shared info datasets/demo.zarr
 
-demo: demo-collect
+demo-eval-store: $(STAMP)
+	$(PY) -m collector collect --region=-125,25,-66,50 --n 400 --seed 1 --spares 2 --source synthetic \
+	    --truth --out datasets/demo-eval.zarr
+
+demo-pretrain: demo-collect
+	$(PY) -m trainer pretrain --store datasets/demo.zarr --out runs/demo --arch resnet18 --bands rgb \
+	    --steps 300 --batch 32 --size 96 --queue 4096 --workers 2 --checkpoint-every 100
+
+demo-evaluate: demo-pretrain demo-eval-store
+	$(PY) -m trainer evaluate --task synthetic-landcover --data datasets/demo-eval.zarr \
+	    --encoder random --encoder runs/demo/checkpoint.pt --size 96 --out runs/demo/eval
+
+demo: demo-evaluate
+
+# Pre-training for real (a GPU is used when present; torchrun for several: see README).
+pretrain: $(STAMP)
+	$(PY) -m trainer pretrain --store "$(STORE)" --arch $(ARCH) --objective $(OBJECTIVE) \
+	    --bands $(TRAIN_BANDS) --epochs $(EPOCHS) --batch $(BATCH) --out "$(RUN)"
+
+evaluate: $(STAMP)
+	$(PY) -m trainer evaluate --task $(TASK) --data "$(DATA)" --encoder "$(ENCODER)" \
+	    --encoder random:$(ARCH) --bands $(TRAIN_BANDS) --out "$(RUN)/eval"
 
 bench-plan: $(STAMP)
 	$(PY) -m collector bench plan --n 666667

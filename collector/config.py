@@ -93,7 +93,9 @@ class CollectConfig:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
         if self.truth and self.source != "synthetic":
-            raise ValueError("--truth needs SOURCE=synthetic: only the synthetic world knows its land cover")
+            raise ValueError(
+                "--truth needs SOURCE=synthetic: only the synthetic world knows its land cover"
+            )
 
     def band_list(self) -> tuple[str, ...]:
         """The bands to collect, in the processing level's store order."""

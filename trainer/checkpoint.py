@@ -18,7 +18,9 @@ __all__ = ["CHECKPOINT", "save_checkpoint", "load_checkpoint", "RUNTIME_FIELDS",
 
 CHECKPOINT = "checkpoint.pt"
 #: settings that do not change what is computed, so they may differ on resume
-RUNTIME_FIELDS = frozenset({"out", "workers", "progress", "checkpoint_every", "log_every", "device", "compile"})
+RUNTIME_FIELDS = frozenset(
+    {"out", "workers", "progress", "checkpoint_every", "log_every", "device", "compile"}
+)
 
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
@@ -57,4 +59,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, truncated files, foreign objects
-        raise ValueError(f"{p} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from e
+        raise ValueError(
+            f"{p} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})"
+        ) from e

@@ -120,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (name, kind) in _PRETRAIN_FLAGS.items():
         p.add_argument(flag, dest=name, type=kind, default=None)
     p.add_argument("--compile", action="store_true", help="torch.compile the encoders")
-    p.add_argument("--with-replacement", action="store_true", help="seasons drawn with replacement (as the original code)")
+    p.add_argument(
+        "--with-replacement",
+        action="store_true",
+        help="seasons drawn with replacement (as the original code)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
@@ -132,11 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="linear probe, kNN, change detection on frozen encoders")
     p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--data", required=True, help="store (synthetic tasks) or dataset folder")
-    p.add_argument("--encoder", action="append", required=True, help="checkpoint, export folder or random[:arch]; repeatable")
+    p.add_argument(
+        "--encoder",
+        action="append",
+        required=True,
+        help="checkpoint, export folder or random[:arch]; repeatable",
+    )
     p.add_argument("--out", required=True)
-    p.add_argument("--protocols", default=None, help="linear,knn,finetune or change (default per task)")
+    p.add_argument(
+        "--protocols", default=None, help="linear,knn,finetune or change (default per task)"
+    )
     p.add_argument("--size", type=int, default=224, help="input side fed to the encoder")
-    p.add_argument("--bands", default="rgb", help="bands of random encoders (others bring their own)")
+    p.add_argument(
+        "--bands", default="rgb", help="bands of random encoders (others bring their own)"
+    )
     p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
     p.add_argument("--device", default="auto")

@@ -41,7 +41,9 @@ class StepPlan:
         if self.batch % self.world:
             raise ValueError(f"batch {self.batch} is not divisible by {self.world} processes")
         if self.samples.size < self.batch:
-            raise ValueError(f"the store has {self.samples.size} samples, fewer than one batch ({self.batch})")
+            raise ValueError(
+                f"the store has {self.samples.size} samples, fewer than one batch ({self.batch})"
+            )
         if not self.with_replacement and self.seasons > self.store_seasons:
             raise ValueError(
                 f"{self.seasons} distinct seasons asked of a store with {self.store_seasons}"
@@ -94,7 +96,9 @@ class BatchSource(torch.utils.data.Dataset):
 
     def reader(self) -> StoreReader:
         if self._reader is None:
-            self._reader = StoreReader(self.location, threads=self.threads, storage_options=self.storage_options)
+            self._reader = StoreReader(
+                self.location, threads=self.threads, storage_options=self.storage_options
+            )
         return self._reader
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
@@ -129,7 +133,9 @@ def _read_one_by_one(
     return np.concatenate(parts), keep
 
 
-def valid_samples(location: str, storage_options: dict[str, Any] | None = None) -> tuple[np.ndarray, int]:
+def valid_samples(
+    location: str, storage_options: dict[str, Any] | None = None
+) -> tuple[np.ndarray, int]:
     """Indices of the store's usable samples and its number of seasons."""
     store = open_store(location, "r", storage_options)
     valid = np.asarray(store.array("valid")[:], bool)
@@ -150,7 +156,9 @@ def batch_loader(
     """Batches of steps ``first_step … last_step − 1``, in order, prefetched by ``workers``."""
     store = open_store(location, "r", storage_options)
     names = resolve_bands(bands, store.spec.bands)
-    source = BatchSource(location, names, plan, first_step, last_step, storage_options=dict(storage_options or {}))
+    source = BatchSource(
+        location, names, plan, first_step, last_step, storage_options=dict(storage_options or {})
+    )
     loader = torch.utils.data.DataLoader(
         source,
         batch_size=None,

@@ -20,4 +20,7 @@ def create_encoder(arch: str, in_chans: int) -> nn.Module:
 
 def feature_dim(encoder: nn.Module) -> int:
     """Width of the pooled features."""
-    return int(getattr(encoder, "num_features"))
+    width = getattr(encoder, "num_features", None)
+    if not isinstance(width, int):
+        raise ValueError(f"{type(encoder).__name__} does not report num_features")
+    return width

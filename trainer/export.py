@@ -35,7 +35,11 @@ def export_encoder(checkpoint: str | Path, out: str | Path) -> Path:
     """Write the query encoder's backbone of ``checkpoint`` into ``out``; returns ``out``."""
     state = load_checkpoint(checkpoint)
     cfg = state["config"]
-    weights = {k[len(_PREFIX) :]: v.contiguous() for k, v in state["model"].items() if k.startswith(_PREFIX)}
+    weights = {
+        k[len(_PREFIX) :]: v.contiguous()
+        for k, v in state["model"].items()
+        if k.startswith(_PREFIX)
+    }
     if not weights:
         raise ValueError(f"{checkpoint} holds no encoder weights")
     folder = Path(out)
@@ -74,14 +78,16 @@ def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, 
     return model.eval(), BandScaling.from_dict(meta["scaling"]), meta
 
 
-def encoder_from_checkpoint(checkpoint: str | Path) -> tuple[nn.Module, BandScaling, dict[str, Any]]:
+def encoder_from_checkpoint(
+    checkpoint: str | Path,
+) -> tuple[nn.Module, BandScaling, dict[str, Any]]:
     """The query encoder's backbone straight from a training checkpoint (eval mode)."""
     state = load_checkpoint(checkpoint)
     cfg = state["config"]
     scaling = BandScaling.from_dict(state["scaling"])
-    model = timm.create_model(cfg["arch"], pretrained=False, num_classes=0, in_chans=len(scaling.bands))
+    model = timm.create_model(
+        cfg["arch"], pretrained=False, num_classes=0, in_chans=len(scaling.bands)
+    )
     weights = {k[len(_PREFIX) :]: v for k, v in state["model"].items() if k.startswith(_PREFIX)}
     model.load_state_dict(weights)
     return model.eval(), scaling, cfg
-
-

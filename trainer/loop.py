@@ -21,7 +21,13 @@ from tqdm import tqdm
 from shared.bands import resolve_bands
 from shared.layout import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
-from trainer.checkpoint import CHECKPOINT, load_checkpoint, restore_rng, run_identity, save_checkpoint
+from trainer.checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    restore_rng,
+    run_identity,
+    save_checkpoint,
+)
 from trainer.config import PretrainConfig
 from trainer.data import StepPlan, batch_loader, valid_samples
 from trainer.distributed import Dist, gather, setup
@@ -74,13 +80,28 @@ def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, 
     scaling = BandScaling.from_store(store, bands)
     samples, store_seasons = valid_samples(cfg.store)
     try:
-        plan = StepPlan(samples, store_seasons, cfg.seasons, cfg.batch, cfg.seed, cfg.with_replacement, d.rank, d.world)
+        plan = StepPlan(
+            samples,
+            store_seasons,
+            cfg.seasons,
+            cfg.batch,
+            cfg.seed,
+            cfg.with_replacement,
+            d.rank,
+            d.world,
+        )
     except ValueError as e:
         raise TrainError(str(e)) from e
     total = cfg.steps or max(1, math.ceil(cfg.epochs * plan.steps_per_epoch))
     torch.manual_seed(cfg.seed)  # same initial weights in every process and every run
     model = ContrastiveModel(
-        cfg.arch, len(bands), cfg.objective, cfg.dim, cfg.queue, cfg.encoder_momentum, cfg.temperature
+        cfg.arch,
+        len(bands),
+        cfg.objective,
+        cfg.dim,
+        cfg.queue,
+        cfg.encoder_momentum,
+        cfg.temperature,
     )
     return model, scaling, plan, total
 
@@ -88,7 +109,17 @@ def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, 
 class RunLog:
     """TensorBoard scalars and a CSV of every logged step (written by the main process)."""
 
-    FIELDS = ("step", "epoch", "loss", "loss0", "loss1", "loss2", "lr", "locations_per_s", "skipped")
+    FIELDS = (
+        "step",
+        "epoch",
+        "loss",
+        "loss0",
+        "loss1",
+        "loss2",
+        "lr",
+        "locations_per_s",
+        "skipped",
+    )
 
     def __init__(self, out: Path, enabled: bool) -> None:
         self.enabled = enabled
@@ -169,8 +200,16 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         lr = learning_rate(cfg, step, total)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        views = make_views(scaling.to_unit(pixels), cfg.objective, augment, _step_generator(d.device, cfg.seed, step, d.rank))
-        views = {k: _prepare(scaling.standardize(v), cfg.channels_last and cuda) for k, v in views.items()}
+        views = make_views(
+            scaling.to_unit(pixels),
+            cfg.objective,
+            augment,
+            _step_generator(d.device, cfg.seed, step, d.rank),
+        )
+        views = {
+            k: _prepare(scaling.standardize(v), cfg.channels_last and cuda)
+            for k, v in views.items()
+        }
         with autocast:
             loss, parts, keys = model.loss(views, encode, gather, encode_keys)
         optimizer.zero_grad(set_to_none=True)
@@ -185,22 +224,37 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{last_loss:.3f}", loc_s=f"{rate:.1f}", refresh=False)
             run_log.write(
-                {"step": done, "epoch": done / plan.steps_per_epoch, "loss": last_loss, "lr": lr,
-                 "locations_per_s": rate, "skipped": skipped, **{k: float(v) for k, v in parts.items()}}
+                {
+                    "step": done,
+                    "epoch": done / plan.steps_per_epoch,
+                    "loss": last_loss,
+                    "lr": lr,
+                    "locations_per_s": rate,
+                    "skipped": skipped,
+                    **{k: float(v) for k, v in parts.items()},
+                }
             )
         if d.main and (done % cfg.checkpoint_every == 0 or done == total):
             save_checkpoint(out / CHECKPOINT, _state(cfg, model, optimizer, done, scaling))
     bar.close()
     run_log.close()
     seconds = time.perf_counter() - start
-    return RunResult(out, first, total - first, last_loss, seconds, seen / max(seconds, 1e-9), skipped, model)
+    return RunResult(
+        out, first, total - first, last_loss, seconds, seen / max(seconds, 1e-9), skipped, model
+    )
 
 
 def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def _state(cfg: PretrainConfig, model: ContrastiveModel, optimizer: torch.optim.Optimizer, step: int, scaling: BandScaling) -> dict[str, Any]:
+def _state(
+    cfg: PretrainConfig,
+    model: ContrastiveModel,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    scaling: BandScaling,
+) -> dict[str, Any]:
     return {
         "format": 1,
         "step": step,
@@ -211,7 +265,9 @@ def _state(cfg: PretrainConfig, model: ContrastiveModel, optimizer: torch.optim.
     }
 
 
-def _resume(cfg: PretrainConfig, out: Path, model: ContrastiveModel, optimizer: torch.optim.Optimizer) -> int:
+def _resume(
+    cfg: PretrainConfig, out: Path, model: ContrastiveModel, optimizer: torch.optim.Optimizer
+) -> int:
     path = out / CHECKPOINT
     if not path.exists():
         return 0

@@ -53,6 +53,10 @@ class QueryEncoder(nn.Module):
 class ContrastiveModel(nn.Module):
     """The pre-training model of one objective (``seco``, ``moco`` or ``moco_tp``)."""
 
+    queue: torch.Tensor  # (heads, queue size, dim) unit vectors
+    queue_ptr: torch.Tensor  # (heads,) next write position
+    momentum_encoder: QueryEncoder
+
     def __init__(
         self,
         arch: str,
@@ -135,10 +139,12 @@ class ContrastiveModel(nn.Module):
         parts = {
             "loss0": info_nce(contrastive_logits(q[0], e[0][0], self.queue[0]), self.temperature),
             "loss1": info_nce(
-                contrastive_logits(q[1], e[1][1], self.queue[1], [g[0][1], g[2][1]]), self.temperature
+                contrastive_logits(q[1], e[1][1], self.queue[1], [g[0][1], g[2][1]]),
+                self.temperature,
             ),
             "loss2": info_nce(
-                contrastive_logits(q[2], e[2][2], self.queue[2], [g[0][2], g[1][2]]), self.temperature
+                contrastive_logits(q[2], e[2][2], self.queue[2], [g[0][2], g[1][2]]),
+                self.temperature,
             ),
         }
         loss = parts["loss0"] + parts["loss1"] + parts["loss2"]

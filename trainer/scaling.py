@@ -35,7 +35,7 @@ class BandScaling:
         s = read_stats(store, list(bands))
         return cls(
             tuple(bands),
-            *(tuple(float(v) for v in s[k]) for k in ("p2", "p98", "mean", "std")),  # type: ignore[arg-type]
+            *(tuple(float(v) for v in s[k]) for k in ("p2", "p98", "mean", "std")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,9 +43,11 @@ class BandScaling:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BandScaling:
-        return cls(*(tuple(d[k]) for k in ("bands", "p2", "p98", "mean", "std")))  # type: ignore[arg-type]
+        return cls(*(tuple(d[k]) for k in ("bands", "p2", "p98", "mean", "std")))
 
-    def _column(self, values: tuple[float, ...], like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _column(
+        self, values: tuple[float, ...], like: torch.Tensor, dtype: torch.dtype
+    ) -> torch.Tensor:
         return torch.tensor(values, dtype=dtype, device=like.device).view(-1, 1, 1)
 
     def to_unit(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

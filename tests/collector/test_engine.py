@@ -202,13 +202,25 @@ def test_truth_store_keeps_the_synthetic_land_cover(tmp_path):
     ids = np.asarray(store.array("candidate_id")[:])
     valid = np.flatnonzero(np.asarray(store.array("valid")[:]))
     for sample in valid[[0, len(valid) // 2, -1]]:
-        cand = next(c for c in ledger.candidates(int(sample) // 4) if c.location.candidate_id == ids[sample])
+        cand = next(
+            c for c in ledger.candidates(int(sample) // 4) if c.location.candidate_id == ids[sample]
+        )
         for season in range(4):
             expect = source.landcover(cand.location, times[sample, season])
             np.testing.assert_array_equal(cover[sample, season], expect)
 
 
 def test_truth_needs_the_synthetic_source(tmp_path, capsys):
-    argv = ["collect", "--n", "4", "--region=europe", "--source", "earthengine", "--truth", "--out", str(tmp_path / "x")]
+    argv = [
+        "collect",
+        "--n",
+        "4",
+        "--region=europe",
+        "--source",
+        "earthengine",
+        "--truth",
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert main(argv) == 2
     assert "--truth needs SOURCE=synthetic" in capsys.readouterr().err

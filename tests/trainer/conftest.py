@@ -16,5 +16,22 @@ def train_store(tmp_path_factory):
 
 
 def tiny_args(store, out, *extra):
-    return ["pretrain", "--store", store, "--out", str(out), "--arch", "resnet18", "--size", "32",
-            "--batch", "8", "--queue", "32", "--workers", "0", "--no-progress", *extra]
+    return [
+        "pretrain",
+        "--store",
+        store,
+        "--out",
+        str(out),
+        "--arch",
+        "resnet18",
+        "--size",
+        "32",
+        "--batch",
+        "8",
+        "--queue",
+        "32",
+        "--workers",
+        "0",
+        "--no-progress",
+        *extra,
+    ]

@@ -50,7 +50,9 @@ class ScriptedEncoder(torch.nn.Module):
 
 
 def test_seco_subspaces_follow_the_specification():
-    model = ContrastiveModel("resnet18", 3, "seco", dim=4, queue_size=5, momentum=0.5, temperature=0.1)
+    model = ContrastiveModel(
+        "resnet18", 3, "seco", dim=4, queue_size=5, momentum=0.5, temperature=0.1
+    )
     b = 2
     names = ["q", "k0", "k1", "k2"]
     views = {n: torch.full((b, 3, 8, 8), float(i)) for i, n in enumerate(names)}
@@ -66,8 +68,28 @@ def test_seco_subspaces_follow_the_specification():
         return info_nce(logits, t)
 
     expect0 = ce(torch.cat([(q[0] * k[0][0]).sum(1, keepdim=True), q[0] @ queue[0].T], 1))
-    expect1 = ce(torch.cat([(q[1] * k[1][1]).sum(1, keepdim=True), q[1] @ queue[1].T, q[1] @ k[0][1].T, q[1] @ k[2][1].T], 1))
-    expect2 = ce(torch.cat([(q[2] * k[2][2]).sum(1, keepdim=True), q[2] @ queue[2].T, q[2] @ k[0][2].T, q[2] @ k[1][2].T], 1))
+    expect1 = ce(
+        torch.cat(
+            [
+                (q[1] * k[1][1]).sum(1, keepdim=True),
+                q[1] @ queue[1].T,
+                q[1] @ k[0][1].T,
+                q[1] @ k[2][1].T,
+            ],
+            1,
+        )
+    )
+    expect2 = ce(
+        torch.cat(
+            [
+                (q[2] * k[2][2]).sum(1, keepdim=True),
+                q[2] @ queue[2].T,
+                q[2] @ k[0][2].T,
+                q[2] @ k[1][2].T,
+            ],
+            1,
+        )
+    )
     assert torch.isclose(parts["loss0"], expect0)
     assert torch.isclose(parts["loss1"], expect1)
     assert torch.isclose(parts["loss2"], expect2)
@@ -83,7 +105,12 @@ def test_moco_baselines_use_one_head_and_one_queue():
     enc = ScriptedEncoder(table)
     views = {"q": torch.zeros(2, 3, 8, 8), "k": torch.ones(2, 3, 8, 8)}
     loss, parts, keys = model.loss(views, encode=enc, encode_keys=enc)
-    expect = info_nce(torch.cat([(table[0][0] * table[1][0]).sum(1, keepdim=True), table[0][0] @ model.queue[0].T], 1), model.temperature)
+    expect = info_nce(
+        torch.cat(
+            [(table[0][0] * table[1][0]).sum(1, keepdim=True), table[0][0] @ model.queue[0].T], 1
+        ),
+        model.temperature,
+    )
     assert torch.isclose(loss, expect) and torch.equal(keys[0], table[1][0])
 
 
@@ -94,9 +121,13 @@ def test_enqueue_writes_in_order_and_wraps():
     assert torch.equal(model.queue[1, :3], first[1]) and model.queue_ptr.tolist() == [3, 3, 3]
     second = [unit(3, 4) for _ in range(3)]
     model.enqueue(second)  # slots 3, 4, then 0
-    assert torch.equal(model.queue[2, 3:5], second[2][:2]) and torch.equal(model.queue[2, 0], second[2][2])
+    assert torch.equal(model.queue[2, 3:5], second[2][:2]) and torch.equal(
+        model.queue[2, 0], second[2][2]
+    )
     assert model.queue_ptr.tolist() == [1, 1, 1]
-    assert "queue" in model.state_dict() and "queue_ptr" in model.state_dict()  # saved with the model
+    assert (
+        "queue" in model.state_dict() and "queue_ptr" in model.state_dict()
+    )  # saved with the model
 
 
 def test_momentum_update_is_an_exponential_average():

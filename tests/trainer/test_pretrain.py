@@ -35,11 +35,17 @@ def test_pretrain_runs_and_logs(train_store, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "objective,bands,expected", [("moco", "rgb", ["B4", "B3", "B2"]), ("moco_tp", "B8,B4", ["B8", "B4"])]
+    "objective,bands,expected",
+    [("moco", "rgb", ["B4", "B3", "B2"]), ("moco_tp", "B8,B4", ["B8", "B4"])],
 )
 def test_baselines_run(train_store, tmp_path, objective, bands, expected):
     out = tmp_path / objective
-    assert main(tiny_args(train_store, out, "--steps", "2", "--objective", objective, "--bands", bands)) == 0
+    assert (
+        main(
+            tiny_args(train_store, out, "--steps", "2", "--objective", objective, "--bands", bands)
+        )
+        == 0
+    )
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["model"]["queue"].shape[0] == 1  # one head, one queue
     assert state["scaling"]["bands"] == expected
@@ -59,7 +65,9 @@ def test_kill_and_resume_equals_uninterrupted(train_store, tmp_path):
     assert main(tiny_args(train_store, ref, *args)) == 0
     crash = tmp_path / "crash"
     cmd = [sys.executable, "-m", "trainer", *tiny_args(train_store, crash, *args)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     while not (crash / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -84,12 +92,28 @@ def test_resume_with_other_settings_is_refused(train_store, tmp_path, capsys):
 
 
 def _ddp_worker(rank: int, store: str, out: str, port: int) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+    )
     from trainer.config import PretrainConfig
     from trainer.loop import pretrain
 
-    cfg = PretrainConfig(store=store, out=out, arch="resnet18", size=32, batch=8, queue=32, steps=3,
-                         workers=0, progress=False, device="cpu")
+    cfg = PretrainConfig(
+        store=store,
+        out=out,
+        arch="resnet18",
+        size=32,
+        batch=8,
+        queue=32,
+        steps=3,
+        workers=0,
+        progress=False,
+        device="cpu",
+    )
     result = pretrain(cfg, log=lambda s: None)
     torch.save({"queue": result.model.queue, "ptr": result.model.queue_ptr}, f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
@@ -102,9 +126,15 @@ def test_two_process_ddp_keeps_identical_queues(train_store, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # spawn, not fork: forking a process that already runs threads (torch, zarr) can deadlock
-    torch.multiprocessing.spawn(_ddp_worker, args=(train_store, str(tmp_path), port), nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(train_store, str(tmp_path), port), nprocs=2, join=True
+    )
     q0, q1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
-    assert torch.equal(q0["queue"], q1["queue"]) and q0["ptr"].tolist() == [24, 24, 24]  # 3 steps × 8
+    assert torch.equal(q0["queue"], q1["queue"]) and q0["ptr"].tolist() == [
+        24,
+        24,
+        24,
+    ]  # 3 steps × 8
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
 
 
@@ -113,8 +143,18 @@ def test_export_loads_in_timm_with_the_same_features(train_store, tmp_path):
     from trainer.export import export_encoder, load_encoder
     from trainer.loop import pretrain
 
-    cfg = PretrainConfig(store=train_store, out=str(tmp_path / "run"), arch="resnet18", bands="all",
-                         size=32, batch=8, queue=32, steps=2, workers=0, progress=False)
+    cfg = PretrainConfig(
+        store=train_store,
+        out=str(tmp_path / "run"),
+        arch="resnet18",
+        bands="all",
+        size=32,
+        batch=8,
+        queue=32,
+        steps=2,
+        workers=0,
+        progress=False,
+    )
     result = pretrain(cfg, log=lambda s: None)
     folder = export_encoder(tmp_path / "run" / "checkpoint.pt", tmp_path / "export")
     model, scaling, meta = load_encoder(folder)
@@ -123,7 +163,10 @@ def test_export_loads_in_timm_with_the_same_features(train_store, tmp_path):
     x = torch.randn(2, 13, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model(x), trained(x), atol=1e-6)
-    assert main(["export", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "again")]) == 0
+    assert (
+        main(["export", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "again")])
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -149,5 +192,10 @@ def test_bad_input_is_one_line(train_store, tmp_path, capsys, args, code, messag
 def test_config_file_with_overrides(train_store, tmp_path, capsys):
     cfg = tmp_path / "run.toml"
     cfg.write_text('arch = "resnet18"\nsteps = 1\nlr = 0.01\nbogus = 3\n')
-    assert main(["pretrain", "--config", str(cfg), "--store", train_store, "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            ["pretrain", "--config", str(cfg), "--store", train_store, "--out", str(tmp_path / "o")]
+        )
+        == 2
+    )
     assert "unknown setting(s): bogus" in capsys.readouterr().err

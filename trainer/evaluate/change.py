@@ -59,7 +59,10 @@ def _diffs(net: nn.Module, a: torch.Tensor, b: torch.Tensor) -> list[torch.Tenso
 
 
 def _crops(
-    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, crop: int, rng: np.random.Generator
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    n: int,
+    crop: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a, b, m = [], [], []
     for _ in range(n):
@@ -77,7 +80,14 @@ def _crops(
     return np.stack(a), np.stack(b), np.stack(m)
 
 
-def _predict(net: nn.Module, decoder: ChangeDecoder, pair: tuple[np.ndarray, np.ndarray, np.ndarray], scaling: BandScaling, tile: int, device: torch.device) -> np.ndarray:
+def _predict(
+    net: nn.Module,
+    decoder: ChangeDecoder,
+    pair: tuple[np.ndarray, np.ndarray, np.ndarray],
+    scaling: BandScaling,
+    tile: int,
+    device: torch.device,
+) -> np.ndarray:
     """Change probability (H, W) of a whole pair, tile by tile."""
     a, b, mask = pair
     h, w = mask.shape
@@ -117,7 +127,9 @@ def change_detection(
     channels = [f.shape[1] for f in net(probe)]
     decoder = ChangeDecoder(channels).to(device)
     positive = np.mean([p[2].mean() for p in train])
-    weight = torch.tensor(float(np.clip((1 - positive) / max(positive, 1e-4), 1.0, 20.0)), device=device)
+    weight = torch.tensor(
+        float(np.clip((1 - positive) / max(positive, 1e-4), 1.0, 20.0)), device=device
+    )
     opt = torch.optim.Adam(decoder.parameters(), lr=1e-3)
     decoder.train()
     for _ in range(steps):
@@ -135,10 +147,23 @@ def change_detection(
     for i in data.indices("test"):
         pair = data.pair(int(i))
         counts.update(_predict(net, decoder, pair, scaling, crop, device) >= threshold, pair[2])
-    return {"precision": counts.precision, "recall": counts.recall, "f1": counts.f1, "iou": counts.iou, "threshold": threshold}
+    return {
+        "precision": counts.precision,
+        "recall": counts.recall,
+        "f1": counts.f1,
+        "iou": counts.iou,
+        "threshold": threshold,
+    }
 
 
-def _best_threshold(net: nn.Module, decoder: ChangeDecoder, data: PairSource, scaling: BandScaling, tile: int, device: torch.device) -> float:
+def _best_threshold(
+    net: nn.Module,
+    decoder: ChangeDecoder,
+    data: PairSource,
+    scaling: BandScaling,
+    tile: int,
+    device: torch.device,
+) -> float:
     val = [data.pair(int(i)) for i in data.indices("val")]
     if not val:
         return 0.5

@@ -52,9 +52,14 @@ def load_eval_encoder(spec: str, bands: tuple[str, ...], seed: int = 0) -> EvalE
     raise FileNotFoundError(f"encoder {spec!r}: no checkpoint, export folder or 'random[:arch]'")
 
 
-def scaling_from_images(images: np.ndarray, bands: tuple[str, ...]) -> BandScaling:
-    """Band scaling from (n, C, H, W) DN images (pixels with DN 0 ignored)."""
-    per_band = np.moveaxis(images, 1, 0).reshape(len(bands), -1).astype(np.float64)
+def scaling_from_images(
+    images: np.ndarray | list[np.ndarray], bands: tuple[str, ...]
+) -> BandScaling:
+    """Band scaling from DN images, (n, C, H, W) or a list of (C, H_i, W_i) of any sizes
+    (pixels with DN 0 ignored)."""
+    per_band = np.concatenate(
+        [np.asarray(im).reshape(len(bands), -1) for im in images], axis=1
+    ).astype(np.float64)
     stats = []
     for values in per_band:
         v = values[values > 0] if np.any(values > 0) else values
@@ -65,8 +70,12 @@ def scaling_from_images(images: np.ndarray, bands: tuple[str, ...]) -> BandScali
 
 def pyramid(encoder: EvalEncoder) -> nn.Module:
     """The same weights as a multi-scale feature extractor (timm ``features_only``)."""
-    net = timm.create_model(encoder.arch, pretrained=False, features_only=True, in_chans=len(encoder.bands))
+    net = timm.create_model(
+        encoder.arch, pretrained=False, features_only=True, in_chans=len(encoder.bands)
+    )
     missing, _unexpected = net.load_state_dict(encoder.model.state_dict(), strict=False)
     if missing:
-        raise ValueError(f"{encoder.name}: {len(missing)} feature weights missing (e.g. {missing[0]})")
+        raise ValueError(
+            f"{encoder.name}: {len(missing)} feature weights missing (e.g. {missing[0]})"
+        )
     return net.eval()

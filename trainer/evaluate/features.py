@@ -13,12 +13,16 @@ from trainer.scaling import BandScaling
 __all__ = ["prepare", "extract"]
 
 
-def prepare(images: np.ndarray, scaling: BandScaling, size: int, device: torch.device) -> torch.Tensor:
+def prepare(
+    images: np.ndarray, scaling: BandScaling, size: int, device: torch.device
+) -> torch.Tensor:
     """(n, C, H, W) DN → (n, C, size, size) standardised floats on ``device``."""
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     x = scaling.standardize(scaling.to_unit(x))
     if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
     return x
 
 

@@ -34,10 +34,18 @@ def finetune(
     """Test accuracy and macro-F1 after ``epochs`` of SGD on the training split."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    read = ds.images if hasattr(ds, "images") else (lambda idx: np.stack([ds.image(int(i)) for i in idx]))
-    labels = ds.labels if hasattr(ds, "labels") else (lambda idx: np.array([ds.label(int(i)) for i in idx]))
+    read = (
+        ds.images
+        if hasattr(ds, "images")
+        else (lambda idx: np.stack([ds.image(int(i)) for i in idx]))
+    )
+    labels = (
+        ds.labels
+        if hasattr(ds, "labels")
+        else (lambda idx: np.array([ds.label(int(i)) for i in idx]))
+    )
     model = copy.deepcopy(enc.model).to(device).train()
-    head = torch.nn.Linear(int(getattr(model, "num_features")), len(ds.classes)).to(device)
+    head = torch.nn.Linear(int(model.num_features), len(ds.classes)).to(device)
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
     train = ds.indices("train")
@@ -60,6 +68,8 @@ def finetune(
     with torch.no_grad():
         for start in range(0, test.size, 64):
             chunk = test[start : start + 64]
-            preds.append(head(model(prepare(read(chunk), scaling, size, device))).argmax(1).cpu().numpy())
+            preds.append(
+                head(model(prepare(read(chunk), scaling, size, device))).argmax(1).cpu().numpy()
+            )
     cm = confusion_matrix(np.asarray(labels(test)), np.concatenate(preds), len(ds.classes))
     return {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm)}

@@ -30,10 +30,14 @@ class Split:
     y: np.ndarray
 
 
-def _fit(x: torch.Tensor, y: torch.Tensor, n_out: int, multilabel: bool, wd: float, iters: int = 100) -> torch.nn.Linear:
+def _fit(
+    x: torch.Tensor, y: torch.Tensor, n_out: int, multilabel: bool, wd: float, iters: int = 100
+) -> torch.nn.Linear:
     torch.manual_seed(0)
     head = torch.nn.Linear(x.shape[1], n_out)
-    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        head.parameters(), lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -50,16 +54,20 @@ def _fit(x: torch.Tensor, y: torch.Tensor, n_out: int, multilabel: bool, wd: flo
     return head
 
 
-def _score(head: torch.nn.Linear, x: torch.Tensor, y: np.ndarray, n_out: int, multilabel: bool) -> dict[str, float]:
+def _score(
+    head: torch.nn.Linear, x: torch.Tensor, y: np.ndarray, n_out: int, multilabel: bool
+) -> dict[str, float]:
     with torch.no_grad():
         logits = head(x)
     if multilabel:
-        return multilabel_scores(y.astype(bool), torch.sigmoid(logits).numpy())
+        return multilabel_scores(y.astype(bool), logits.numpy(), from_logits=True)
     cm = confusion_matrix(y, logits.argmax(1).numpy(), n_out)
     return {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm)}
 
 
-def linear_probe(train: Split, val: Split, test: Split, n_out: int, multilabel: bool = False) -> dict[str, float]:
+def linear_probe(
+    train: Split, val: Split, test: Split, n_out: int, multilabel: bool = False
+) -> dict[str, float]:
     """Test metrics of the best weight decay on validation (``accuracy``/``macro_f1``, or the
     multi-label scores), plus the chosen ``weight_decay``."""
     mean, std = train.x.mean(0), train.x.std(0) + 1e-6
@@ -69,16 +77,21 @@ def linear_probe(train: Split, val: Split, test: Split, n_out: int, multilabel: 
 
     xtr, xva, xte = t(train.x), t(val.x), t(test.x)
     ytr = torch.from_numpy(train.y if multilabel else train.y.astype(np.int64))
-    key = "mAP" if multilabel else "accuracy"
+    key = "map" if multilabel else "accuracy"
     fitted = [(wd, _fit(xtr, ytr, n_out, multilabel, wd)) for wd in WEIGHT_DECAYS]
-    scores = [_score(head, xva, val.y, n_out, multilabel)[key] if len(val.y) else 0.0 for _, head in fitted]
+    scores = [
+        _score(head, xva, val.y, n_out, multilabel)[key] if len(val.y) else 0.0
+        for _, head in fitted
+    ]
     wd, head = fitted[int(np.argmax(scores))]  # first best on ties: the least regularised
     result = _score(head, xte, test.y, n_out, multilabel)
     result["weight_decay"] = wd
     return result
 
 
-def knn(train: Split, test: Split, n_classes: int, k: int = 20, temperature: float = 0.07) -> dict[str, float]:
+def knn(
+    train: Split, test: Split, n_classes: int, k: int = 20, temperature: float = 0.07
+) -> dict[str, float]:
     """Accuracy and macro-F1 of weighted cosine kNN (single-label tasks)."""
     a = F.normalize(torch.from_numpy(train.x.astype(np.float32)), dim=1)
     b = F.normalize(torch.from_numpy(test.x.astype(np.float32)), dim=1)

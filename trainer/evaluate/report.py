@@ -16,7 +16,13 @@ __all__ = ["write_results", "MAIN_METRIC"]
 
 COLUMNS = ["encoder", "task", "protocol", "metric", "value", "n_train", "n_val", "n_test"]
 #: the number a reader looks at first, per protocol
-MAIN_METRIC = {"linear": "accuracy", "knn": "accuracy", "finetune": "accuracy", "linear-multilabel": "mAP", "change": "f1"}
+MAIN_METRIC = {
+    "linear": "accuracy",
+    "knn": "accuracy",
+    "finetune": "accuracy",
+    "linear-multilabel": "map",
+    "change": "f1",
+}
 
 
 def write_results(rows: list[dict], out: Path, title: str = "Evaluation") -> pd.DataFrame:
@@ -37,7 +43,9 @@ def write_results(rows: list[dict], out: Path, title: str = "Evaluation") -> pd.
 
 
 def _main(df: pd.DataFrame) -> pd.DataFrame:
-    keep = [MAIN_METRIC.get(p, "accuracy") == m for p, m in zip(df.protocol, df.metric, strict=True)]
+    keep = [
+        MAIN_METRIC.get(p, "accuracy") == m for p, m in zip(df.protocol, df.metric, strict=True)
+    ]
     return df[keep]
 
 
@@ -54,7 +62,11 @@ def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
         ]
         for encoder, rows in group.groupby("encoder", sort=True):
             values = dict(zip(rows.metric, rows.value, strict=True))
-            lines.append(f"| {encoder} | " + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics) + " |")
+            lines.append(
+                f"| {encoder} | "
+                + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics)
+                + " |"
+            )
         lines.append("")
     path.write_text("\n".join(lines))
 

@@ -23,7 +23,9 @@ TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def open_task(task: str, data: str, bands: tuple[str, ...], out: Path, seed: int = 0, multilabel: bool = False) -> Any:
+def open_task(
+    task: str, data: str, bands: tuple[str, ...], out: Path, seed: int = 0, multilabel: bool = False
+) -> Any:
     """The dataset of ``task`` read with ``bands``; splits stored under ``out/splits``."""
     splits = out / "splits" / f"{task}.json"
     if task == "synthetic-landcover":
@@ -35,11 +37,11 @@ def open_task(task: str, data: str, bands: tuple[str, ...], out: Path, seed: int
 
         return SyntheticChange(data, bands, splits, seed=seed)
     if task == "eurosat":
-        from trainer.evaluate.eurosat import EuroSAT
+        from trainer.evaluate.readers import EuroSAT
 
         return EuroSAT(data, bands=bands, splits_file=splits)
     if task == "oscd":
-        from trainer.evaluate.oscd import OSCD
+        from trainer.evaluate.readers import OSCD
 
         return OSCD(data, bands=bands, splits_file=splits)
     raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
@@ -61,11 +63,9 @@ def _scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
     if encoder.scaling is not None:
         return encoder.scaling
     train = ds.indices("train")[:256]
-    if kind == "change":
-        images = np.stack([ds.pair(int(i))[0] for i in train[:16]])
-    else:
-        images = _read(ds)(train)
-    return scaling_from_images(images, tuple(ds.bands))
+    if kind == "change":  # the first date of a few pairs; sizes may differ (OSCD cities)
+        return scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
+    return scaling_from_images(_read(ds)(train), tuple(ds.bands))
 
 
 def evaluate(
@@ -88,7 +88,11 @@ def evaluate(
         raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
     kind, default = TASKS[task]
     protocols = protocols or default
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
     folder = Path(out)
     rows: list[dict] = []
     for spec in encoders:
@@ -104,14 +108,29 @@ def evaluate(
             results["change"] = _change(enc, ds, scaling, dev, size, change_steps, seed)
         for protocol, metrics in results.items():
             rows += [
-                {"encoder": enc.name, "task": task, "protocol": protocol, "metric": m, "value": float(v), **n}
+                {
+                    "encoder": enc.name,
+                    "task": task,
+                    "protocol": protocol,
+                    "metric": m,
+                    "value": float(v),
+                    **n,
+                }
                 for m, v in metrics.items()
             ]
     write_results(rows, folder, f"Evaluation on {task}")
     return rows
 
 
-def _classification(enc: EvalEncoder, ds: Any, scaling: Any, size: int, dev: torch.device, protocols: tuple[str, ...], multilabel: bool) -> dict[str, dict[str, float]]:
+def _classification(
+    enc: EvalEncoder,
+    ds: Any,
+    scaling: Any,
+    size: int,
+    dev: torch.device,
+    protocols: tuple[str, ...],
+    multilabel: bool,
+) -> dict[str, dict[str, float]]:
     from trainer.evaluate.probe import Split, knn, linear_probe
 
     split = {}
@@ -132,7 +151,11 @@ def _classification(enc: EvalEncoder, ds: Any, scaling: Any, size: int, dev: tor
     return results
 
 
-def _change(enc: EvalEncoder, ds: Any, scaling: Any, dev: torch.device, size: int, steps: int, seed: int) -> dict[str, float]:
+def _change(
+    enc: EvalEncoder, ds: Any, scaling: Any, dev: torch.device, size: int, steps: int, seed: int
+) -> dict[str, float]:
     from trainer.evaluate.change import change_detection
 
-    return change_detection(pyramid(enc), ds, scaling, dev, crop=min(size, 128), steps=steps, seed=seed)
+    return change_detection(
+        pyramid(enc), ds, scaling, dev, crop=min(size, 128), steps=steps, seed=seed
+    )

@@ -61,7 +61,9 @@ class SyntheticLandcover:
         self.season = rng.integers(0, spec.n_seasons, self.samples.size)
         cover = np.stack(
             [
-                np.bincount(self.reader.landcover([s], seasons=[t])[0, 0].ravel(), minlength=256)[: len(self.classes)]
+                np.bincount(self.reader.landcover([s], seasons=[t])[0, 0].ravel(), minlength=256)[
+                    : len(self.classes)
+                ]
                 for s, t in zip(self.samples, self.season, strict=True)
             ]
         ).astype(np.float64)
@@ -69,7 +71,8 @@ class SyntheticLandcover:
         self.majority = self.fractions.argmax(axis=1)
         keys = [str(s) for s in self.samples]
         self.split = stored_split(
-            Path(self.splits_file), lambda: stratified_split(keys, self.majority.tolist(), seed=self.seed)
+            Path(self.splits_file),
+            lambda: stratified_split(keys, self.majority.tolist(), seed=self.seed),
         )
         self._index = {k: i for i, k in enumerate(keys)}
 
@@ -78,7 +81,9 @@ class SyntheticLandcover:
 
     def image(self, i: int) -> np.ndarray:
         """(C, H, W) uint16 DN of location ``i`` at its drawn season."""
-        return self.reader.pixels([self.samples[i]], seasons=[int(self.season[i])], bands=self.bands)[0, 0]
+        return self.reader.pixels(
+            [self.samples[i]], seasons=[int(self.season[i])], bands=self.bands
+        )[0, 0]
 
     def images(self, idx: np.ndarray) -> np.ndarray:
         """(n, C, H, W) uint16 for several locations at once (one batched read)."""
@@ -115,7 +120,8 @@ class SyntheticChange:
         changed = [self._changed(int(s)) for s in self.samples]
         keys = [str(s) for s in self.samples]
         self.split = stored_split(
-            Path(self.splits_file), lambda: stratified_split(keys, [int(c) for c in changed], seed=self.seed)
+            Path(self.splits_file),
+            lambda: stratified_split(keys, [int(c) for c in changed], seed=self.seed),
         )
         self._index = {k: i for i, k in enumerate(keys)}
         self.changed = np.asarray(changed)

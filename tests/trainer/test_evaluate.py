@@ -1,0 +1,262 @@
+"""Evaluation end to end on CPU: synthetic tasks from a truth store, EuroSAT and OSCD fixtures,
+protocols on data whose answer is known."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.trainer.conftest import tiny_args
+from tests.trainer.evaluate.fixtures import make_eurosat, make_oscd
+from trainer.cli import main
+from trainer.evaluate.probe import Split, knn, linear_probe
+from trainer.evaluate.synthetic import SyntheticChange, SyntheticLandcover
+
+
+@pytest.fixture(scope="session")
+def truth_store(tmp_path_factory):
+    from collector.cli import main as collect
+
+    out = tmp_path_factory.mktemp("truth") / "truth.zarr"
+    argv = [
+        "collect",
+        "--region=-5,40,20,55",
+        "--n",
+        "40",
+        "--seed",
+        "3",
+        "--source",
+        "synthetic",
+        "--size",
+        "48",
+        "--shard-samples",
+        "8",
+        "--spares",
+        "2",
+        "--truth",
+        "--scheduler",
+        "threads",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    assert collect(argv) == 0
+    return str(out)
+
+
+def test_landcover_task_labels_and_stored_splits(truth_store, tmp_path):
+    splits = tmp_path / "split.json"
+    task = SyntheticLandcover(truth_store, ("B4", "B3", "B2"), splits)
+    assert len(task) >= 36 and task.classes[0] == "water"
+    for i in (0, len(task) // 2, len(task) - 1):
+        cover = task.reader.landcover([task.samples[i]], seasons=[int(task.season[i])])[0, 0]
+        assert task.label(i) == int(np.bincount(cover.ravel(), minlength=8).argmax())
+        assert task.image(i).shape == (3, 48, 48)
+    assert len(set(task.season.tolist())) > 1  # seasons vary: season is a nuisance
+    parts = [set(task.indices(s).tolist()) for s in ("train", "val", "test")]
+    assert (
+        not (parts[0] & parts[1])
+        and not (parts[1] & parts[2])
+        and set().union(*parts) == set(range(len(task)))
+    )
+    stored = json.loads(splits.read_text())
+    again = SyntheticLandcover(truth_store, ("B4", "B3", "B2"), splits)
+    assert (
+        np.array_equal(again.indices("test"), task.indices("test"))
+        and json.loads(splits.read_text()) == stored
+    )
+    multi = SyntheticLandcover(truth_store, ("B8",), tmp_path / "m.json", multilabel=True)
+    presence = multi.labels(np.arange(len(multi)))
+    assert presence.dtype == bool and presence.any(axis=1).all()
+
+
+def test_change_task_masks_match_the_truth(truth_store, tmp_path):
+    task = SyntheticChange(truth_store, ("B4", "B3", "B2"), tmp_path / "c.json")
+    changed = 0
+    for i in range(len(task)):
+        before, after, mask = task.pair(i)
+        cover = task.reader.landcover([task.samples[i]], seasons=[0, task.last])[0]
+        assert np.array_equal(mask, cover[0] != cover[1]) and before.shape == after.shape == (
+            3,
+            48,
+            48,
+        )
+        changed += bool(mask.any())
+    assert 0 < changed < len(task)  # some locations changed, most did not
+
+
+def test_linear_probe_and_knn_on_known_structure():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 5, (3, 16))
+
+    def split(n):
+        y = rng.integers(0, 3, n)
+        return Split((centres[y] + rng.normal(0, 0.5, (n, 16))).astype(np.float32), y)
+
+    train, val, test = split(120), split(40), split(60)
+    assert linear_probe(train, val, test, 3)["accuracy"] == 1.0
+    assert knn(train, test, 3)["accuracy"] == 1.0
+    noise = Split(rng.normal(size=(60, 16)).astype(np.float32), rng.integers(0, 3, 60))
+    assert linear_probe(noise, val, test, 3)["accuracy"] < 0.7  # labels unrelated to features
+    multi_y = np.stack([train.y == 0, train.y != 2], axis=1)
+    multi = linear_probe(
+        Split(train.x, multi_y),
+        Split(val.x, np.stack([val.y == 0, val.y != 2], 1)),
+        Split(test.x, np.stack([test.y == 0, test.y != 2], 1)),
+        2,
+        multilabel=True,
+    )
+    assert multi["map"] > 0.99
+
+
+def test_evaluate_random_and_trained_encoders(truth_store, train_store, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(tiny_args(train_store, run, "--steps", "2")) == 0
+    out = tmp_path / "eval"
+    argv = [
+        "evaluate",
+        "--task",
+        "synthetic-landcover",
+        "--data",
+        truth_store,
+        "--encoder",
+        "random",
+        "--encoder",
+        str(run / "checkpoint.pt"),
+        "--out",
+        str(out),
+        "--size",
+        "32",
+    ]
+    assert main(argv) == 0
+    assert "synthetic-landcover — linear" in capsys.readouterr().out
+    df = pd.read_csv(out / "results.csv")
+    assert set(df.encoder) == {"random-resnet18", "seco-resnet18"} and set(df.protocol) == {
+        "linear",
+        "knn",
+    }
+    acc = df[df.metric == "accuracy"]
+    assert len(acc) == 4 and acc.value.between(0, 1).all()
+    assert (out / "results.png").stat().st_size > 0 and "| encoder |" in (
+        out / "results.md"
+    ).read_text()
+    # a second task evaluated into the same folder joins the same table
+    argv = [
+        "evaluate",
+        "--task",
+        "synthetic-change",
+        "--data",
+        truth_store,
+        "--encoder",
+        "random",
+        "--out",
+        str(out),
+        "--size",
+        "32",
+        "--change-steps",
+        "5",
+    ]
+    assert main(argv) == 0
+    df = pd.read_csv(out / "results.csv")
+    change = df[df.protocol == "change"].set_index("metric").value
+    assert {"precision", "recall", "f1", "iou"} <= set(change.index) and change.between(0, 1).all()
+    assert set(df.task) == {"synthetic-landcover", "synthetic-change"}
+
+
+def test_eurosat_and_oscd_readers_through_evaluate(tmp_path):
+    eurosat = tmp_path / "eurosat"
+    make_eurosat(eurosat, per_class=10, classes=3, size=32)
+    assert (
+        main(
+            [
+                "evaluate",
+                "--task",
+                "eurosat",
+                "--data",
+                str(eurosat),
+                "--encoder",
+                "random",
+                "--bands",
+                "all",
+                "--out",
+                str(tmp_path / "e"),
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
+    df = pd.read_csv(tmp_path / "e" / "results.csv")
+    assert set(df.protocol) == {"linear", "knn"} and int(df.n_test.iloc[0]) == 6
+    oscd = tmp_path / "oscd"
+    make_oscd(oscd, cities=tuple("abcdefg"), train=tuple("abcde"), test=("f", "g"))
+    assert (
+        main(
+            [
+                "evaluate",
+                "--task",
+                "oscd",
+                "--data",
+                str(oscd),
+                "--encoder",
+                "random",
+                "--bands",
+                "rgb",
+                "--out",
+                str(tmp_path / "o"),
+                "--size",
+                "32",
+                "--change-steps",
+                "3",
+            ]
+        )
+        == 0
+    )
+    df = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert set(df.metric) >= {"f1", "iou"} and int(df.n_test.iloc[0]) == 2
+
+
+def test_evaluate_bad_input_is_one_line(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                "--task",
+                "eurosat",
+                "--data",
+                str(tmp_path / "none"),
+                "--encoder",
+                "random",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert (
+        main(["evaluate", "--task", "imagenet", "--data", "x", "--encoder", "random", "--out", "o"])
+        == 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--task",
+                "eurosat",
+                "--data",
+                "x",
+                "--encoder",
+                "nothing.pt",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert "no checkpoint" in capsys.readouterr().err
