@@ -38,7 +38,7 @@ COLLECT_ARGS = --region="$(REGION)" --n $(N) --seed $(SEED) --source $(SOURCE) -
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run)
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
-	demo-evaluate pretrain evaluate bench bench-plan clean-venv
+	demo-evaluate pretrain evaluate science bench bench-plan clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
@@ -95,6 +95,27 @@ demo-evaluate: demo-pretrain demo-eval-store
 	    --encoder random --encoder runs/demo/checkpoint.pt --size 96 --out runs/demo/eval
 
 demo: demo-evaluate
+
+# Science check (not in CI; ~1 h on 2 CPU cores at the default budget): same budget for
+# SeCo, MoCo-v2 and MoCo-TP, evaluated with a random encoder on both synthetic tasks.
+SCIENCE_STEPS ?= 500
+SCIENCE_ARGS = --arch resnet18 --bands rgb --steps $(SCIENCE_STEPS) --batch 32 --size 96 \
+	--queue 4096 --workers 2 --checkpoint-every 100 --no-progress
+science: $(STAMP)
+	$(PY) -m collector collect --region=-11,34,45,62 --n 512 --seed 2 --spares 2 --source synthetic \
+	    --no-progress --out datasets/science-train.zarr
+	$(PY) -m collector collect --region=-125,25,-66,50 --n 512 --seed 3 --spares 2 --source synthetic \
+	    --truth --no-progress --out datasets/science-eval.zarr
+	for objective in seco moco moco_tp; do \
+	    $(PY) -m trainer pretrain --store datasets/science-train.zarr --objective $$objective \
+	        $(SCIENCE_ARGS) --out runs/science/$$objective || exit 1; done
+	for task in synthetic-landcover synthetic-change; do \
+	    $(PY) -m trainer evaluate --task $$task --data datasets/science-eval.zarr --encoder random \
+	        --encoder runs/science/seco/checkpoint.pt --encoder runs/science/moco/checkpoint.pt \
+	        --encoder runs/science/moco_tp/checkpoint.pt --size 96 --change-steps 200 \
+	        --out runs/science/eval || exit 1; done
+	$(PY) -m trainer.evaluate.science --results runs/science/eval --runs runs/science \
+	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS)"
 
 # Pre-training for real (a GPU is used when present; torchrun for several: see README).
 pretrain: $(STAMP)
