@@ -32,10 +32,16 @@ SIZE ?= 264
 SEASONS ?= 4
 SCHEDULER ?=
 WORKERS ?=
-OUT ?= datasets/$(SOURCE)-$(REGION)-$(N).zarr
-COLLECT_ARGS = --region="$(REGION)" --n $(N) --seed $(SEED) --source $(SOURCE) --bands $(BANDS) \
-	--size $(SIZE) --seasons $(SEASONS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
-	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run)
+OUT ?= datasets/$(if $(RECIPE),$(RECIPE),$(SOURCE)-$(REGION)-$(N)).zarr
+# With RECIPE=…, only the variables given on the command line override the recipe.
+given = $(filter command line environment environment override,$(origin $(1)))
+opt = $(if $(RECIPE),$(if $(call given,$(1)),$(2)),$(2))
+PLAN_ARGS = $(if $(RECIPE),--recipe $(RECIPE)) $(call opt,REGION,--region="$(REGION)") \
+	$(call opt,N,--n $(N)) $(call opt,SEED,--seed $(SEED))
+COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BANDS,--bands $(BANDS)) \
+	$(call opt,SIZE,--size $(SIZE)) $(call opt,SEASONS,--seasons $(SEASONS)) \
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
+	$(if $(DRY_RUN),--dry-run)
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate science bench bench-plan clean-venv
@@ -69,7 +75,7 @@ test: lint
 	$(PY) -m pytest -q
 
 plan: $(STAMP)
-	$(PY) -m collector plan --region="$(REGION)" --n $(N) --seed $(SEED) --out "$(OUT)"
+	$(PY) -m collector plan $(PLAN_ARGS) --out "$(OUT)"
 
 collect: $(STAMP)
 	$(PY) -m collector collect $(COLLECT_ARGS) --out "$(OUT)"

@@ -28,8 +28,13 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that decide a plan (shared by ``plan`` and ``collect``)."""
+    p.add_argument(
+        "--recipe",
+        default=None,
+        help="a dataset's rules: " + ", ".join(_recipes()) + " or a .toml path",
+    )
     p.add_argument("--region", default="world", help="world, continent, ISO codes, bbox or file")
-    p.add_argument("--n", type=int, required=True, help="number of locations to collect")
+    p.add_argument("--n", type=int, default=None, help="number of locations to collect")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sigma-km", type=float, default=50.0, help="Gaussian σ around each city")
     p.add_argument("--cities", type=int, default=10_000, help="top-N cities by population")
@@ -44,9 +49,53 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-end", default="2025-01-01")
 
 
+def _recipes() -> list[str]:
+    from collector.recipes import recipe_names
+
+    return recipe_names()
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action._name_parser_map)
+    return {}
+
+
+def _dests(parser: argparse.ArgumentParser) -> set[str]:
+    return {a.dest for a in parser._actions if a.option_strings}
+
+
+def apply_recipe(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str], known: set[str]
+) -> dict | None:
+    """Fill this command's options not given on the command line from ``--recipe`` (validated
+    against ``known``, every setting ``collect`` accepts); returns the recipe's record."""
+    if not getattr(args, "recipe", None):
+        return None
+    from collector.recipes import load_recipe
+
+    mine = _dests(parser)
+    given = {
+        a.dest
+        for a in parser._actions
+        for opt in a.option_strings
+        if any(arg == opt or arg.startswith(opt + "=") for arg in argv)
+    }
+    recipe = load_recipe(args.recipe, known)
+    for key, value in recipe.settings.items():
+        if key in mine and key not in given:
+            setattr(args, key, tuple(value) if isinstance(value, list) else value)
+    resolved = {k: getattr(args, k) for k in recipe.settings if k in mine}
+    return recipe.record({k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()})
+
+
 def plan_config(args: argparse.Namespace):  # -> PlanConfig
     from collector.plan import PlanConfig
 
+    if args.n is None:
+        raise UsageError("--n is required (or a --recipe that sets n)")
     return PlanConfig(
         region=args.region,
         n=args.n,
@@ -73,6 +122,8 @@ def _plan(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
     plan = make_plan(config)
+    if args.recipe_record:
+        plan.attrs["seco_plan"]["recipe"] = args.recipe_record
     path = write_plan(plan, out)
     picture = plan_map(plan, out / "map.png")
     print("\n".join(summary_lines(plan)))
@@ -147,6 +198,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
             backoff_s=args.backoff,
             storage_options=args.storage_options or {},
             progress=not args.no_progress,
+            recipe=args.recipe_record,
         )
     except ValueError as e:
         raise UsageError(str(e)) from e
@@ -255,18 +307,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from collector.engine import CollectError
     from collector.ledger import StoreBusyError
     from collector.plan import PlanError
+    from collector.recipes import RecipeError
     from collector.regions import RegionError
     from collector.sampling import SamplingError
     from collector.sources.base import SourceError
     from shared.errors import StoreError, StoreMismatchError
 
+    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
     try:
+        if args.command in ("plan", "collect"):
+            commands = _commands(parser)
+            args.recipe_record = apply_recipe(
+                commands[args.command], args, words, _dests(commands["collect"])
+            )
         return int(args.func(args))
-    except (UsageError, RegionError, PlanError, StoreMismatchError, PermissionError) as e:
+    except (
+        UsageError,
+        RegionError,
+        PlanError,
+        RecipeError,
+        StoreMismatchError,
+        PermissionError,
+    ) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     except (SamplingError, SourceError, CollectError, StoreBusyError, StoreError, OSError) as e:

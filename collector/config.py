@@ -72,6 +72,7 @@ class CollectConfig:
     refetch: int = 2
     storage_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    recipe: dict[str, Any] | None = None  # the resolved recipe, recorded in the store
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_DEFAULTS:

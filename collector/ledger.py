@@ -147,6 +147,7 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
         config=identity,
         storage_options=opts,
         overwrite=half,  # an interrupted creation holds no data: start it again
+        extra_attrs={"recipe": cfg.recipe} if cfg.recipe else None,
     )
     _put_plan(store, plan)
     return Ledger(store, plan, created=True)

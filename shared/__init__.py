@@ -30,6 +30,7 @@ _EXPORTS = {
     "open_dataset": "shared.view",
     "verify": "shared.verify",
     "summarize": "shared.info",
+    "SeasonalPatches": "shared.torch_dataset",  # imports torch, only when asked for
 }
 
 __all__ = sorted(_EXPORTS)

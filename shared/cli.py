@@ -46,6 +46,25 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card(args: argparse.Namespace) -> int:
+    from shared.card import write_card
+
+    print(f"wrote {write_card(args.store)}")
+    return 0
+
+
+def _export_geotiff(args: argparse.Namespace) -> int:
+    from shared.geotiff import export_geotiffs
+
+    try:
+        samples = [int(s) for s in args.samples.split(",") if s.strip()]
+    except ValueError as e:
+        raise ValueError(f"--samples must be comma-separated integers, got {args.samples!r}") from e
+    paths = export_geotiffs(args.store, samples, args.out)
+    print(f"wrote {len(paths)} GeoTIFF(s) to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m shared", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -57,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", help="path or URL of the store")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_info)
+    p = sub.add_parser("card", help="write a Markdown dataset card (card.md) into the store")
+    p.add_argument("store", help="path or URL of the store")
+    p.set_defaults(func=_card)
+    p = sub.add_parser("export-geotiff", help="one georeferenced GeoTIFF per sample and season")
+    p.add_argument("store", help="path of the store")
+    p.add_argument("--samples", required=True, help="comma-separated sample indices, e.g. 0,5,9")
+    p.add_argument("--out", required=True, help="folder for the GeoTIFFs")
+    p.set_defaults(func=_export_geotiff)
     return parser
 
 

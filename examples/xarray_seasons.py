@@ -1,0 +1,30 @@
+"""Open a store with xarray and plot one location through its seasons (true colour).
+
+python examples/xarray_seasons.py datasets/demo.zarr [sample] [out.png]
+"""
+
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+
+store = sys.argv[1]
+sample = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+out = sys.argv[3] if len(sys.argv) > 3 else "seasons.png"
+
+ds = xr.open_zarr(store)
+patch = ds.pixels.isel(sample=sample).sel(band=["B4", "B3", "B2"])  # (season, band, y, x)
+rgb = np.clip(patch.values.astype("float32") / 3000.0, 0, 1) ** (1 / 1.3)  # reflectance 0.3 = white
+fig, axes = plt.subplots(1, ds.sizes["season"], figsize=(3 * ds.sizes["season"], 3.2))
+for season, ax in enumerate(np.atleast_1d(axes)):
+    ax.imshow(rgb[season].transpose(1, 2, 0))
+    ax.set_title(str(ds.time.values[sample, season])[:10], fontsize=9)
+    ax.axis("off")
+tag = "SYNTHETIC " if ds.attrs.get("synthetic") else ""
+fig.suptitle(f"{tag}sample {sample} at {float(ds.lat[sample]):.3f}°, {float(ds.lon[sample]):.3f}°")
+fig.savefig(out, dpi=80)
+print(f"wrote {out}")

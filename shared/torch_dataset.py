@@ -1,0 +1,100 @@
+"""A PyTorch ``Dataset`` over a store, for researchers with their own training code.
+
+Imported only when used (``from shared.torch_dataset import SeasonalPatches``), so the rest of
+``shared`` works without torch. Each item is one location: all (or chosen) seasons of the
+chosen bands, with its metadata.
+
+>>> ds = SeasonalPatches("datasets/demo.zarr", bands="rgb")
+>>> item = ds[0]
+>>> item["image"].shape          # (seasons, bands, H, W) float32 reflectance
+torch.Size([4, 3, 264, 264])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from shared.bands import resolve_bands
+from shared.layout import open_store
+from shared.reader import StoreReader
+from shared.view import sample_mask
+
+__all__ = ["SeasonalPatches"]
+
+
+class SeasonalPatches(torch.utils.data.Dataset):
+    """Locations of a store as tensors.
+
+    bands: ``"rgb"``, ``"all"`` or names (``"B8,B4"``); seasons: ``None`` (all) or indices;
+    reflectance: True gives float32 reflectance (DN / 10⁴), False the stored uint16 DN;
+    transform: applied to the item dict before it is returned.
+
+    Item: ``image`` (S, C, H, W), ``cloud`` (S, H, W) uint8 (%), ``time`` (S,) int64 ms since
+    1970 (UTC), ``lon``/``lat`` float, ``sample`` (index in the store), ``bands`` (names).
+    Only finished samples are included; a synthetic store says so in ``synthetic``.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        bands: str | Sequence[str] = "rgb",
+        seasons: Sequence[int] | None = None,
+        reflectance: bool = True,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        store = open_store(location)
+        self.location = str(location)
+        self.bands = resolve_bands(bands, store.spec.bands)
+        self.seasons = (
+            list(range(store.spec.n_seasons)) if seasons is None else [int(s) for s in seasons]
+        )
+        bad = [s for s in self.seasons if not 0 <= s < store.spec.n_seasons]
+        if bad:
+            raise ValueError(f"season(s) {bad} outside 0..{store.spec.n_seasons - 1}")
+        self.reflectance = reflectance
+        self.transform = transform
+        self.synthetic = store.synthetic
+        valid = np.asarray(store.array("valid")[:], bool)
+        self.samples = np.flatnonzero(
+            sample_mask(store.done_shards(), valid, store.spec.shard_samples)
+        )
+        self._time = np.asarray(store.array("time")[:])
+        self._lon = np.asarray(store.array("lon")[:])
+        self._lat = np.asarray(store.array("lat")[:])
+        self._reader: StoreReader | None = None  # opened in each worker process
+
+    def __len__(self) -> int:
+        return int(self.samples.size)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_reader"] = None
+        return state
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} outside 0..{len(self) - 1}")
+        if self._reader is None:
+            self._reader = StoreReader(self.location)
+        s = int(self.samples[i])
+        pixels = self._reader.pixels([s], seasons=self.seasons, bands=self.bands)[0]
+        image = (
+            torch.from_numpy(pixels.astype(np.float32) * 1e-4)
+            if self.reflectance
+            else torch.from_numpy(pixels)
+        )
+        item = {
+            "image": image,
+            "cloud": torch.from_numpy(self._reader.cloud([s], seasons=self.seasons)[0]),
+            "time": torch.from_numpy(self._time[s, self.seasons].astype(np.int64)),
+            "lon": float(self._lon[s]),
+            "lat": float(self._lat[s]),
+            "sample": s,
+            "bands": list(self.bands),
+        }
+        return self.transform(item) if self.transform else item

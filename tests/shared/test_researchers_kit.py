@@ -1,0 +1,108 @@
+"""The dataset card, the GeoTIFF export and the torch Dataset, checked against the store."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from shared.card import write_card
+from shared.geotiff import export_geotiffs
+from shared.layout import open_store
+from shared.reader import StoreReader
+from shared.torch_dataset import SeasonalPatches
+from tests.conftest import run_module
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """A finished synthetic collection (index, report, map) of 16 locations."""
+    from collector.cli import main
+
+    out = tmp_path_factory.mktemp("kit") / "kit.zarr"
+    argv = [
+        "collect",
+        "--recipe",
+        "demo",
+        "--n",
+        "16",
+        "--size",
+        "32",
+        "--shard-samples",
+        "8",
+        "--scheduler",
+        "threads",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    return out
+
+
+def test_card_matches_the_store(collected):
+    path = write_card(str(collected))
+    text = (collected / "card.md").read_text()
+    assert path.endswith("card.md") and (collected / "card_months.png").stat().st_size > 0
+    store = open_store(collected)
+    n = int(np.asarray(store.array("valid")[:]).sum())
+    assert (
+        "**SYNTHETIC**" in text and f"**{n:,} locations × 4 seasons × 13 bands × 32×32 px**" in text
+    )
+    assert (
+        "| B8A | narrow near infrared | 20 | 864.7 | uint16 reflectance × 10⁴, resampled to 10 m |"
+        in text
+    )
+    assert "| B4 | red | 10 | 664.6 | uint16 reflectance × 10⁴ |" in text
+    months = re.search(r"\| Jan \| Feb .*\n\|[-|]+\n\| ([\d | ]+) \|", text)
+    assert months and sum(int(v) for v in months.group(1).split("|")) == n * 4
+    report = __import__("json").loads((collected / "report.json").read_text())["summary"]
+    assert f"candidates tried: {report['tried']:,}" in text
+    assert "Recipe **demo**" in text and "GeoNames (CC BY 4.0)" in text
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(code, scope)  # the card's own example runs
+    assert scope["rgb"].sizes["band"] == 3
+
+
+def test_geotiff_export_round_trip(collected, tmp_path):
+    paths = export_geotiffs(collected, [0, 3], tmp_path)
+    assert len(paths) == 8 and paths[0].name == "sample-000000_season-0.tif"
+    store = open_store(collected)
+    expect = StoreReader(store).pixels([3])[0]
+    tr = np.asarray(store.array("transform")[3])
+    with rasterio.open(tmp_path / "sample-000003_season-2.tif") as f:
+        assert f.crs.to_epsg() == int(store.array("epsg")[3])
+        assert f.bounds == (tr[2], tr[5] - 320, tr[2] + 320, tr[5])  # 32 px × 10 m
+        assert f.descriptions == store.spec.bands and f.nodata == 0
+        assert np.array_equal(f.read(), expect[2])
+        assert f.tags()["source"].startswith("SYNTHETIC")
+    with pytest.raises(ValueError, match="do not hold data"):
+        export_geotiffs(collected, [99], tmp_path)
+    bad = run_module(
+        "shared", "export-geotiff", str(collected), "--samples", "x", "--out", str(tmp_path)
+    )
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_torch_dataset(collected):
+    ds = SeasonalPatches(collected, bands="B8,B4", seasons=[1, 3])
+    item = ds[2]
+    reader = StoreReader(str(collected))
+    s = item["sample"]
+    assert item["image"].shape == (2, 2, 32, 32) and item["image"].dtype == torch.float32
+    expect = reader.pixels([s], seasons=[1, 3], bands=["B8", "B4"])[0].astype(np.float32) * 1e-4
+    assert np.allclose(item["image"].numpy(), expect)
+    assert item["bands"] == ["B8", "B4"] and item["time"].shape == (2,) and -20 < item["lon"] < 50
+    raw = SeasonalPatches(collected, reflectance=False)[0]["image"]
+    assert raw.dtype == torch.uint16
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    batch = next(iter(loader))
+    assert batch["image"].shape == (4, 2, 2, 32, 32)
+    with pytest.raises(ValueError, match="season"):
+        SeasonalPatches(collected, seasons=[7])

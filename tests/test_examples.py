@@ -1,0 +1,73 @@
+"""The runnable examples in examples/ run on a small store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from shared.layout import open_store
+    from shared.stats import compute_stats
+    from shared.testing import make_store
+
+    path = tmp_path_factory.mktemp("ex") / "ex.zarr"
+    make_store(path, n_samples=12, size=32, shard_samples=4)
+    s = open_store(path, "r+")
+    s.update_attrs(stats=compute_stats(s))
+    return str(path)
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_xarray_and_ndvi_and_torch_examples(store, tmp_path):
+    out = tmp_path / "seasons.png"
+    proc = run("examples/xarray_seasons.py", store, "2", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    proc = run("examples/ndvi_seasons.py", store)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("median NDVI") == 4
+    proc = run("examples/torch_dataset.py", store)
+    assert proc.returncode == 0, proc.stderr
+    assert "image (4, 2, 3, 32, 32)" in proc.stdout and "12 locations" in proc.stdout
+
+
+def test_timm_encoder_example(store, tmp_path):
+    from trainer.cli import main
+
+    run_dir = tmp_path / "run"
+    args = [
+        "pretrain",
+        "--store",
+        store,
+        "--out",
+        str(run_dir),
+        "--arch",
+        "resnet18",
+        "--size",
+        "32",
+        "--batch",
+        "4",
+        "--queue",
+        "8",
+        "--steps",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert main(["export", str(run_dir / "checkpoint.pt"), "--out", str(tmp_path / "export")]) == 0
+    proc = run("examples/timm_encoder.py", str(tmp_path / "export"), store)
+    assert proc.returncode == 0, proc.stderr
+    assert "features (4, 512)" in proc.stdout
