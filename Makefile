@@ -44,7 +44,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BAN
 	$(if $(DRY_RUN),--dry-run)
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
-	demo-evaluate pretrain evaluate science bench bench-plan clean-venv
+	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
@@ -135,7 +135,24 @@ evaluate: $(STAMP)
 bench-plan: $(STAMP)
 	$(PY) -m collector bench plan --n 666667
 
-bench: bench-plan
+bench-collector: $(STAMP)
+	$(PY) -m collector bench synthetic
+	$(PY) -m collector bench latency
+	$(PY) -m collector bench earthengine
+	$(PY) -m collector bench bytes
+
+# The trainer bench needs a store: 20,000 synthetic locations on a GPU machine (the P1 target),
+# a small one elsewhere (P2 and a CPU reference of P1).
+BENCH_N ?= $(if $(shell nvidia-smi -L 2>/dev/null),20000,600)
+BENCH_STORE ?= datasets/bench-$(BENCH_N).zarr
+$(BENCH_STORE): | $(STAMP)
+	$(PY) -m collector collect --region=world --n $(BENCH_N) --seed 7 --source synthetic --spares 2 \
+	    --no-progress --out $(BENCH_STORE)
+
+bench-trainer: $(BENCH_STORE)
+	$(PY) -m trainer bench --store $(BENCH_STORE) $(if $(shell nvidia-smi -L 2>/dev/null),--compile)
+
+bench: bench-plan bench-collector bench-trainer
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,27 +6,22 @@ import os
 import statistics
 import time
 
-from shared.benchmarks import record
+from shared.benchmarks import one_core, record
 
 __all__ = ["bench_plan", "bench_synthetic", "bench_latency", "bench_earthengine", "bench_bytes"]
-
-
-def _pin_one_core() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def bench_plan(n: int = 666_667, repeats: int = 3) -> dict[str, float]:
     """Plan ``n`` locations world-wide (``1.5 n`` candidates) on one core; median seconds."""
     from collector.plan import PlanConfig, make_plan
 
-    _pin_one_core()
     times, info = [], {}
-    for r in range(repeats):
-        t = time.perf_counter()
-        plan = make_plan(PlanConfig(region="world", n=n, seed=r))
-        times.append(time.perf_counter() - t)
-        info = plan.attrs["seco_plan"]
+    with one_core():
+        for r in range(repeats):
+            t = time.perf_counter()
+            plan = make_plan(PlanConfig(region="world", n=n, seed=r))
+            times.append(time.perf_counter() - t)
+            info = plan.attrs["seco_plan"]
     med = statistics.median(times)
     candidates = len(plan)
     figures = {
@@ -66,18 +61,18 @@ def bench_synthetic(locations: int = 150, repeats: int = 3, size: int = 264) -> 
     from collector.sources.synthetic import SyntheticSource
     from collector.sources.synthetic.sites import random_locations
 
-    _pin_one_core()
     source = SyntheticSource()
     rules, policy = ChoiceRules(), RetryPolicy()
     rates, rejected = [], []
-    for r in range(repeats):
-        locs = random_locations(locations, seed=r, size=size)
-        t = time.perf_counter()
-        results = [collect_location(source, loc, rules, policy) for loc in locs]
-        dt = time.perf_counter() - t
-        ok = sum(res.patch is not None for res in results)
-        rates.append(ok / dt)
-        rejected.append(1 - ok / locations)
+    with one_core():
+        for r in range(repeats):
+            locs = random_locations(locations, seed=r, size=size)
+            t = time.perf_counter()
+            results = [collect_location(source, loc, rules, policy) for loc in locs]
+            dt = time.perf_counter() - t
+            ok = sum(res.patch is not None for res in results)
+            rates.append(ok / dt)
+            rejected.append(1 - ok / locations)
     rate = statistics.median(rates)
     figures = {
         "synthetic_loc_s_one_core": round(rate, 1),

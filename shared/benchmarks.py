@@ -12,12 +12,28 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine_description", "record", "render"]
+__all__ = ["machine_description", "one_core", "record", "render"]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Run the block pinned to one CPU core (per-core figures), then restore the affinity."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def machine_description() -> str:

@@ -112,6 +112,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from trainer.bench import run
+
+    cuda = torch.cuda.is_available()
+    figures = run(
+        args.store,
+        args.arch or ("resnet50" if cuda else "resnet18"),
+        args.batch or (256 if cuda else 16),
+        args.size or (224 if cuda else 64),
+        args.steps or (50 if cuda else 4),
+        args.compile,
+        args.workers,
+        args.reader_locations,
+    )
+    print("  ".join(f"{k}={v}" for k, v in figures.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -155,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_evaluate)
+    p = sub.add_parser(
+        "bench", help="step ceiling vs pipeline from a store, reader vs decode bound"
+    )
+    p.add_argument("--store", required=True)
+    p.add_argument("--arch", default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--reader-locations", type=int, default=300)
+    p.set_defaults(func=_bench)
     return parser
 
 

@@ -30,9 +30,11 @@ from trainer.checkpoint import (
 )
 from trainer.config import PretrainConfig
 from trainer.data import StepPlan, batch_loader, valid_samples
-from trainer.distributed import Dist, gather, setup
+from trainer.distributed import Dist, setup
 from trainer.methods import ContrastiveModel
+from trainer.prefetch import DevicePrefetcher
 from trainer.scaling import BandScaling
+from trainer.step import train_step
 from trainer.views import make_views
 
 __all__ = ["RunResult", "pretrain", "learning_rate", "TrainError"]
@@ -178,7 +180,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         )
     if cfg.compile:
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
-    augment = DeviceAugment(AugmentConfig(size=cfg.size))
+    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile and cuda)
     loader = batch_loader(cfg.store, cfg.bands, plan, first, total, cfg.workers, pin=cuda)
     run_log = RunLog(out, d.main)
     if d.main:
@@ -193,13 +195,11 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     seen = skipped = 0
     last_loss = float("nan")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16)
-    for batch in loader:
+    for batch in DevicePrefetcher(loader, d.device):
         step = int(batch["step"])
-        pixels = batch["pixels"].to(d.device, non_blocking=True)
+        pixels = batch["pixels"]
         skipped += int(batch["skipped"])
         lr = learning_rate(cfg, step, total)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         views = make_views(
             scaling.to_unit(pixels),
             cfg.objective,
@@ -210,17 +210,12 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
             k: _prepare(scaling.standardize(v), cfg.channels_last and cuda)
             for k, v in views.items()
         }
-        with autocast:
-            loss, parts, keys = model.loss(views, encode, gather, encode_keys)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        model.enqueue(keys)
+        loss, parts = train_step(model, views, optimizer, lr, encode, encode_keys, autocast)
         seen += pixels.shape[0] * d.world
         done = step + 1
         bar.update(1)
         if done % cfg.log_every == 0 or done == total:
-            last_loss = float(loss.detach())
+            last_loss = float(loss)
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{last_loss:.3f}", loc_s=f"{rate:.1f}", refresh=False)
             run_log.write(

@@ -199,3 +199,28 @@ def test_config_file_with_overrides(train_store, tmp_path, capsys):
         == 2
     )
     assert "unknown setting(s): bogus" in capsys.readouterr().err
+
+
+def test_bench_runs_and_records(train_store, tmp_path):
+    from trainer.bench import run
+
+    figures = run(
+        train_store,
+        "resnet18",
+        8,
+        32,
+        2,
+        False,
+        0,
+        20,
+        docs=tmp_path / "docs",
+        workdir=str(tmp_path),
+    )
+    assert figures["device"] == "cpu" and figures["p1_ratio_resnet50_rgb"] is None
+    assert (
+        figures["p2_reader_rgb_loc_s_per_core"] > 0
+        and figures["p2_decode_bound_rgb_loc_s_per_core"] > 0
+    )
+    assert figures["cpu_reference_pipeline_resnet18_rgb_loc_s"] > 0
+    page = (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert "No CUDA device on this machine" in page and "P2 reader, rgb" in page

@@ -1,0 +1,260 @@
+"""``python -m trainer bench``: can data loading keep up with the GPU? Figures go to docs/.
+
+P1 — the training-step ceiling on ready tensors (the trainer's own step code: bf16,
+channels_last, optionally compiled) and the full pipeline from a store on local disk, their
+ratio per band set. P2 — the store reader alone, locations/s on one core (3 distinct seasons,
+random order, decode included) and the codec's decode bound for exactly the same bytes.
+On a machine without CUDA only P2 and a small CPU reference of P1 are measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import nullcontext
+from typing import Any
+
+import numcodecs.blosc
+import numpy as np
+import torch
+
+from shared.benchmarks import one_core, record
+from shared.reader import StoreReader
+from shared.shards import EMPTY
+from trainer.data import valid_samples
+
+__all__ = ["bench_reader", "bench_ceiling", "bench_pipeline", "run"]
+
+
+def _draws(location: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    samples, n_seasons = valid_samples(location)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(samples, size=min(n, samples.size), replace=False)
+    seasons = np.stack([rng.choice(n_seasons, 3, replace=False) for _ in idx])
+    return idx, seasons
+
+
+def bench_reader(
+    location: str, bands: list[str], n: int = 300, repeats: int = 3
+) -> dict[str, float]:
+    """Reader and decode bound in locations/s on one core (one location per call)."""
+    with one_core():
+        return _reader_rates(location, bands, n, repeats)
+
+
+def _reader_rates(location: str, bands: list[str], n: int, repeats: int) -> dict[str, float]:
+    idx, seasons = _draws(location, n)
+    reader = StoreReader(location, threads=1)
+    rates = []
+    for _ in range(repeats):
+        reader = StoreReader(location, threads=1)  # cold shard-index cache each time
+        t = time.perf_counter()
+        for i, s in zip(idx, seasons, strict=True):
+            reader.pixels([i], seasons=s, bands=bands)
+        rates.append(idx.size / (time.perf_counter() - t))
+    # the bound: the same compressed chunks, already in memory, only decompressed
+    arr = reader._arrays["pixels"]
+    if arr is None:
+        raise ValueError("the store's pixels are not in the layout's sharded format")
+    band_idx = reader.band_indices(bands)
+    blobs = []
+    for i, s in zip(idx, seasons, strict=True):
+        for season in s:
+            for b in band_idx:
+                coords = (int(i), int(season), int(b))
+                shard = (coords[0] // arr.layout.shard[0], 0, 0, 0, 0)
+                index = arr.index(shard)
+                if index is None:
+                    continue
+                off, nb = index[(coords[0] % arr.layout.shard[0], int(season), int(b), 0, 0)]
+                raw = (
+                    arr.src.read(arr.shard_key(shard), int(off), int(nb)) if off != EMPTY else None
+                )
+                if raw is not None:
+                    blobs.append(raw[: -4 if arr.layout.chunk_crc else None])
+    out = np.empty(arr.layout.inner[-2:], arr.layout.dtype)
+    bounds = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for blob in blobs:
+            numcodecs.blosc.decompress(blob, out)
+        bounds.append(idx.size / (time.perf_counter() - t))
+    return {"reader": statistics.median(rates), "bound": statistics.median(bounds)}
+
+
+def _views(
+    objective: str, batch: int, chans: int, size: int, device: torch.device, channels_last: bool
+) -> dict[str, torch.Tensor]:
+    names = ["q", "k0", "k1", "k2"] if objective == "seco" else ["q", "k"]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return {
+        n: torch.randn(batch, chans, size, size, device=device).contiguous(memory_format=fmt)
+        for n in names
+    }
+
+
+def bench_ceiling(
+    arch: str,
+    chans: int,
+    batch: int,
+    size: int,
+    steps: int,
+    compile: bool,
+    device: torch.device,
+    objective: str = "seco",
+) -> float:
+    """Locations/s of the training step alone, on random tensors already on the device."""
+    from trainer.methods import ContrastiveModel
+    from trainer.step import train_step
+
+    cuda = device.type == "cuda"
+    model = ContrastiveModel(arch, chans, objective, queue_size=16384).to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(
+        model.encoder.parameters(),
+        lr=0.03,
+        momentum=0.9,
+        weight_decay=1e-4,
+        **({"fused": True} if cuda else {}),
+    )
+    encode: Any = torch.compile(model.encoder) if compile else model.encoder
+    keys: Any = torch.compile(model.momentum_encoder) if compile else model.momentum_encoder
+    views = _views(objective, batch, chans, size, device, cuda)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+    warm = 3 if not compile else 8
+    for _ in range(warm):
+        train_step(model, views, opt, 0.03, encode, keys, autocast)
+    if cuda:
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(steps):
+        train_step(model, views, opt, 0.03, encode, keys, autocast)
+    if cuda:
+        torch.cuda.synchronize()
+    return batch * steps / (time.perf_counter() - t)
+
+
+def bench_pipeline(
+    store: str,
+    arch: str,
+    bands: str,
+    batch: int,
+    size: int,
+    steps: int,
+    compile: bool,
+    workers: int,
+    out: str,
+) -> float:
+    """Locations/s of the real training loop from ``store`` (first steps excluded)."""
+    import csv
+    import shutil
+
+    from trainer.config import PretrainConfig
+    from trainer.loop import pretrain
+
+    shutil.rmtree(out, ignore_errors=True)
+    warm = max(5, steps // 5)
+    cfg = PretrainConfig(
+        store=store,
+        out=out,
+        arch=arch,
+        bands=bands,
+        batch=batch,
+        size=size,
+        steps=warm + steps,
+        workers=workers,
+        compile=compile,
+        log_every=1,
+        checkpoint_every=10**9,
+        progress=False,
+    )
+    pretrain(cfg, log=lambda s: None)
+    with open(f"{out}/log.csv") as f:
+        rows = list(csv.DictReader(f))
+    # rows carry the cumulative rate since the first step; recover the rate of the measured
+    # steps: locations seen / time, both from the cumulative figures
+    seen = [int(r["step"]) * batch for r in rows]
+    elapsed = [s / float(r["locations_per_s"]) for s, r in zip(seen, rows, strict=True)]
+    return (seen[-1] - seen[warm - 1]) / (elapsed[-1] - elapsed[warm - 1])
+
+
+def run(
+    store: str,
+    arch: str,
+    batch: int,
+    size: int,
+    steps: int,
+    compile: bool,
+    workers: int,
+    reader_locations: int,
+    docs: Any = None,
+    workdir: str = "runs",
+) -> dict[str, Any]:
+    """Measure what this machine can and record it in ``docs`` (default docs/benchmarks.*)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = device.type == "cuda"
+    figures: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if cuda else "cpu"}
+    table = []
+    from shared.layout import open_store
+
+    spec = open_store(store).spec
+    for name, bands in (("rgb", ["B4", "B3", "B2"]), ("all", list(spec.bands))):
+        r = bench_reader(store, bands, n=reader_locations)
+        figures[f"p2_reader_{name}_loc_s_per_core"] = round(r["reader"], 1)
+        figures[f"p2_decode_bound_{name}_loc_s_per_core"] = round(r["bound"], 1)
+        figures[f"p2_reader_{name}_fraction_of_bound"] = round(r["reader"] / r["bound"], 3)
+        table.append(
+            (
+                f"P2 reader, {name} ({len(bands)} bands × 3 seasons × {spec.size}²), one core",
+                f"{r['reader']:.1f} locations/s = {r['reader'] / r['bound']:.2f} of the decode bound ({r['bound']:.1f})",
+            )
+        )
+    tag = arch.replace("/", "_")
+    for name in ("rgb", "all"):
+        chans = 3 if name == "rgb" else spec.n_bands
+        ceiling = bench_ceiling(arch, chans, batch, size, steps, compile, device)
+        pipeline = bench_pipeline(
+            store, arch, name, batch, size, steps, compile, workers, f"{workdir}/bench-{name}"
+        )
+        ratio = pipeline / ceiling
+        if cuda:
+            figures[f"p1_ceiling_{tag}_{name}_loc_s"] = round(ceiling, 1)
+            figures[f"p1_pipeline_{tag}_{name}_loc_s"] = round(pipeline, 1)
+            figures[f"p1_ratio_{tag}_{name}"] = round(ratio, 3)
+        else:
+            figures[f"cpu_reference_ceiling_{tag}_{name}_loc_s"] = round(ceiling, 2)
+            figures[f"cpu_reference_pipeline_{tag}_{name}_loc_s"] = round(pipeline, 2)
+        table.append(
+            (
+                f"P1 {'' if cuda else 'CPU reference: '}{arch} {name}, batch {batch}, {size} px{', compiled' if compile else ''}",
+                f"ceiling {ceiling:.1f}, pipeline {pipeline:.1f} locations/s, ratio {ratio:.2f}",
+            )
+        )
+    if not cuda:
+        for key in (
+            "p1_ratio_resnet50_rgb",
+            "p1_ratio_resnet50_all",
+            "p1_ceiling_resnet50_rgb_loc_s",
+            "p1_pipeline_resnet50_rgb_loc_s",
+        ):
+            figures.setdefault(key, None)
+    notes = (
+        "P1 compares the same step code on ready tensors (ceiling) and fed from the store (pipeline) "
+        "in one run. P2's bound decompresses the very chunks the reader fetched, already in memory."
+    )
+    if not cuda:
+        notes += (
+            " No CUDA device on this machine: the P1 targets (ResNet-50, batch 256, 224 px on an H100) "
+            "are not measured here; the CPU reference only shows the code path runs."
+        )
+    record(
+        "trainer_bench",
+        f"Trainer data path on {figures['device']}",
+        f"python -m trainer bench --store {store} --arch {arch} --batch {batch} --size {size} --steps {steps}{' --compile' if compile else ''}",
+        figures,
+        table,
+        notes,
+        docs=docs,
+    )
+    return figures
