@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.cli import OneLineParser
+from shared.cli import OneLineParser, run_command
 
 __all__ = ["main"]
 
@@ -297,11 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; user mistakes print one line, never a traceback."""
     from collector.engine import CollectError
@@ -319,26 +314,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
-    try:
+
+    def command() -> int:
         if args.command in ("plan", "collect"):
             commands = _commands(parser)
             args.recipe_record = apply_recipe(
                 commands[args.command], args, words, _dests(commands["collect"])
             )
         return int(args.func(args))
-    except (
-        UsageError,
-        RegionError,
-        PlanError,
-        RecipeError,
-        StoreMismatchError,
-        PermissionError,
-    ) as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except (SamplingError, SourceError, CollectError, StoreBusyError, StoreError, OSError) as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+
+    return run_command(
+        command,
+        (UsageError, RegionError, PlanError, RecipeError, StoreMismatchError, PermissionError),
+        (SamplingError, SourceError, CollectError, StoreBusyError, StoreError, OSError),
+    )

@@ -22,10 +22,10 @@ import zarr
 from collector.ledger import Ledger, read_reports
 from collector.pictures import location_map, season_preview
 from shared.bands import RGB
-from shared.layout import Store
 from shared.reader import StoreReader
 from shared.stats import compute_stats
 from shared.storage import put_bytes
+from shared.store import Store
 from shared.verify import verify
 from shared.view import sample_mask
 

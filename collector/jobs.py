@@ -20,7 +20,7 @@ from collector.fill import Candidate, fill_shard
 from collector.ledger import write_report
 from collector.retry import RetryPolicy
 from collector.sources import Source, make_source
-from shared.layout import open_store
+from shared.store import open_store
 from shared.writer import write_shard
 
 __all__ = ["ShardJob", "RequestLimiter", "run_shard"]

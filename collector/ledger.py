@@ -22,15 +22,9 @@ from collector.fill import Candidate
 from collector.plan import PLAN_FILE, make_plan, plan_windows, write_plan
 from collector.sources.base import Location
 from shared.errors import StoreMismatchError
-from shared.layout import (
-    Store,
-    StoreSpec,
-    create_store,
-    is_half_created,
-    open_store,
-    store_exists,
-)
+from shared.layout import StoreSpec
 from shared.storage import get_bytes, is_url, list_prefix, local_path, put_bytes
+from shared.store import Store, create_store, is_half_created, open_store, store_exists
 
 __all__ = ["Ledger", "open_ledger", "StoreBusyError", "report_key", "read_reports"]
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.layout import SHARD_ARRAYS, open_store
+from shared.layout import SHARD_ARRAYS
+from shared.store import open_store
 
 
 def _cmd(args: argparse.Namespace, out: Path) -> list[str]:

@@ -37,28 +37,26 @@ def expression_json(obj: Any) -> dict:
     return json.loads(ee.serializer.toJSON(obj, for_cloud_api=True))
 
 
-def constants(node: Any) -> list[Any]:
-    """Every ``constantValue`` in an expression graph."""
-    out = []
+def values_of(node: Any, key: str) -> list[Any]:
+    """Every value stored under ``key`` anywhere in a nested expression graph, in order."""
+    out: list[Any] = []
     if isinstance(node, dict):
         for k, v in node.items():
-            out += [v] if k == "constantValue" else constants(v)
+            out += [v] if k == key else values_of(v, key)
     elif isinstance(node, list):
         for v in node:
-            out += constants(v)
+            out += values_of(v, key)
     return out
+
+
+def constants(node: Any) -> list[Any]:
+    """Every ``constantValue`` in an expression graph."""
+    return values_of(node, "constantValue")
 
 
 def functions(node: Any) -> list[str]:
     """Every ``functionName`` invoked in an expression graph."""
-    out: list[str] = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += [v] if k == "functionName" else functions(v)
-    elif isinstance(node, list):
-        for v in node:
-            out += functions(v)
-    return out
+    return values_of(node, "functionName")
 
 
 def date_ranges(graph: dict) -> list[tuple[int, int]]:

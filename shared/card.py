@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from shared.bands import L1C_BANDS
-from shared.layout import Store, array_defs, open_store
+from shared.layout import array_defs
 from shared.storage import get_bytes, put_bytes
+from shared.store import Store, open_store
 from shared.view import sample_mask
 
 __all__ = ["dataset_card", "write_card"]

@@ -8,12 +8,38 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from shared.errors import NotAStoreError, StoreError
 
-__all__ = ["main", "OneLineParser"]
+__all__ = ["main", "OneLineParser", "one_line", "run_command"]
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def run_command(
+    command: Callable[[], int],
+    usage_errors: tuple[type[BaseException], ...],
+    job_errors: tuple[type[BaseException], ...],
+) -> int:
+    """Run a CLI command: ``usage_errors`` print one line and exit 2, ``job_errors`` one line
+    and exit 1, Ctrl-C exits 130; anything else is a bug and keeps its traceback."""
+    try:
+        return int(command())
+    except usage_errors as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except job_errors as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -93,14 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
-    try:
-        return int(args.func(args))
-    except NotAStoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (StoreError, OSError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(
+        lambda: args.func(args), (NotAStoreError,), (StoreError, OSError, ValueError, KeyError)
+    )

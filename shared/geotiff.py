@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.layout import open_store
 from shared.reader import StoreReader
+from shared.store import open_store
 
 __all__ = ["export_geotiffs"]
 

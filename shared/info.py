@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from shared.layout import open_store
 from shared.storage import is_url, local_path
+from shared.store import open_store
 from shared.view import sample_mask
 
 __all__ = ["summarize", "format_summary"]

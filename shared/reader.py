@@ -23,9 +23,9 @@ import numcodecs.blosc
 import numpy as np
 from numcodecs import Zstd
 
-from shared.layout import Store, open_store
 from shared.shards import EMPTY, ChunkReadError, ShardLayout, check_crc, shard_layout
 from shared.storage import ByteSource, byte_source
+from shared.store import Store, open_store
 
 __all__ = ["StoreReader", "ChunkReadError"]
 

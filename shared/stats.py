@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from shared.layout import Store
 from shared.reader import StoreReader
+from shared.store import Store
 from shared.view import sample_mask
 
 __all__ = ["compute_stats", "read_stats"]

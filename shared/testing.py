@@ -12,7 +12,8 @@ import numpy as np
 
 from shared.bands import band_names
 from shared.grid import snap_grids
-from shared.layout import Store, StoreSpec, create_store
+from shared.layout import StoreSpec
+from shared.store import Store, create_store
 from shared.writer import empty_shard, write_shard
 
 __all__ = ["pixel_value", "make_store", "fill_shard"]

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from shared.bands import resolve_bands
-from shared.layout import open_store
 from shared.reader import StoreReader
+from shared.store import open_store
 from shared.view import sample_mask
 
 __all__ = ["SeasonalPatches"]

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from shared.errors import LayoutVersionError
-from shared.layout import Store, array_defs, open_store, shard_arrays
+from shared.layout import array_defs, shard_arrays
 from shared.reader import ChunkReadError, StoreReader
+from shared.store import Store, open_store
 
 __all__ = ["VerifyReport", "verify", "format_ranges"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from shared.layout import open_store
+from shared.store import open_store
 
 __all__ = ["open_dataset", "sample_mask"]
 

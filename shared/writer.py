@@ -13,9 +13,10 @@ import numpy as np
 from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
-from shared.layout import CLOUD_NODATA, Store, StoreSpec, shard_arrays
+from shared.layout import CLOUD_NODATA, StoreSpec, shard_arrays
 from shared.shards import encode_shard, shard_key, shard_layout
 from shared.storage import put_bytes
+from shared.store import Store
 
 __all__ = ["ShardData", "empty_shard", "write_shard", "to_time_ms"]
 

@@ -196,7 +196,7 @@ def run(
     cuda = device.type == "cuda"
     figures: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if cuda else "cpu"}
     table = []
-    from shared.layout import open_store
+    from shared.store import open_store
 
     spec = open_store(store).spec
     for name, bands in (("rgb", ["B4", "B3", "B2"]), ("all", list(spec.bands))):

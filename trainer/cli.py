@@ -7,12 +7,11 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (the message names it).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser
+from shared.cli import OneLineParser, run_command
 
 __all__ = ["main"]
 
@@ -199,19 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    try:
-        return int(args.func(args))
-    except (UsageError, NotAStoreError, FileNotFoundError) as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except (TrainError, StoreError, ValueError, OSError) as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    return run_command(
+        lambda: args.func(args),
+        (UsageError, NotAStoreError, FileNotFoundError),
+        (TrainError, StoreError, ValueError, OSError),
+    )

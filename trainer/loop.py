@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from shared.bands import resolve_bands
-from shared.layout import open_store
+from shared.store import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
     CHECKPOINT,

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.layout import Store
 from shared.stats import read_stats
+from shared.store import Store
 
 __all__ = ["BandScaling"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from collector.cli import main
-from shared.layout import open_store
+from shared.store import open_store
 from shared.verify import verify
 
 BASE = [

@@ -8,8 +8,8 @@ import numpy as np
 import s3fs
 
 from collector.cli import main
-from shared.layout import open_store
 from shared.reader import StoreReader
+from shared.store import open_store
 from shared.verify import verify
 
 

@@ -7,7 +7,7 @@ import pytest
 from collector.cli import main
 from collector.plan import read_plan
 from collector.recipes import RecipeError, load_recipe, recipe_names
-from shared.layout import open_store
+from shared.store import open_store
 
 
 def test_shipped_recipes():

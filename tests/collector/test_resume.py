@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import zarr
 
-from shared.layout import SHARD_ARRAYS, open_store
+from shared.layout import SHARD_ARRAYS
+from shared.store import open_store
 from shared.verify import verify
 from tests.conftest import ROOT
 

@@ -11,8 +11,8 @@ import torch
 
 from shared.card import write_card
 from shared.geotiff import export_geotiffs
-from shared.layout import open_store
 from shared.reader import StoreReader
+from shared.store import open_store
 from shared.torch_dataset import SeasonalPatches
 from tests.conftest import run_module
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from shared.errors import ShardShapeError
-from shared.layout import open_store
 from shared.reader import StoreReader
 from shared.storage import LocalBytes, StoreBytes
+from shared.store import open_store
 from shared.testing import fill_shard, make_store, pixel_value
 from shared.writer import empty_shard, write_shard
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from shared.layout import open_store
+from shared.store import open_store
 from shared.verify import format_ranges, verify
 from shared.view import open_dataset
 from tests.conftest import ROOT, run_module, set_root_attr
@@ -79,7 +79,7 @@ def test_partial_shard_write_killed_before_marker(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from shared.layout import Store, open_store
+        from shared.store import Store, open_store
         from shared.testing import fill_shard
         from shared.writer import write_shard
         original = Store.array

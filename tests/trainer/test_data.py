@@ -12,7 +12,7 @@ def store(tmp_path):
     from shared.stats import compute_stats
 
     st = make_store(tmp_path / "s.zarr", n_samples=24, size=16, shard_samples=4)
-    from shared.layout import open_store
+    from shared.store import open_store
 
     s = open_store(st.location, "r+")
     s.update_attrs(stats=compute_stats(s))

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from shared.bands import resolve_bands
-from shared.layout import open_store
 from shared.reader import StoreReader
+from shared.store import open_store
 from shared.view import sample_mask
 from trainer.evaluate.splits import stored_split, stratified_split
 
