@@ -27,7 +27,8 @@ REGION ?= europe
 N ?= 1000
 SEED ?= 0
 SOURCE ?= earthengine
-BANDS ?= l1c
+BANDS ?= $(if $(filter stac,$(SOURCE)),l2a,l1c)
+STAC ?=
 SIZE ?= 264
 SEASONS ?= 4
 SCHEDULER ?=
@@ -35,7 +36,8 @@ WORKERS ?=
 OUT ?= datasets/$(SOURCE)-$(REGION)-$(N).zarr
 COLLECT_ARGS = --region="$(REGION)" --n $(N) --seed $(SEED) --source $(SOURCE) --bands $(BANDS) \
 	--size $(SIZE) --seasons $(SEASONS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
-	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run)
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(DRY_RUN),--dry-run) \
+	$(if $(STAC),--stac "$(STAC)")
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate science bench bench-plan clean-venv
@@ -46,7 +48,7 @@ help:
 	@echo "make lint      ruff and mypy over the code and tests"
 	@echo "make demo      offline end to end on the synthetic world (datasets/demo.zarr, …)"
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
-	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a OUT=… SCHEDULER=… WORKERS=…]"
+	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a STAC=earth-search|planetary-computer|URL OUT=… SCHEDULER=… WORKERS=…]"
 	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
 	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
 	@echo "make bench     measure and record in docs/benchmarks.md"

@@ -513,3 +513,28 @@ def test_fetch_returns_exactly_the_given_scenes_in_order(stac):
     assert (patch.cloud[1, :16] == 100).all() and (patch.cloud[1, 16:] == 0).all()
     one = src.fetch(loc, [june])  # a refetch of one season
     assert one.pixels.shape == (1, 1, fx.SIZE, fx.SIZE) and one.scenes == (june,)
+
+
+def test_cli_wiring(tmp_path, capsys):
+    from collector.cli import build_parser, collect_config, main
+
+    def config(*extra):
+        args = build_parser().parse_args(
+            ["collect", "--n", "4", "--out", str(tmp_path / "s.zarr"), *extra]
+        )
+        return collect_config(args)
+
+    cfg = config("--source", "stac", "--bands", "l2a", "--stac", "planetary-computer")
+    assert cfg.source_options == {"catalog": "planetary-computer"}
+    assert config("--source", "stac", "--bands", "l2a").source_options == {
+        "catalog": "earth-search"
+    }
+    base = ["collect", "--n", "4", "--out", str(tmp_path / "x.zarr"), "--dry-run"]
+    assert main([*base, "--source", "stac", "--bands", "l2a", "--stac", "earth-search"]) == 0
+    assert main([*base, "--source", "stac", "--bands", "l1c"]) == 2
+    assert main([*base, "--source", "earthengine", "--stac", "earth-search"]) == 2
+    assert main([*base, "--source", "stac", "--bands", "l2a", "--stac", "earthsearch"]) == 2
+    err = capsys.readouterr().err
+    assert "use BANDS=l2a" in err and "--stac earth-search needs --source stac" in err
+    assert "unknown STAC catalogue 'earthsearch'" in err
+    assert not (tmp_path / "x.zarr").exists()
