@@ -216,6 +216,10 @@ class StacSource:
         unknown = [b for b in self.bands if b not in band_names(collection)]
         if unknown:
             raise ValueError(f"unknown L2A band(s) {', '.join(unknown)}")
+        if self.catalog.assets is not None:
+            unmapped = [b for b in self.bands if b not in self.catalog.assets]
+            if unmapped:
+                raise ValueError(f"assets has no key for band(s) {', '.join(unmapped)}")
         self.granule_cloud_max = float(granule_cloud_max)
         for label, value in (
             ("max_items", max_items),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -491,6 +490,3 @@ class CountingSigner:
 def sign_nothing(href: str) -> str:
     """A module-level signer for the ``"module:function"`` form."""
     return href
-
-
-Signer = Callable[[str], str]

@@ -324,8 +324,10 @@ def test_scl_becomes_the_cloud_mask_pixel_for_pixel(stac):
 
 
 def test_an_item_in_another_utm_zone_is_warped_onto_the_grid(stac):
-    stac.publish(es_item(stac, "ZONE31", "2021-06-10T10:30:00Z", 3.0, folder="/zone31",
-                         scl="/zone31/scl.tif"))  # fmt: skip
+    zone31 = es_item(
+        stac, "ZONE31", "2021-06-10T10:30:00Z", 3.0, folder="/zone31", scl="/zone31/scl.tif"
+    )
+    stac.publish(zone31)
     src = es_source(stac, bands=("B4", "B11"))
     loc = fx.location(seasons=1)
     (june,) = src.search(loc)
@@ -538,3 +540,25 @@ def test_cli_wiring(tmp_path, capsys):
     assert "use BANDS=l2a" in err and "--stac earth-search needs --source stac" in err
     assert "unknown STAC catalogue 'earthsearch'" in err
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_any_stac_api_by_url_with_inferred_asset_names(stac):
+    stac.publish(
+        fx.item("ES_NAMES", "2021-06-05T10:00:00Z", 1.0, es_assets(stac), "s2", "05.00", -0.1),
+        fx.item("PC_NAMES", "2021-09-05T10:00:00Z", 1.0, pc_assets(stac), "s2", "03.01"),
+    )
+    src = StacSource("L2A", ("B4", "B8A"), catalog=stac.url, collection_id="s2")
+    assert src.catalog.assets is None and src.catalog.offset == "raster-bands"
+    loc = fx.location(seasons=2)
+    patch = src.fetch(loc, [w[0] for w in src.search(loc)])
+    for j, band in enumerate(("B4", "B8A")):
+        assert np.array_equal(patch.pixels[0, j], fx.expected_band(band) - 1000)  # raster:bands
+        assert np.array_equal(patch.pixels[1, j], fx.expected_band(band))  # baseline 03.01
+    with pytest.raises(ValueError, match="no key for band"):
+        StacSource(
+            "L2A",
+            ("B4", "B3"),
+            catalog=stac.url,
+            collection_id="s2",
+            assets={"B4": "red", "SCL": "scl"},
+        )
