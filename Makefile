@@ -27,7 +27,8 @@ REGION ?= europe
 N ?= 1000
 SEED ?= 0
 SOURCE ?= earthengine
-BANDS ?= l1c
+BANDS ?= $(if $(filter stac,$(SOURCE)),l2a,l1c)
+STAC ?=
 SIZE ?= 264
 SEASONS ?= 4
 SCHEDULER ?=
@@ -41,7 +42,7 @@ PLAN_ARGS = $(if $(RECIPE),--recipe $(RECIPE)) $(call opt,REGION,--region="$(REG
 COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BANDS,--bands $(BANDS)) \
 	$(call opt,SIZE,--size $(SIZE)) $(call opt,SEASONS,--seasons $(SEASONS)) \
 	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
-	$(if $(DRY_RUN),--dry-run)
+	$(if $(DRY_RUN),--dry-run) $(if $(STAC),--stac "$(STAC)")
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer clean-venv
@@ -52,7 +53,7 @@ help:
 	@echo "make lint      ruff and mypy over the code and tests"
 	@echo "make demo      offline end to end on the synthetic world (datasets/demo.zarr, …)"
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
-	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a OUT=… SCHEDULER=… WORKERS=…]"
+	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a STAC=earth-search|planetary-computer|URL OUT=… SCHEDULER=… WORKERS=…]"
 	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
 	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
 	@echo "make bench     measure and record in docs/benchmarks.md"

@@ -180,7 +180,15 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         options["faults"] = faults
     if args.ee_project:
         options["project"] = args.ee_project
+    if args.stac is not None and args.source != "stac":
+        raise UsageError(f"--stac {args.stac} needs --source stac")
+    if args.source == "stac":
+        options["catalog"] = args.stac or options.get("catalog", "earth-search")
     try:
+        if args.source == "stac":  # offline check: a bad catalogue is a usage error
+            from collector.sources import preflight
+
+            preflight("stac", options)
         return CollectConfig(
             plan=plan_config(args),
             source=args.source,
@@ -276,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
     p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
+    p.add_argument(
+        "--stac",
+        default=None,
+        metavar="NAME_OR_URL",
+        help="STAC catalogue for --source stac: earth-search (default), planetary-computer or "
+        "an API root URL",
+    )
     p.add_argument("--faults", type=_faults, default=None, help=argparse.SUPPRESS)
     p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
     p.add_argument(

@@ -93,6 +93,10 @@ class CollectConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+        if self.source == "stac" and self.collection != "L2A":
+            raise ValueError(
+                "SOURCE=stac serves L2A only (clouds come from its SCL band): use BANDS=l2a"
+            )
         if self.truth and self.source != "synthetic":
             raise ValueError(
                 "--truth needs SOURCE=synthetic: only the synthetic world knows its land cover"

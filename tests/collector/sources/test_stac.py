@@ -1,0 +1,564 @@
+"""The STAC source offline: a local range-capable server with tiny COGs and a STAC API."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from collector.choose import ChoiceRules, rank_windows
+from collector.fill import collect_location
+from collector.retry import RetryPolicy
+from collector.sources import make_source
+from collector.sources import preflight as sources_preflight
+from collector.sources.base import PermanentError, Source, TransientError, clear_fraction
+from collector.sources.stac import StacSource, classify_api_error, preflight
+from collector.sources.stac_catalogs import (
+    CATALOGS,
+    EARTH_SEARCH_ASSETS,
+    PLANETARY_COMPUTER_ASSETS,
+    dn_offset,
+    harmonize,
+    resolve_catalog,
+    scl_to_cloud,
+)
+from collector.sources.stac_read import strip_query
+from shared.bands import band_names
+from tests.collector.sources import stac_fixtures as fx
+
+L2A = band_names("L2A")
+ES_C1 = CATALOGS["earth-search"].collection_id
+PC_L2A = CATALOGS["planetary-computer"].collection_id
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One server per module; the COGs are written once (≈ 1 s)."""
+    srv = fx.OfflineStac()
+    for band in L2A:
+        srv.put(f"/utm/{band}.tif", fx.utm_band(band))
+        srv.put(f"/zone31/{band}.tif", fx.other_zone_band())
+    srv.put("/utm/dark_B2.tif", fx.utm_dark_band("B2"))
+    clear = fx.scl_grid(4)
+    srv.put("/scl/clear.tif", fx.scl_bytes(clear))
+    half = fx.scl_grid(4)
+    fx.patch_scl_view(half)[:8] = 8  # the patch's top half: cloud (medium probability)
+    srv.put("/scl/half.tif", fx.scl_bytes(half))
+    srv.put("/scl/mixed.tif", fx.scl_bytes(mixed_scl()))
+    srv.put("/zone31/scl.tif", fx.scl_bytes(clear))
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def stac(server):
+    server.reset()
+    yield server
+    server.reset()
+
+
+def mixed_scl() -> np.ndarray:
+    """Under the patch, SCL row r (20 m) holds class MIXED[r % 8]."""
+    scl = fx.scl_grid(4)
+    view = fx.patch_scl_view(scl)
+    for r in range(view.shape[0]):
+        view[r] = MIXED[r % len(MIXED)]
+    return scl
+
+
+MIXED = [0, 3, 8, 9, 10, 4, 5, 11]  # no data, shadow, cloud ×2, cirrus, vegetation, soil, snow
+
+
+def es_assets(server, folder: str = "/utm", scl: str = "/scl/clear.tif", **swap) -> dict:
+    hrefs = {EARTH_SEARCH_ASSETS[b]: f"{server.url}{folder}/{b}.tif" for b in L2A}
+    hrefs["scl"] = f"{server.url}{scl}"
+    hrefs.update({k: f"{server.url}{v}" for k, v in swap.items()})
+    return hrefs
+
+
+def pc_assets(server, scl: str = "/scl/clear.tif", **swap) -> dict:
+    hrefs = {PLANETARY_COMPUTER_ASSETS[b]: f"{server.url}/utm/{b}.tif" for b in L2A}
+    hrefs["SCL"] = f"{server.url}{scl}"
+    hrefs.update({k: f"{server.url}{v}" for k, v in swap.items()})
+    return hrefs
+
+
+def es_item(server, item_id, when, cloud, **kw):
+    """An Earth Search c1 item: raw DN, raster:bands scale 0.0001 offset −0.1."""
+    assets = kw.pop("assets", None) or es_assets(server, **kw)
+    return fx.item(item_id, when, cloud, assets, ES_C1, "05.00", raster_offset=-0.1)
+
+
+def pc_item(server, item_id, when, cloud, baseline="04.00", **kw):
+    """A Planetary Computer item: raw DN, no raster metadata, ``s2:processing_baseline``."""
+    assets = kw.pop("assets", None) or pc_assets(server, **kw)
+    return fx.item(item_id, when, cloud, assets, PC_L2A, baseline)
+
+
+def es_source(server, **kw) -> StacSource:
+    kw.setdefault("http_retry_delay_s", 0.01)
+    return StacSource("L2A", catalog="earth-search", url=server.url, **kw)
+
+
+def pc_source(server, signer=None, **kw) -> StacSource:
+    kw.setdefault("http_retry_delay_s", 0.01)
+    return StacSource(
+        "L2A", catalog="planetary-computer", url=server.url, signer=signer or fx.sign_nothing, **kw
+    )
+
+
+# -- catalogue table and options ----------------------------------------------------------------
+
+
+def test_catalogue_table_and_input_checks():
+    es, pc = CATALOGS["earth-search"], CATALOGS["planetary-computer"]
+    assert es.url == "https://earth-search.aws.element84.com/v1"
+    assert es.collection_id == "sentinel-2-c1-l2a" and es.offset == "raster-bands"
+    assert not es.signed and es.assets["B8A"] == "nir08" and es.assets["SCL"] == "scl"
+    assert pc.url == "https://planetarycomputer.microsoft.com/api/stac/v1"
+    assert pc.collection_id == "sentinel-2-l2a" and pc.offset == "baseline" and pc.signed
+    assert pc.assets["B8A"] == "B8A" and pc.assets["B1"] == "B01"
+    for table in (EARTH_SEARCH_ASSETS, PLANETARY_COMPUTER_ASSETS):
+        assert set(table) == set(L2A) | {"SCL"}
+    with pytest.raises(ValueError, match="earth-search, planetary-computer"):
+        resolve_catalog("earthsearch")
+    with pytest.raises(ValueError, match="collection_id"):
+        resolve_catalog("https://stac.example.org/v1")
+    custom = resolve_catalog("https://stac.example.org/v1/", collection_id="s2")
+    assert custom.url == "https://stac.example.org/v1" and custom.assets is None
+    with pytest.raises(ValueError, match="offset rule"):
+        resolve_catalog("earth-search", offset="guess")
+    with pytest.raises(ValueError, match="L2A only"):
+        StacSource("L1C")
+    preflight({"catalog": "planetary-computer"})
+    preflight({"catalog": "https://x.example/v1", "collection_id": "s2"})
+    sources_preflight("stac", {"catalog": "earth-search"})
+    with pytest.raises(ValueError, match="unknown STAC catalogue"):
+        sources_preflight("stac", {"catalog": "nope"})
+    with pytest.raises(ValueError, match="signer"):
+        preflight({"catalog": "earth-search", "signer": "no.such.module:sign"})
+
+
+def test_made_by_the_registry_is_a_picklable_source(stac):
+    src = make_source("stac", "L2A", ("B4", "B3", "B2"), {"catalog": "planetary-computer"})
+    assert isinstance(src, StacSource) and isinstance(src, Source)
+    assert src.name == "stac" and not src.synthetic and src.bands == ("B4", "B3", "B2")
+    assert src.catalog.name == "planetary-computer" and src.signer is not None
+    assert src.granule_cloud_max == 20.0
+    # after use, the clone carries settings only: no session, no cache; it still works
+    stac.publish(es_item(stac, "ES_A", "2021-06-10T10:30:00Z", 3.0))
+    es = es_source(stac, bands=("B4",))
+    es.search(fx.location())
+    assert es._client is not None and es._items
+    clone = pickle.loads(pickle.dumps(es))
+    assert clone._client is None and not clone._items and clone.catalog == es.catalog
+    scenes = clone.search(fx.location())
+    stac.state.log.clear()
+    clone._items.clear()  # a fresh process: the item is looked up by id (one request)
+    patch = clone.fetch(fx.location(), [scenes[0][0]])
+    assert patch.pixels.shape == (1, 1, fx.SIZE, fx.SIZE)
+    searches = stac.state.requests("/search")
+    assert len(searches) == 1 and searches[0].body["ids"] == ["ES_A"]
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+def test_one_search_per_location_windows_and_scl_clear_fraction(stac):
+    loc = fx.location(seasons=2)  # windows: 2021-06 and 2021-09
+    stac.publish(
+        es_item(stac, "JUN_CLEAR", "2021-06-05T10:30:00Z", 9.0),
+        es_item(stac, "JUN_HALF", "2021-06-20T10:30:00Z", 1.0, scl="/scl/half.tif"),
+        es_item(stac, "JUL_OUTSIDE", "2021-07-15T10:30:00Z", 0.5),
+        es_item(stac, "SEP_CLEAR", "2021-09-30T23:59:59Z", 4.0),
+        es_item(stac, "OCT_AFTER", "2021-10-01T00:00:00Z", 4.0),
+        es_item(stac, "JUN_CLOUDY", "2021-06-07T10:30:00Z", 55.0),
+    )
+    src = es_source(stac)
+    found = src.search(loc)
+    searches = stac.state.requests("/search")
+    assert len(searches) == 1  # one search covers every window
+    body = searches[0].body
+    assert body["collections"] == ["sentinel-2-c1-l2a"]
+    assert body["datetime"] == "2021-06-01T00:00:00.000Z/2021-09-30T23:59:59.999Z"
+    assert body["query"] == {"eo:cloud_cover": {"lte": 20.0}}
+    assert body["sortby"] == [{"field": "properties.eo:cloud_cover", "direction": "asc"}]
+    assert body["intersects"]["type"] == "Polygon"
+    ring = np.array(body["intersects"]["coordinates"][0])
+    lon, lat = fx.GRID.center()
+    assert abs(ring[:, 0].mean() - lon) < 0.01 and abs(ring[:, 1].mean() - lat) < 0.01
+    assert [[s.id for s in w] for w in found] == [["JUN_CLEAR", "JUN_HALF"], ["SEP_CLEAR"]]
+    by_id = {s.id: s for w in found for s in w}
+    assert by_id["JUN_CLEAR"].clear_fraction == 1.0
+    assert by_id["JUN_HALF"].clear_fraction == 0.5  # SCL 8 over the top half of the patch
+    assert by_id["JUN_HALF"].cloud_percent == 1.0 and by_id["SEP_CLEAR"].season == 1
+    assert by_id["SEP_CLEAR"].time == np.datetime64("2021-09-30T23:59:59", "ms")
+    assert src.requests["scl"] == 3
+    # SCL is read at 20 m: the 16 × 16 square under the 32 × 32 patch
+    assert src.grid(loc, 20.0).width == 16
+
+
+def test_only_the_least_cloudy_scenes_are_measured(stac):
+    stac.publish(
+        *[es_item(stac, f"JUN_{c}", f"2021-06-{c + 1:02d}T10:00:00Z", float(c)) for c in range(6)]
+    )
+    src = es_source(stac, max_scenes_per_window=2)
+    (june,) = src.search(fx.location(seasons=1))
+    measured = {s.id for s in june if s.clear_fraction is not None}
+    assert measured == {"JUN_0", "JUN_1"} and len(june) == 6
+    assert src.requests["scl"] == 2
+
+
+def test_paging_and_max_items(stac):
+    stac.publish(
+        *[es_item(stac, f"JUN_{i:03d}", "2021-06-10T10:00:00Z", i / 20) for i in range(150)]
+    )
+    src = es_source(stac, max_scenes_per_window=1)
+    (june,) = src.search(fx.location(seasons=1))
+    assert len(june) == 150 and len(stac.state.requests("/search")) == 2  # pages of 100
+    capped = es_source(stac, max_scenes_per_window=1, max_items=30)
+    (june,) = capped.search(fx.location(seasons=1))
+    assert len(june) == 30 and max(s.cloud_percent for s in june) < 1.5  # the least cloudy
+
+
+def test_items_without_a_needed_asset_are_skipped_and_a_missing_asset_is_named(stac):
+    assets = es_assets(stac)
+    del assets["nir"]
+    stac.publish(
+        es_item(stac, "NO_NIR", "2021-06-05T10:00:00Z", 1.0, assets=assets),
+        es_item(stac, "FULL", "2021-06-06T10:00:00Z", 2.0),
+    )
+    src = es_source(stac)
+    (june,) = src.search(fx.location(seasons=1))
+    assert [s.id for s in june] == ["FULL"]
+    no_nir = june[0].__class__("NO_NIR", np.datetime64("2021-06-05T10:00", "ms"), 0, 1.0)
+    with pytest.raises(PermanentError, match="no asset 'nir' for band B8"):
+        src.fetch(fx.location(seasons=1), [no_nir])
+
+
+# -- reading: placement, offsets, clouds -------------------------------------------------------
+
+
+def test_aligned_utm_read_is_exact_for_10_20_and_60_m_bands(stac):
+    stac.publish(es_item(stac, "ES_A", "2021-06-10T10:30:00Z", 3.0))
+    src = es_source(stac)
+    loc = fx.location(seasons=1)
+    (june,) = src.search(loc)
+    patch = src.fetch(loc, june)
+    assert patch.pixels.shape == (1, 12, fx.SIZE, fx.SIZE) and patch.pixels.dtype == np.uint16
+    for j, band in enumerate(src.bands):
+        want = fx.expected_band(band) - 1000  # c1: DN × 0.0001 − 0.1 → harmonized DN − 1000
+        got = patch.pixels[0, j].astype(float)
+        assert np.array_equal(got, want), (band, np.abs(got - want).max())
+    assert (patch.cloud == 0).all() and [s.id for s in patch.scenes] == ["ES_A"]
+
+
+def test_offsets_planetary_computer_baselines_and_earth_search_c1(stac):
+    dark = {"B02": "/utm/dark_B2.tif"}
+    stac.publish(
+        pc_item(stac, "PC_0301", "2021-06-05T10:00:00Z", 1.0, "03.01", **dark),
+        pc_item(stac, "PC_0400", "2022-06-05T10:00:00Z", 1.0, "04.00", **dark),
+        es_item(stac, "ES_C1", "2021-06-06T10:00:00Z", 1.0, blue="/utm/dark_B2.tif"),
+    )
+    src = pc_source(stac, bands=("B2", "B4", "B11"))
+    loc_2021, loc_2022 = fx.location(1, "2021-06"), fx.location(1, "2022-06")
+    old = src.fetch(loc_2021, src.search(loc_2021)[0])
+    new = src.fetch(loc_2022, src.search(loc_2022)[0])
+    es = es_source(stac, bands=("B2", "B4", "B11"))
+    c1 = es.fetch(loc_2021, [s for s in es.search(loc_2021)[0] if s.id == "ES_C1"])
+    for j, band in ((1, "B4"), (2, "B11")):
+        raw = fx.expected_band(band)
+        assert np.array_equal(old.pixels[0, j], raw)  # baseline 03.01: DN as stored
+        assert np.array_equal(new.pixels[0, j], raw - 1000)  # 04.00: DN − 1000
+        assert np.array_equal(c1.pixels[0, j], raw - 1000)  # c1: offset −0.1 / scale 0.0001
+    raw_b2 = fx.expected_band("B2")
+    for patch, offset in ((old, 0), (new, -1000), (c1, -1000)):
+        b2 = patch.pixels[0, 0]
+        assert np.array_equal(b2[:4], raw_b2[:4] + offset)
+        assert (b2[4:8] == (600 if offset == 0 else 1)).all()  # darker than the offset: 1
+        assert (b2[8:12] == 0).all()  # no data stays 0
+        assert np.array_equal(b2[12:], raw_b2[12:] + offset)
+
+
+def test_offset_rules_in_one_place():
+    t21, t22 = np.datetime64("2021-12-31T10:00", "ms"), np.datetime64("2022-01-25T10:00", "ms")
+    assert dn_offset("baseline", {"s2:processing_baseline": "03.01"}, {}, t22) == 0
+    assert dn_offset("baseline", {"s2:processing_baseline": "04.00"}, {}, t21) == -1000
+    assert dn_offset("baseline", {"s2:processing_baseline": "05.11"}, {}, t22) == -1000
+    assert dn_offset("baseline", {}, {}, t21) == 0 and dn_offset("baseline", {}, {}, t22) == -1000
+    c1 = {"raster:bands": [{"scale": 0.0001, "offset": -0.1}]}
+    assert dn_offset("raster-bands", {}, c1, t21) == -1000
+    stac11 = {"bands": [{"raster:scale": 0.0001, "raster:offset": 0.0}]}
+    assert dn_offset("raster-bands", {"s2:processing_baseline": "05.00"}, stac11, t22) == 0
+    assert dn_offset("raster-bands", {"s2:processing_baseline": "04.00"}, {}, t22) == -1000
+    assert dn_offset("none", {"s2:processing_baseline": "05.00"}, c1, t22) == 0
+    dn = np.array([0, 1, 999, 1000, 1001, 12000, 65535], np.uint16)
+    assert harmonize(dn, -1000).tolist() == [0, 1, 1, 1, 1, 11000, 64535]
+    assert harmonize(dn, 0).tolist() == dn.tolist()
+
+
+def test_scl_becomes_the_cloud_mask_pixel_for_pixel(stac):
+    stac.publish(es_item(stac, "MIXED", "2021-06-10T10:30:00Z", 3.0, scl="/scl/mixed.tif"))
+    src = es_source(stac, bands=("B4",))
+    loc = fx.location(seasons=1)
+    (june,) = src.search(loc)
+    cloud = src.fetch(loc, june).cloud[0]
+    for row in range(fx.SIZE):
+        scl = MIXED[(row // 2) % len(MIXED)]  # 20 m SCL rows cover two 10 m rows
+        want = 255 if scl == 0 else 100 if scl in (3, 8, 9, 10) else 0
+        assert (cloud[row] == want).all(), (row, scl)
+    assert clear_fraction(cloud) == june[0].clear_fraction == 3 / 8
+    assert scl_to_cloud(np.array([0, 1, 2, 3, 6, 7, 8, 9, 10, 11])).tolist() == [
+        255,
+        0,
+        0,
+        100,
+        0,
+        0,
+        100,
+        100,
+        100,
+        0,
+    ]
+
+
+def test_an_item_in_another_utm_zone_is_warped_onto_the_grid(stac):
+    zone31 = es_item(
+        stac, "ZONE31", "2021-06-10T10:30:00Z", 3.0, folder="/zone31", scl="/zone31/scl.tif"
+    )
+    stac.publish(zone31)
+    src = es_source(stac, bands=("B4", "B11"))
+    loc = fx.location(seasons=1)
+    (june,) = src.search(loc)
+    assert june[0].clear_fraction == 1.0
+    patch = src.fetch(loc, june)
+    r0, r1, c0, c1 = fx.SQUARE
+    want = np.zeros((fx.SIZE, fx.SIZE), bool)
+    want[r0:r1, c0:c1] = True
+    for j in range(2):
+        got = patch.pixels[0, j] > 2500  # bright 4000 after the −1000 offset, else 200
+        assert (patch.pixels[0, j] > 0).all()
+        assert np.count_nonzero(got != want) <= (r1 - r0) + (c1 - c0)  # only edge pixels differ
+        rows, cols = np.nonzero(got)
+        assert abs(rows.mean() - (r0 + r1 - 1) / 2) < 1 and abs(cols.mean() - (c0 + c1 - 1) / 2) < 1
+        assert abs(int(patch.pixels[0, j][0, 0]) - 200) <= 1
+
+
+# -- choosing by SCL, end to end ---------------------------------------------------------------
+
+
+def test_least_cloudy_scene_is_chosen_by_its_scl_not_its_granule_figure(stac):
+    stac.publish(
+        # June: the granule says 2 % but the patch is half cloud; the 15 % one is clear here
+        es_item(stac, "JUN_LOW_GRANULE", "2021-06-05T10:00:00Z", 2.0, scl="/scl/half.tif"),
+        es_item(stac, "JUN_CLEAR_PATCH", "2021-06-15T10:00:00Z", 15.0),
+        es_item(stac, "SEP_ONLY", "2021-09-10T10:00:00Z", 7.0),
+    )
+    src = es_source(stac, bands=("B4", "B8"))
+    loc = fx.location(seasons=2)
+    rules = ChoiceRules(0.9, 20.0)
+    ranked = rank_windows(src.search(loc), rules)
+    assert [s.id for s in ranked[0]] == ["JUN_CLEAR_PATCH"]  # 0.5 clear is not viable
+    src = es_source(stac, bands=("B4", "B8"))
+    stac.state.log.clear()
+    res = collect_location(src, loc, rules, RetryPolicy(3, 0.0, 0.0), sleep=lambda s: None)
+    assert res.reason is None and not res.failed
+    assert [s.id for s in res.patch.scenes] == ["JUN_CLEAR_PATCH", "SEP_ONLY"]
+    assert res.clear.tolist() == [1.0, 1.0] and res.counters.retries == 0
+    assert np.array_equal(res.patch.pixels[1, 0], fx.expected_band("B4") - 1000)
+    # requests: 1 search, 3 SCL reads, 2 scenes × (2 bands + SCL) reads; no item lookups
+    assert src.requests == {"search": 1, "items": 0, "scl": 3, "bands": 6, "resigned": 0}
+    assert len(stac.state.requests("/search")) == 1
+
+
+# -- errors and retries ---------------------------------------------------------------------------
+
+
+def test_a_503_is_retried_by_gdal_and_the_read_succeeds(stac):
+    stac.put("/flaky1/red.tif", stac.state.files["/utm/B4.tif"])
+    stac.state.fail["/flaky1/red.tif"] = [2, 503]
+    stac.publish(es_item(stac, "FLAKY", "2021-06-10T10:00:00Z", 1.0, red="/flaky1/red.tif"))
+    src = es_source(stac, bands=("B4",), http_retries=3)
+    loc = fx.location(seasons=1)
+    patch = src.fetch(loc, src.search(loc)[0])
+    assert np.array_equal(patch.pixels[0, 0], fx.expected_band("B4") - 1000)
+    statuses = [r.status for r in stac.state.requests("/flaky1/")]
+    assert statuses[:2] == [503, 503] and statuses[-1] in (200, 206)
+
+
+def test_a_lasting_503_is_transient_and_the_engine_retry_reaches_the_server(stac):
+    stac.put("/flaky2/red.tif", stac.state.files["/utm/B4.tif"])
+    stac.state.fail["/flaky2/red.tif"] = [3, 503]  # GDAL's own 1 + 1 attempts are not enough
+    stac.publish(es_item(stac, "FLAKY", "2021-06-10T10:00:00Z", 1.0, red="/flaky2/red.tif"))
+    src = es_source(stac, bands=("B4",), http_retries=1)
+    loc = fx.location(seasons=1)
+    res = collect_location(
+        src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(4, 0.0, 0.0), sleep=lambda s: None
+    )
+    assert res.reason is None, res.reason
+    assert res.counters.retries == 1 and res.counters.transient == 1
+    assert np.array_equal(res.patch.pixels[0, 0], fx.expected_band("B4") - 1000)
+    assert [r.status for r in stac.state.requests("/flaky2/")][:3] == [503, 503, 503]
+
+
+def test_a_404_is_permanent_and_not_retried(stac):
+    stac.publish(es_item(stac, "GONE", "2021-06-10T10:00:00Z", 1.0, red="/nowhere/red.tif"))
+    src = es_source(stac, bands=("B4",))
+    loc = fx.location(seasons=1)
+    with pytest.raises(PermanentError, match=r"nowhere/red\.tif.*404"):
+        src.fetch(loc, src.search(loc)[0])
+    res = collect_location(
+        src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(4, 0.0, 0.0), sleep=lambda s: None
+    )
+    assert res.failed and "404" in res.reason and res.counters.retries == 0
+
+
+def test_search_errors_are_retried_then_typed(stac):
+    stac.publish(es_item(stac, "ES_A", "2021-06-10T10:00:00Z", 1.0))
+    src = es_source(stac, http_retries=2)
+    src.client()  # the root is read once per process
+    stac.state.search_fail[:] = [1, 503]
+    assert len(src.search(fx.location(seasons=1))[0]) == 1
+    assert [r.status for r in stac.state.requests("/search")] == [503, 200]
+    stac.state.search_fail[:] = [5, 503]
+    with pytest.raises(TransientError, match="503"):
+        src.search(fx.location(seasons=1))
+    stac.state.search_fail[:] = [1, 400]
+    with pytest.raises(PermanentError, match="HTTP 400"):
+        src.search(fx.location(seasons=1))
+    down = StacSource("L2A", url="http://127.0.0.1:9", http_retries=0)  # nothing listens
+    with pytest.raises(TransientError):
+        down.search(fx.location(seasons=1))
+
+
+def test_api_error_classification():
+    from pystac_client.exceptions import APIError
+
+    def api(status):
+        e = APIError("answer")
+        e.status_code = status
+        return e
+
+    assert isinstance(classify_api_error(api(429)), TransientError)
+    assert isinstance(classify_api_error(api(502)), TransientError)
+    assert isinstance(classify_api_error(api(404)), PermanentError)
+    assert isinstance(classify_api_error(api(400)), PermanentError)
+    assert isinstance(classify_api_error(APIError("Read timed out. (timeout=30)")), TransientError)
+    assert isinstance(classify_api_error(ValueError("Expecting value")), PermanentError)
+
+
+# -- signing -------------------------------------------------------------------------------------
+
+
+def test_hrefs_are_signed_and_a_403_signs_again_once(stac):
+    stac.put("/pc403/B04.tif", stac.state.files["/utm/B4.tif"])
+    stac.state.deny.append(("/pc403/B04.tif", r"sig=SECRET1\b", 403))  # token 1 has expired
+    stac.publish(pc_item(stac, "PC_A", "2022-06-05T10:00:00Z", 1.0, B04="/pc403/B04.tif"))
+    signer = fx.CountingSigner()
+    src = pc_source(stac, signer=signer, bands=("B4",))
+    loc = fx.location(1, "2022-06")
+    (june,) = src.search(loc)
+    patch = src.fetch(loc, june)
+    assert np.array_equal(patch.pixels[0, 0], fx.expected_band("B4") - 1000)
+    assert signer.invalidated == 1 and src.requests["resigned"] == 1
+    assert signer.signed.count(f"{stac.url}/pc403/B04.tif") == 2
+    assert all("?" not in href for href in signer.signed)  # always the unsigned href
+    reads = stac.state.requests("/pc403/")
+    assert reads[0].status == 403 and "sig=SECRET1" in reads[0].query
+    assert reads[-1].status in (200, 206) and "sig=SECRET2" in reads[-1].query
+
+
+def test_a_lasting_403_is_transient_and_no_token_leaks(stac):
+    stac.put("/pcdeny/B04.tif", stac.state.files["/utm/B4.tif"])
+    stac.state.deny.append(("/pcdeny/B04.tif", r"sig=", 403))
+    stac.publish(pc_item(stac, "PC_A", "2022-06-05T10:00:00Z", 1.0, B04="/pcdeny/B04.tif"))
+    signer = fx.CountingSigner()
+    src = pc_source(stac, signer=signer, bands=("B4",))
+    loc = fx.location(1, "2022-06")
+    (june,) = src.search(loc)
+    with pytest.raises(TransientError) as info:
+        src.fetch(loc, june)
+    assert signer.invalidated == 1
+    text = f"{info.value!s} {info.value!r} {info.value.__cause__!r} {info.value.__context__!r}"
+    assert "403" in text and "/pcdeny/B04.tif" in text
+    for secret in ("SECRET", "sig=", "se=", "?st"):
+        assert secret not in text
+    # unsigned (Earth Search): a 403 is S3's answer for a missing object, permanent
+    stac.publish(es_item(stac, "ES_DENY", "2022-06-06T10:00:00Z", 1.0, red="/pcdeny/B04.tif"))
+    stac.state.deny.append(("/pcdeny/B04.tif", r"^$", 403))
+    es = es_source(stac, bands=("B4",))
+    with pytest.raises(PermanentError, match="403"):
+        es.fetch(loc, [s for s in es.search(loc)[0] if s.id == "ES_DENY"])
+
+
+def test_default_signer_is_planetary_computers_and_strip_query():
+    src = StacSource("L2A", catalog="planetary-computer")
+    assert type(src.signer).__name__ == "PlanetaryComputerSigner"
+    assert pickle.loads(pickle.dumps(src)).signer == src.signer
+    assert StacSource("L2A").signer is None  # Earth Search hrefs are public
+    text = "'/vsicurl/https://acc.blob.core.windows.net/c/B04.tif?st=1&sig=abc%3D' failed"
+    assert strip_query(text) == "'/vsicurl/https://acc.blob.core.windows.net/c/B04.tif' failed"
+
+
+def test_fetch_returns_exactly_the_given_scenes_in_order(stac):
+    stac.publish(
+        es_item(stac, "JUN_HALF", "2021-06-05T10:00:00Z", 2.0, scl="/scl/half.tif"),
+        es_item(stac, "SEP_CLEAR", "2021-09-10T10:00:00Z", 7.0),
+    )
+    src = es_source(stac, bands=("B4",))
+    loc = fx.location(seasons=2)
+    (june,), (sep,) = src.search(loc)
+    patch = src.fetch(loc, [sep, june])
+    assert [s.id for s in patch.scenes] == ["SEP_CLEAR", "JUN_HALF"]
+    assert patch.clear_fractions().tolist() == [1.0, 0.5]
+    assert (patch.cloud[1, :16] == 100).all() and (patch.cloud[1, 16:] == 0).all()
+    one = src.fetch(loc, [june])  # a refetch of one season
+    assert one.pixels.shape == (1, 1, fx.SIZE, fx.SIZE) and one.scenes == (june,)
+
+
+def test_cli_wiring(tmp_path, capsys):
+    from collector.cli import build_parser, collect_config, main
+
+    def config(*extra):
+        args = build_parser().parse_args(
+            ["collect", "--n", "4", "--out", str(tmp_path / "s.zarr"), *extra]
+        )
+        return collect_config(args)
+
+    cfg = config("--source", "stac", "--bands", "l2a", "--stac", "planetary-computer")
+    assert cfg.source_options == {"catalog": "planetary-computer"}
+    assert config("--source", "stac", "--bands", "l2a").source_options == {
+        "catalog": "earth-search"
+    }
+    base = ["collect", "--n", "4", "--out", str(tmp_path / "x.zarr"), "--dry-run"]
+    assert main([*base, "--source", "stac", "--bands", "l2a", "--stac", "earth-search"]) == 0
+    assert main([*base, "--source", "stac", "--bands", "l1c"]) == 2
+    assert main([*base, "--source", "earthengine", "--stac", "earth-search"]) == 2
+    assert main([*base, "--source", "stac", "--bands", "l2a", "--stac", "earthsearch"]) == 2
+    err = capsys.readouterr().err
+    assert "use BANDS=l2a" in err and "--stac earth-search needs --source stac" in err
+    assert "unknown STAC catalogue 'earthsearch'" in err
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_any_stac_api_by_url_with_inferred_asset_names(stac):
+    stac.publish(
+        fx.item("ES_NAMES", "2021-06-05T10:00:00Z", 1.0, es_assets(stac), "s2", "05.00", -0.1),
+        fx.item("PC_NAMES", "2021-09-05T10:00:00Z", 1.0, pc_assets(stac), "s2", "03.01"),
+    )
+    src = StacSource("L2A", ("B4", "B8A"), catalog=stac.url, collection_id="s2")
+    assert src.catalog.assets is None and src.catalog.offset == "raster-bands"
+    loc = fx.location(seasons=2)
+    patch = src.fetch(loc, [w[0] for w in src.search(loc)])
+    for j, band in enumerate(("B4", "B8A")):
+        assert np.array_equal(patch.pixels[0, j], fx.expected_band(band) - 1000)  # raster:bands
+        assert np.array_equal(patch.pixels[1, j], fx.expected_band(band))  # baseline 03.01
+    with pytest.raises(ValueError, match="no key for band"):
+        StacSource(
+            "L2A",
+            ("B4", "B3"),
+            catalog=stac.url,
+            collection_id="s2",
+            assets={"B4": "red", "SCL": "scl"},
+        )
