@@ -122,7 +122,7 @@ def _plan(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
     plan = make_plan(config)
-    if args.recipe_record:
+    if getattr(args, "recipe_record", None):
         plan.attrs["seco_plan"]["recipe"] = args.recipe_record
     path = write_plan(plan, out)
     picture = plan_map(plan, out / "map.png")
@@ -171,7 +171,8 @@ def _json_object(text: str) -> dict:
 def collect_config(args: argparse.Namespace):  # -> CollectConfig
     from collector.config import CollectConfig
 
-    level, _, names = args.bands.partition(":")
+    bands = args.bands or ("l2a" if args.source == "stac" else "l1c")
+    level, _, names = bands.partition(":")
     options = dict(args.source_option or {})
     if args.faults:
         faults: dict[str, float | int] = dict(args.faults)
@@ -206,7 +207,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
             backoff_s=args.backoff,
             storage_options=args.storage_options or {},
             progress=not args.no_progress,
-            recipe=args.recipe_record,
+            recipe=getattr(args, "recipe_record", None),
         )
     except ValueError as e:
         raise UsageError(str(e)) from e
@@ -262,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--bands",
-        default="l1c",
-        help="l1c or l2a, optionally :rgb or :B4,B3,B2 (default l1c = all 13)",
+        default=None,
+        help="l1c or l2a, optionally :rgb or :B4,B3,B2 (default: l1c, all 13; l2a for STAC)",
     )
     p.add_argument(
         "--clear-threshold", type=float, default=0.9, help="min clear fraction per season"

@@ -88,7 +88,7 @@ def test_cli_plan_writes_plan_and_map(tmp_path, capsys):
         (["--region", "FR", "--n", "5", "--sigma-km", "0"], "sigma_km"),
         (["--region", "FR", "--n", "5", "--sigma-km", "-1"], "sigma_km"),
         (["--region=-40,-40,-30,-30", "--n", "5"], "no cities"),
-        (["--region", "FR"], "required: --n"),
+        (["--region", "FR"], "--n is required"),
         (["--region", "FR", "--n", "five"], "invalid int value"),
         (["--region", "FR", "--n", "5", "--cities", "0"], "cities"),
         (["--region", "FR", "--n", "5", "--spares", "0.9"], "spares"),
