@@ -210,6 +210,7 @@ def bench_bytes(n: int = 64, size: int = 264) -> dict[str, float]:
     from collector.config import CollectConfig
     from collector.engine import collect
     from collector.plan import PlanConfig
+    from shared.layout import IMAGE_ZSTD_LEVEL
 
     with tempfile.TemporaryDirectory(dir="datasets" if os.path.isdir("datasets") else None) as tmp:
         cfg = CollectConfig(
@@ -241,7 +242,8 @@ def bench_bytes(n: int = 64, size: int = 264) -> dict[str, float]:
             ),
             ("whole store (cloud, metadata, index, pictures)", f"{total / raw:.3f} of raw"),
         ],
-        notes="Blosc (zstd level 5, byte shuffle) + crc32c per image chunk. Synthetic patches "
+        notes=f"Blosc (zstd level {IMAGE_ZSTD_LEVEL}, byte shuffle) + crc32c per image chunk. "
+        "Synthetic patches "
         "carry sensor-like noise; real Sentinel-2 compresses differently, so re-measure on a "
         "real store. Goal: ≤ 0.6 of raw.",
     )

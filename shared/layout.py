@@ -34,6 +34,7 @@ __all__ = [
 LAYOUT_VERSION = 1
 TIME_UNITS = "milliseconds since 1970-01-01T00:00:00"
 TIME_FILL = np.iinfo(np.int64).min
+IMAGE_ZSTD_LEVEL = 1  # Blosc zstd level of pixels and cloud (see ArrayDef.create)
 #: ``cloud`` holds a cloud probability in percent (0 clear … 100 cloud, 255 no data);
 #: a pixel counts as clear below this value (Cloud Score+ ``cs_cdf ≥ 0.6`` ⇔ cloud < 40).
 CLOUD_CLEAR_BELOW = 40
@@ -152,7 +153,7 @@ class ArrayDef:
             # uint16 imagery. Level 1: 5× faster to write than level 5 for ~1 % more bytes
             # (measured on 13-band shards). Blosc carries no checksum: crc32c guards each chunk.
             compressors = [
-                BloscCodec(cname="zstd", clevel=1, shuffle="shuffle"),
+                BloscCodec(cname="zstd", clevel=IMAGE_ZSTD_LEVEL, shuffle="shuffle"),
                 Crc32cCodec(),
             ]
         else:

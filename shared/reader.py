@@ -30,6 +30,19 @@ from shared.store import Store, open_store
 __all__ = ["StoreReader", "ChunkReadError"]
 
 _MERGE_GAP = 1 << 16
+_EMPTY = int(EMPTY)
+
+
+class _Where:
+    """Names a chunk in an error message; formatted only when one is raised."""
+
+    __slots__ = ("key", "coords")
+
+    def __init__(self, key: str, coords: tuple[int, ...]) -> None:
+        self.key, self.coords = key, coords
+
+    def __str__(self) -> str:
+        return f"{self.key} chunk {self.coords}"
 
 
 class _ImageArray:
@@ -71,7 +84,8 @@ class _ImageArray:
                 self._cache.popitem(last=False)
         return idx
 
-    def decode_into(self, raw: bytes, dest: np.ndarray, where: str) -> None:
+    def decode_into(self, raw: bytes | memoryview, dest: np.ndarray, where: Any) -> None:
+        """Check and decode one chunk into ``dest``; ``where`` names it in errors."""
         lay = self.layout
         body = check_crc(raw, where) if lay.chunk_crc else memoryview(raw)
         try:
@@ -96,11 +110,11 @@ class _ImageArray:
                 dest[...] = lay.fill
                 continue
             within = tuple(c % s for c, s in zip(coords, lay.shard[:nlead], strict=True)) + (0, 0)
-            off, nb = idx[within]
-            if off == EMPTY and nb == EMPTY:
+            off, nb = idx[within].tolist()
+            if off == _EMPTY and nb == _EMPTY:
                 dest[...] = lay.fill
                 continue
-            by_shard.setdefault(shard, []).append((int(off), int(nb), dest, coords))
+            by_shard.setdefault(shard, []).append((off, nb, dest, coords))
         for shard, reqs in by_shard.items():
             key = self.shard_key(shard)
             reqs.sort(key=lambda r: r[0])
@@ -115,9 +129,10 @@ class _ImageArray:
                 raw = self.src.read(key, base, stop - base)
                 if raw is None or len(raw) < stop - base:
                     raise ChunkReadError(f"{key}: shard shorter than its index says")
+                view = memoryview(raw)  # slices of it are not copies
                 for off, nb, dest, coords in reqs[start:end]:
-                    piece = raw if end - start == 1 else raw[off - base : off - base + nb]
-                    self.decode_into(piece, dest, f"{key} chunk {coords}")
+                    piece = view[off - base : off - base + nb]
+                    self.decode_into(piece, dest, _Where(key, coords))
                 with self._lock:
                     self.chunks_read += end - start
                     self.bytes_read += stop - base
@@ -145,7 +160,7 @@ class StoreReader:
         self.spec = self.store.spec
         self.threads = max(int(threads), 1)
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        src = byte_source(self.store.location, self.store.group.store)
+        src = self._src = byte_source(self.store.location, self.store.group.store)
         self._arrays: dict[str, _ImageArray | None] = {}
         names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
         for name in names:
@@ -153,9 +168,13 @@ class StoreReader:
             self._arrays[name] = None if layout is None else _ImageArray(layout, src, cache_shards)
 
     def close(self) -> None:
+        """Stop the decode threads and close the files kept open."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        close = getattr(self._src, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> StoreReader:
         return self

@@ -124,9 +124,17 @@ def shard_key(layout: ShardLayout, shard: int) -> str:
     return f"{layout.name}/c/{shard}" + "/0" * (len(layout.shape) - 1)
 
 
-def check_crc(raw: bytes, where: str) -> memoryview:
-    body = memoryview(raw)[:-4]
-    if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+def check_crc(raw: bytes | memoryview, where: object) -> memoryview:
+    """The body of ``raw`` (its last 4 bytes are the body's crc32c), without copying it.
+
+    ``where`` names the data in the error message (formatted only then).
+    """
+    view = memoryview(raw)
+    if len(view) < 4:
+        raise ChunkReadError(f"{where}: shorter than its crc32c (truncated)")
+    body = view[:-4]
+    # google_crc32c takes bytes or NumPy arrays but not memoryviews: view it as uint8 (no copy)
+    if google_crc32c.value(np.frombuffer(body, np.uint8)) != int.from_bytes(view[-4:], "little"):
         raise ChunkReadError(f"{where}: crc32c mismatch (corrupted data)")
     return body
 

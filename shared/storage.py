@@ -7,7 +7,10 @@ Also the byte-level access the fast reader uses: positional reads of local files
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from contextlib import suppress
 from pathlib import Path
+from threading import Lock
 from typing import Any, Protocol
 
 from zarr.abc.store import RangeByteRequest, Store, SuffixByteRequest
@@ -65,35 +68,58 @@ class ByteSource(Protocol):
 
 
 class LocalBytes:
-    """Positional reads (``os.pread``) of files under a local store root."""
+    """Positional reads (``os.pread``) of files under a local store root.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    Open files are kept (least recently used first out, at most ``max_open``), so reading many
+    small ranges of the same shard costs one ``open``. Like the reader's shard-index cache,
+    this assumes shards are not replaced while being read.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], max_open: int = 128) -> None:
         self.root = local_path(root)
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._max_open = max_open
+        self._lock = Lock()
 
     def _open(self, key: str) -> int | None:
+        with self._lock:
+            fd = self._fds.get(key)
+            if fd is not None:
+                self._fds.move_to_end(key)
+                return fd
         try:
-            return os.open(self.root / key, os.O_RDONLY)
+            fd = os.open(os.path.join(self.root, key), os.O_RDONLY)
         except FileNotFoundError:
             return None
+        with self._lock:
+            if key in self._fds:  # another thread opened it meanwhile
+                os.close(fd)
+                return self._fds[key]
+            self._fds[key] = fd
+            while len(self._fds) > self._max_open:
+                os.close(self._fds.popitem(last=False)[1])
+        return fd
 
     def read(self, key: str, offset: int, length: int) -> bytes | None:
         fd = self._open(key)
-        if fd is None:
-            return None
-        try:
-            return os.pread(fd, length, offset)
-        finally:
-            os.close(fd)
+        return None if fd is None else os.pread(fd, length, offset)
 
     def read_suffix(self, key: str, length: int) -> bytes | None:
         fd = self._open(key)
         if fd is None:
             return None
-        try:
-            size = os.fstat(fd).st_size
-            return os.pread(fd, min(length, size), max(size - length, 0))
-        finally:
-            os.close(fd)
+        size = os.fstat(fd).st_size
+        return os.pread(fd, min(length, size), max(size - length, 0))
+
+    def close(self) -> None:
+        """Close every file kept open."""
+        with self._lock:
+            while self._fds:
+                os.close(self._fds.popitem()[1])
+
+    def __del__(self) -> None:
+        with suppress(Exception):  # at interpreter shutdown there is nothing left to clean up
+            self.close()
 
 
 class StoreBytes:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shared.errors import ShardShapeError
-from shared.reader import StoreReader
+from shared.reader import ChunkReadError, StoreReader
 from shared.storage import LocalBytes, StoreBytes
 from shared.store import open_store
 from shared.testing import fill_shard, make_store, pixel_value
@@ -144,3 +144,25 @@ def test_rewriting_a_shard_is_idempotent(tiny_store):
     store = open_store(tiny_store.location, "r+")
     write_shard(store, 1, fill_shard(store.spec, 1))
     assert _files(root) == before
+
+
+def test_local_bytes_keeps_few_files_open(tiny_store):
+    src = LocalBytes(tiny_store.location, max_open=2)
+    keys = [f"pixels/c/{k}/0/0/0/0" for k in range(3)] + ["cloud/c/0/0/0/0"]
+    first = [src.read_suffix(k, 100) for k in keys]
+    assert len(src._fds) == 2 and list(src._fds) == keys[-2:]  # least recently used closed
+    assert [src.read_suffix(k, 100) for k in keys] == first  # reopened where needed
+    assert src.read("pixels/c/9/0/0/0/0", 0, 10) is None  # absent shard, nothing kept
+    src.close()
+    assert not src._fds
+
+
+def test_corrupted_chunk_names_itself(tiny_store):
+    shard_file = Path(tiny_store.location) / "pixels" / "c" / "1" / "0" / "0" / "0" / "0"
+    raw = bytearray(shard_file.read_bytes())
+    raw[40] ^= 0xFF  # inside sample 4's first image
+    shard_file.write_bytes(bytes(raw))
+    with StoreReader(tiny_store) as reader:
+        with pytest.raises(ChunkReadError, match=r"pixels/c/1/0/0/0/0 chunk \(4, 0, 0\): crc32c"):
+            reader.pixels([4], seasons=[0], bands=["B1"])
+        assert reader.pixels([4], seasons=[0], bands=["B2"]).shape == (1, 1, 1, 16, 16)

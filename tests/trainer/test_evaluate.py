@@ -13,6 +13,8 @@ from tests.trainer.conftest import tiny_args
 from tests.trainer.evaluate.fixtures import make_eurosat, make_oscd
 from trainer.cli import main
 from trainer.evaluate.probe import Split, knn, linear_probe
+from trainer.evaluate.science import MARKER
+from trainer.evaluate.science import main as science_main
 from trainer.evaluate.synthetic import SyntheticChange, SyntheticLandcover
 
 
@@ -166,6 +168,26 @@ def test_evaluate_random_and_trained_encoders(truth_store, train_store, tmp_path
     change = df[df.protocol == "change"].set_index("metric").value
     assert {"precision", "recall", "f1", "iou"} <= set(change.index) and change.between(0, 1).all()
     assert set(df.task) == {"synthetic-landcover", "synthetic-change"}
+    assert (
+        (out / "results.md")
+        .read_text()
+        .startswith("# Evaluation on synthetic-change, synthetic-landcover\n")
+    )
+    # the science page writes down what was measured and keeps a person's discussion
+    page = tmp_path / "docs" / "science.md"
+    page.parent.mkdir()
+    argv = ["--results", str(out), "--runs", str(tmp_path), "--out", str(page)]
+    assert science_main(argv) == 0
+    text = page.read_text()
+    assert "| run | steps |" in text and "\n| run | 2 |" in text
+    assert "synthetic-change — change" in text and "synthetic-landcover — knn" in text
+    assert (page.parent / "science.png").stat().st_size > 0
+    page.write_text(text + "What a person read in the tables.\n")
+    assert science_main(argv) == 0
+    again = page.read_text()
+    assert again.count(MARKER) == 1 and again.endswith(
+        MARKER + "\nWhat a person read in the tables.\n"
+    )
 
 
 def test_eurosat_and_oscd_readers_through_evaluate(tmp_path):

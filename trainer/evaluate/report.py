@@ -25,8 +25,11 @@ MAIN_METRIC = {
 }
 
 
-def write_results(rows: list[dict], out: Path, title: str = "Evaluation") -> pd.DataFrame:
-    """Merge ``rows`` into ``out/results.csv`` and rewrite the table and the plot."""
+def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.DataFrame:
+    """Merge ``rows`` into ``out/results.csv`` and rewrite the table and the plot.
+
+    The default title names every task the folder now holds, not only the new rows' task.
+    """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
     new = pd.DataFrame(rows, columns=COLUMNS)
@@ -37,8 +40,9 @@ def write_results(rows: list[dict], out: Path, title: str = "Evaluation") -> pd.
         new = pd.concat([old, new], ignore_index=True)
     new = new.sort_values(["task", "protocol", "encoder", "metric"]).reset_index(drop=True)
     new.to_csv(path, index=False)
+    title = title or "Evaluation on " + ", ".join(sorted(new.task.unique()))
     _markdown(new, out / "results.md", title)
-    _plot(new, out / "results.png", title)
+    plot_results(new, out / "results.png", title)
     return new
 
 
@@ -71,7 +75,8 @@ def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def _plot(df: pd.DataFrame, path: Path, title: str) -> None:
+def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
+    """Bar chart of each protocol's main metric per encoder on the test split."""
     main = _main(df)
     if main.empty:
         return

@@ -118,7 +118,7 @@ def evaluate(
                 }
                 for m, v in metrics.items()
             ]
-    write_results(rows, folder, f"Evaluation on {task}")
+    write_results(rows, folder)
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared.benchmarks import machine_description
-from trainer.evaluate.report import MAIN_METRIC
+from trainer.evaluate.report import MAIN_METRIC, plot_results
 
 MARKER = "<!-- discussion: kept across regenerations -->"
 
@@ -90,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.write_text(render(Path(args.results), Path(args.runs), out, args.command))
-    png = Path(args.results) / "results.png"
-    if png.exists():
-        (out.parent / "science.png").write_bytes(png.read_bytes())
+    plot_results(
+        pd.read_csv(Path(args.results) / "results.csv"),
+        out.parent / "science.png",
+        "SeCo vs MoCo-v2 vs MoCo-TP vs random init (SYNTHETIC data)",
+    )
     print(f"wrote {out}")
     return 0
 
