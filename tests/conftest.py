@@ -71,3 +71,13 @@ def s3_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def collect_args(out, *args: str) -> list[str]:
+    """``collect`` arguments for a quiet in-process collection into ``out`` (2 worker threads)."""
+    return [
+        "collect",
+        *args,
+        *("--scheduler", "threads", "--workers", "2", "--no-progress"),
+        *("--out", str(out)),
+    ]

@@ -8,6 +8,7 @@ from collector.cli import main
 from collector.plan import read_plan
 from collector.recipes import RecipeError, load_recipe, recipe_names
 from shared.store import open_store
+from tests.conftest import collect_args
 
 
 def test_shipped_recipes():
@@ -44,8 +45,8 @@ def test_each_recipe_plans_offline_and_runs_tiny(tmp_path, name, capsys):
             assert info["config"][key] == recipe.settings[key]
     assert info["recipe"]["name"] == name and info["config"]["n"] == 24
     out = tmp_path / "tiny.zarr"
-    argv = [
-        "collect",
+    argv = collect_args(
+        out,
         "--recipe",
         name,
         "--n",
@@ -58,14 +59,7 @@ def test_each_recipe_plans_offline_and_runs_tiny(tmp_path, name, capsys):
         "4",
         "--spares",
         "3",
-        "--scheduler",
-        "threads",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
+    )
     assert main(argv) == 0, capsys.readouterr().err
     store = open_store(out)
     assert not store.pending_shards()

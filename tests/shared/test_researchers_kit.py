@@ -14,7 +14,7 @@ from shared.geotiff import export_geotiffs
 from shared.reader import StoreReader
 from shared.store import open_store
 from shared.torch_dataset import SeasonalPatches
-from tests.conftest import run_module
+from tests.conftest import collect_args, run_module
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def collected(tmp_path_factory):
     from collector.cli import main
 
     out = tmp_path_factory.mktemp("kit") / "kit.zarr"
-    argv = [
-        "collect",
+    argv = collect_args(
+        out,
         "--recipe",
         "demo",
         "--n",
@@ -33,14 +33,7 @@ def collected(tmp_path_factory):
         "32",
         "--shard-samples",
         "8",
-        "--scheduler",
-        "threads",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
+    )
     assert main(argv) == 0
     return out
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import collect_args
 from tests.trainer.conftest import tiny_args
 from tests.trainer.evaluate.fixtures import make_eurosat, make_oscd
 from trainer.cli import main
@@ -23,8 +24,8 @@ def truth_store(tmp_path_factory):
     from collector.cli import main as collect
 
     out = tmp_path_factory.mktemp("truth") / "truth.zarr"
-    argv = [
-        "collect",
+    argv = collect_args(
+        out,
         "--region=-5,40,20,55",
         "--n",
         "40",
@@ -39,14 +40,7 @@ def truth_store(tmp_path_factory):
         "--spares",
         "2",
         "--truth",
-        "--scheduler",
-        "threads",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
+    )
     assert collect(argv) == 0
     return str(out)
 
