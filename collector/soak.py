@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.benchmarks import record
 from shared.layout import SHARD_ARRAYS
 from shared.store import open_store
 
@@ -116,6 +117,29 @@ def main() -> int:
     print(
         f"arrays identical: {same_arrays}; shard files identical: {same_files} ({len(a_files)} files); "
         f"stats identical: {same_stats}"
+    )
+    landed = len(done_at_kill)
+    record(
+        "collector_soak",
+        "Soak: a collection SIGKILLed again and again, resumed, compared",
+        f"python -m collector.soak --n {args.n} --kills {args.kills} --size {args.size}",
+        {
+            "soak_locations": args.n,
+            "soak_kills": args.kills,
+            "soak_identical": bool(same_arrays and same_files and same_stats),
+        },
+        [
+            ("locations, uninterrupted reference run", f"{args.n:,} in {ref_seconds:.0f} s"),
+            (
+                "SIGKILLs of the whole process group",
+                f"{args.kills} ({landed} after the store existed)",
+            ),
+            ("arrays identical to the reference", str(same_arrays)),
+            ("shard files byte-identical", f"{same_files} ({len(a_files)} files)"),
+            ("statistics identical", str(same_stats)),
+        ],
+        "Synthetic source, Europe, 4 seasons × 13 bands; each kill lands at a random moment "
+        "(client, scheduler and workers together), then the same command resumes.",
     )
     return 0 if same_arrays and same_files and same_stats else 1
 

@@ -30,7 +30,7 @@ from trainer.checkpoint import (
 )
 from trainer.config import PretrainConfig
 from trainer.data import StepPlan, batch_loader, valid_samples
-from trainer.distributed import Dist, setup
+from trainer.distributed import Dist, ShuffledKeys, setup
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.scaling import BandScaling
@@ -180,6 +180,8 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         )
     if cfg.compile:
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
+    shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
+    encode_keys = shuffle or encode_keys
     augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile and cuda)
     loader = batch_loader(cfg.store, cfg.bands, plan, first, total, cfg.workers, pin=cuda)
     run_log = RunLog(out, d.main)
@@ -200,6 +202,8 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         pixels = batch["pixels"]
         skipped += int(batch["skipped"])
         lr = learning_rate(cfg, step, total)
+        if shuffle is not None:
+            shuffle.at_step(step)
         views = make_views(
             scaling.to_unit(pixels),
             cfg.objective,

@@ -224,3 +224,43 @@ def test_bench_runs_and_records(train_store, tmp_path):
     assert figures["cpu_reference_pipeline_resnet18_rgb_loc_s"] > 0
     page = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "No CUDA device on this machine" in page and "P2 reader, rgb" in page
+
+
+def _shuffle_worker(rank: int, out: str, port: int) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    from trainer.distributed import ShuffledKeys
+
+    x = torch.arange(8.0).reshape(4, 2) + 100 * rank  # rank r holds samples 4r..4r+3
+    per_sample = ShuffledKeys(lambda b: [b * 2, b.sum(1, keepdim=True)], seed=5)
+    per_sample.at_step(3)
+    a = per_sample(x)
+    # a batch-statistic encoder (BatchNorm's shortcut): what each slice is centred on
+    centred = ShuffledKeys(lambda b: [b - b.mean(0, keepdim=True)], seed=5)
+    centred.at_step(3)
+    c1 = centred(x)[0]
+    centred.at_step(3)
+    c2 = centred(x)[0]
+    torch.save({"x": x, "a": a, "c1": c1, "c2": c2}, f"{out}/shuffle{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_shuffle_bn_returns_each_process_its_own_keys(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_shuffle_worker, args=(str(tmp_path), port), nprocs=2, join=True)
+    r = [torch.load(tmp_path / f"shuffle{k}.pt", weights_only=True) for k in range(2)]
+    for k in range(2):
+        x = r[k]["x"]
+        # a per-sample encoder gives exactly the unshuffled result, in this process's order
+        assert torch.equal(r[k]["a"][0], x * 2) and torch.equal(
+            r[k]["a"][1], x.sum(1, keepdim=True)
+        )
+        # the same step shuffles the same way (exact resume)
+        assert torch.equal(r[k]["c1"], r[k]["c2"])
+    # batch statistics came from a mix of both processes' samples, not from the own batch
+    local = [r[k]["x"] - r[k]["x"].mean(0, keepdim=True) for k in range(2)]
+    assert not all(torch.allclose(r[k]["c1"], local[k]) for k in range(2))
