@@ -146,13 +146,15 @@ def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
 
     preflight(cfg.source, cfg.source_options)
     ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
-    with StoreLock(ledger.store):
+    with StoreLock(ledger.store) as lock:
         pending = ledger.store.pending_shards()
         done = ledger.store.spec.n_shards - len(pending)
         verb = "creating" if ledger.created else "resuming"
         log(
             f"{verb} {out}: {ledger.store.spec.n_samples} locations, {len(pending)} shard(s) to do, {done} done"
         )
+        if lock.removed:
+            log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
         filled = rejected = retries = requests = 0
         seconds = 0.0
         if pending:

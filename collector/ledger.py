@@ -13,6 +13,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -183,6 +184,7 @@ class StoreLock:
 
     def __init__(self, store: Store) -> None:
         self.path = None if is_url(store.location) else local_path(store.location) / LOCK_FILE
+        self.removed = 0  # temporaries of killed writes removed on taking the lock
 
     def __enter__(self) -> StoreLock:
         if self.path is None:
@@ -202,11 +204,26 @@ class StoreLock:
                     f"another collection (pid {other['pid']}) is writing this store; wait for it"
                 )
         self.path.write_text(json.dumps(me))
+        self.removed = remove_partial_writes(self.path.parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def remove_partial_writes(root: Path) -> int:
+    """Delete the temporaries a killed write left under ``root``; returns how many.
+
+    zarr's local store writes each object to ``<key>.<uuid>.partial`` and renames it into
+    place, so a SIGKILL mid-write leaves the temporary behind (never a half-written object).
+    Call only while holding the store's lock: then no live writer owns one.
+    """
+    removed = 0
+    for path in root.rglob("*.partial"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _alive(pid: int) -> bool:

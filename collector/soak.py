@@ -63,6 +63,15 @@ def _digest(out: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     return arrays, files
 
 
+def _done_shards(location: Path) -> int:
+    """Shards marked done in the store at ``location`` (0 while it does not exist yet)."""
+    try:
+        store = open_store(location)
+        return store.spec.n_shards - len(store.pending_shards())
+    except Exception:  # not created yet, or caught mid-creation
+        return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m collector.soak", description=__doc__)
     parser.add_argument("--n", type=int, default=2000)
@@ -81,27 +90,35 @@ def main() -> int:
     print(f"reference: {args.n} locations in {ref_seconds:.0f} s")
     rng = random.Random(args.seed)
     done_at_kill = []
+    n_shards = open_store(ref).spec.n_shards
+    # about half a share of the shards per attempt, so the kills spread over the whole run
+    # and the last ones land late, in the final shards or in finalize
+    step = max(1, n_shards // max(args.kills, 1) - 1)
     for k in range(args.kills):
+        before = _done_shards(soak)
         proc = subprocess.Popen(
             _cmd(args, soak),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        delay = rng.uniform(2.0, max(3.0, ref_seconds / (args.kills / 2)))
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        # kill at a random moment once this attempt has made random progress (sometimes none:
+        # then in start-up): mid-task, mid-shard-write or mid-finalize
+        target = before + rng.randint(0, step)
+        t = time.perf_counter()
+        while proc.poll() is None and _done_shards(soak) < target:
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.0, 2.0))
+        if proc.poll() is not None:
+            print(f"attempt {k + 1:2d} finished before its kill")
+            break
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        try:
-            store = open_store(soak)
-            done = store.spec.n_shards - len(store.pending_shards())
-            done_at_kill.append(done)
-            print(f"kill {k + 1:2d} after {delay:4.1f} s: {done}/{store.spec.n_shards} shards done")
-        except Exception as e:  # killed before the store existed, or mid-creation
-            print(
-                f"kill {k + 1:2d} after {delay:4.1f} s: no complete store yet ({type(e).__name__})"
-            )
+        done = _done_shards(soak)
+        done_at_kill.append(done)
+        print(
+            f"kill {k + 1:2d} after {time.perf_counter() - t:4.1f} s: {done}/{n_shards} shards done"
+        )
     final = subprocess.run(_cmd(args, soak), capture_output=True, text=True)
     if final.returncode != 0:
         print(final.stderr)

@@ -112,3 +112,18 @@ def test_interrupted_creation_is_redone(tmp_path, reference):
     proc = run(out)
     assert proc is not None and proc.returncode == 0, proc.stderr
     assert_same(reference[2], content(out))
+
+
+def test_temporaries_of_killed_writes_are_removed(tmp_path, reference):
+    import shutil
+
+    out = tmp_path / "left.zarr"
+    shutil.copytree(reference[0], out)
+    # what a write SIGKILLed between zarr's temporary file and its rename leaves behind
+    leftover = out / "pixels" / "c" / "3" / "0" / "0" / "0" / "0.5f0e9c.partial"
+    leftover.write_bytes(b"half a shard")
+    proc = run(out)
+    assert proc is not None and proc.returncode == 0, proc.stderr
+    assert "removed 1 temporary file(s) of writes killed in an earlier run" in proc.stdout
+    assert not leftover.exists() and not list(out.rglob("*.partial"))
+    assert_same(reference[2], content(out))
