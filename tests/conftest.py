@@ -25,6 +25,15 @@ def run_module(*args: str, env: dict[str, str] | None = None, timeout: int = 300
     )
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def tiny_store(tmp_path):
     """A complete 10-sample store: 4 seasons, 13 bands, 16 px, shards of 4."""
@@ -46,13 +55,10 @@ def set_root_attr(store_location, key: str, value) -> None:
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3 API (moto's server) on 127.0.0.1: yields fsspec storage options for it."""
-    import socket
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.trainer.conftest import tiny_args
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
@@ -120,11 +120,7 @@ def _ddp_worker(rank: int, store: str, out: str, port: int) -> None:
 
 
 def test_two_process_ddp_keeps_identical_queues(train_store, tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     # spawn, not fork: forking a process that already runs threads (torch, zarr) can deadlock
     torch.multiprocessing.spawn(
         _ddp_worker, args=(train_store, str(tmp_path), port), nprocs=2, join=True
@@ -246,11 +242,7 @@ def _shuffle_worker(rank: int, out: str, port: int) -> None:
 
 
 def test_shuffle_bn_returns_each_process_its_own_keys(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     torch.multiprocessing.spawn(_shuffle_worker, args=(str(tmp_path), port), nprocs=2, join=True)
     r = [torch.load(tmp_path / f"shuffle{k}.pt", weights_only=True) for k in range(2)]
     for k in range(2):
