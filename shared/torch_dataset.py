@@ -1,7 +1,8 @@
 """A PyTorch ``Dataset`` over a store, for researchers with their own training code.
 
-Imported only when used (``from shared.torch_dataset import SeasonalPatches``), so the rest of
-``shared`` works without torch. Each item is one location: all (or chosen) seasons of the
+torch is imported on the first item, never by ``shared`` itself, so reading a store needs no
+torch. ``SeasonalPatches`` is a map-style dataset (``__len__`` and ``__getitem__``): a
+``torch.utils.data.DataLoader`` takes it as it is. Each item is one location: all (or chosen) seasons of the
 chosen bands, with its metadata.
 
 >>> ds = SeasonalPatches("datasets/demo.zarr", bands="rgb")
@@ -17,7 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from shared.bands import resolve_bands
 from shared.reader import StoreReader
@@ -27,7 +27,7 @@ from shared.view import sample_mask
 __all__ = ["SeasonalPatches"]
 
 
-class SeasonalPatches(torch.utils.data.Dataset):
+class SeasonalPatches:
     """Locations of a store as tensors.
 
     bands: ``"rgb"``, ``"all"`` or names (``"B8,B4"``); seasons: ``None`` (all) or indices;
@@ -81,6 +81,8 @@ class SeasonalPatches(torch.utils.data.Dataset):
             raise IndexError(f"index {i} outside 0..{len(self) - 1}")
         if self._reader is None:
             self._reader = StoreReader(self.location)
+        import torch
+
         s = int(self.samples[i])
         pixels = self._reader.pixels([s], seasons=self.seasons, bands=self.bands)[0]
         image = (
