@@ -59,30 +59,36 @@ def functions(node: Any) -> list[str]:
     return values_of(node, "functionName")
 
 
+def invocations(node: Any, name: str) -> list[dict[str, Any]]:
+    """The arguments of every invocation of function ``name`` in an expression graph, in order."""
+    out: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        inv = node.get("functionInvocationValue")
+        if isinstance(inv, dict) and inv.get("functionName") == name:
+            out.append(inv["arguments"])
+        for v in node.values():
+            out += invocations(v, name)
+    elif isinstance(node, list):
+        for v in node:
+            out += invocations(v, name)
+    return out
+
+
 def date_ranges(graph: dict) -> list[tuple[int, int]]:
     """``(start_ms, end_ms)`` of every ``DateRange`` in an expression graph, sorted."""
     values = graph.get("values", {})
-    out: set[tuple[int, int]] = set()
 
     def resolve(node: Any) -> Any:
         if isinstance(node, dict) and "valueReference" in node:
             return resolve(values[node["valueReference"]])
         return node.get("constantValue") if isinstance(node, dict) else node
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            inv = node.get("functionInvocationValue")
-            if inv and inv.get("functionName") == "DateRange":
-                args = inv["arguments"]
-                out.add((int(resolve(args["start"])), int(resolve(args["end"]))))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(graph)
-    return sorted(out)
+    return sorted(
+        {
+            (int(resolve(args["start"])), int(resolve(args["end"])))
+            for args in invocations(graph, "DateRange")
+        }
+    )
 
 
 class CannedEarthEngineApi(EarthEngineApi):
@@ -173,18 +179,7 @@ _BAND_ORDER = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10
 def _output_names(graph: dict) -> list[str]:
     """Band names given by every ``Image.rename`` in the graph, in order."""
     names: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            inv = node.get("functionInvocationValue")
-            if inv and inv.get("functionName") == "Image.rename":
-                for c in constants(inv["arguments"]["names"]):
-                    names.extend(c if isinstance(c, list) else [c])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(graph)
+    for args in invocations(graph, "Image.rename"):
+        for c in constants(args["names"]):
+            names.extend(c if isinstance(c, list) else [c])
     return names
