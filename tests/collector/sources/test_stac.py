@@ -1,4 +1,4 @@
-"""The STAC source offline: a local range-capable server with tiny COGs and a STAC API."""
+"""The STAC source offline: catalogues, search, reading and choosing, against a local\nrange-capable server with tiny COGs and a STAC API (errors and signing: test_stac_errors.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collector.fill import collect_location
 from collector.retry import RetryPolicy
 from collector.sources import make_source
 from collector.sources import preflight as sources_preflight
-from collector.sources.base import PermanentError, Source, TransientError, clear_fraction
-from collector.sources.stac import StacSource, classify_api_error, preflight
+from collector.sources.base import PermanentError, Source, clear_fraction
+from collector.sources.stac import StacSource, preflight
 from collector.sources.stac_catalogs import (
     CATALOGS,
     EARTH_SEARCH_ASSETS,
@@ -23,90 +23,17 @@ from collector.sources.stac_catalogs import (
     resolve_catalog,
     scl_to_cloud,
 )
-from collector.sources.stac_read import strip_query
-from shared.bands import band_names
 from tests.collector.sources import stac_fixtures as fx
-
-L2A = band_names("L2A")
-ES_C1 = CATALOGS["earth-search"].collection_id
-PC_L2A = CATALOGS["planetary-computer"].collection_id
-
-
-@pytest.fixture(scope="module")
-def server():
-    """One server per module; the COGs are written once (≈ 1 s)."""
-    srv = fx.OfflineStac()
-    for band in L2A:
-        srv.put(f"/utm/{band}.tif", fx.utm_band(band))
-        srv.put(f"/zone31/{band}.tif", fx.other_zone_band())
-    srv.put("/utm/dark_B2.tif", fx.utm_dark_band("B2"))
-    clear = fx.scl_grid(4)
-    srv.put("/scl/clear.tif", fx.scl_bytes(clear))
-    half = fx.scl_grid(4)
-    fx.patch_scl_view(half)[:8] = 8  # the patch's top half: cloud (medium probability)
-    srv.put("/scl/half.tif", fx.scl_bytes(half))
-    srv.put("/scl/mixed.tif", fx.scl_bytes(mixed_scl()))
-    srv.put("/zone31/scl.tif", fx.scl_bytes(clear))
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def stac(server):
-    server.reset()
-    yield server
-    server.reset()
-
-
-def mixed_scl() -> np.ndarray:
-    """Under the patch, SCL row r (20 m) holds class MIXED[r % 8]."""
-    scl = fx.scl_grid(4)
-    view = fx.patch_scl_view(scl)
-    for r in range(view.shape[0]):
-        view[r] = MIXED[r % len(MIXED)]
-    return scl
-
-
-MIXED = [0, 3, 8, 9, 10, 4, 5, 11]  # no data, shadow, cloud ×2, cirrus, vegetation, soil, snow
-
-
-def es_assets(server, folder: str = "/utm", scl: str = "/scl/clear.tif", **swap) -> dict:
-    hrefs = {EARTH_SEARCH_ASSETS[b]: f"{server.url}{folder}/{b}.tif" for b in L2A}
-    hrefs["scl"] = f"{server.url}{scl}"
-    hrefs.update({k: f"{server.url}{v}" for k, v in swap.items()})
-    return hrefs
-
-
-def pc_assets(server, scl: str = "/scl/clear.tif", **swap) -> dict:
-    hrefs = {PLANETARY_COMPUTER_ASSETS[b]: f"{server.url}/utm/{b}.tif" for b in L2A}
-    hrefs["SCL"] = f"{server.url}{scl}"
-    hrefs.update({k: f"{server.url}{v}" for k, v in swap.items()})
-    return hrefs
-
-
-def es_item(server, item_id, when, cloud, **kw):
-    """An Earth Search c1 item: raw DN, raster:bands scale 0.0001 offset −0.1."""
-    assets = kw.pop("assets", None) or es_assets(server, **kw)
-    return fx.item(item_id, when, cloud, assets, ES_C1, "05.00", raster_offset=-0.1)
-
-
-def pc_item(server, item_id, when, cloud, baseline="04.00", **kw):
-    """A Planetary Computer item: raw DN, no raster metadata, ``s2:processing_baseline``."""
-    assets = kw.pop("assets", None) or pc_assets(server, **kw)
-    return fx.item(item_id, when, cloud, assets, PC_L2A, baseline)
-
-
-def es_source(server, **kw) -> StacSource:
-    kw.setdefault("http_retry_delay_s", 0.01)
-    return StacSource("L2A", catalog="earth-search", url=server.url, **kw)
-
-
-def pc_source(server, signer=None, **kw) -> StacSource:
-    kw.setdefault("http_retry_delay_s", 0.01)
-    return StacSource(
-        "L2A", catalog="planetary-computer", url=server.url, signer=signer or fx.sign_nothing, **kw
-    )
-
+from tests.collector.sources.stac_cases import (
+    L2A,
+    MIXED,
+    es_assets,
+    es_item,
+    es_source,
+    pc_assets,
+    pc_item,
+    pc_source,
+)
 
 # -- catalogue table and options ----------------------------------------------------------------
 
@@ -370,135 +297,6 @@ def test_least_cloudy_scene_is_chosen_by_its_scl_not_its_granule_figure(stac):
     # requests: 1 search, 3 SCL reads, 2 scenes × (2 bands + SCL) reads; no item lookups
     assert src.requests == {"search": 1, "items": 0, "scl": 3, "bands": 6, "resigned": 0}
     assert len(stac.state.requests("/search")) == 1
-
-
-# -- errors and retries ---------------------------------------------------------------------------
-
-
-def test_a_503_is_retried_by_gdal_and_the_read_succeeds(stac):
-    stac.put("/flaky1/red.tif", stac.state.files["/utm/B4.tif"])
-    stac.state.fail["/flaky1/red.tif"] = [2, 503]
-    stac.publish(es_item(stac, "FLAKY", "2021-06-10T10:00:00Z", 1.0, red="/flaky1/red.tif"))
-    src = es_source(stac, bands=("B4",), http_retries=3)
-    loc = fx.location(seasons=1)
-    patch = src.fetch(loc, src.search(loc)[0])
-    assert np.array_equal(patch.pixels[0, 0], fx.expected_band("B4") - 1000)
-    statuses = [r.status for r in stac.state.requests("/flaky1/")]
-    assert statuses[:2] == [503, 503] and statuses[-1] in (200, 206)
-
-
-def test_a_lasting_503_is_transient_and_the_engine_retry_reaches_the_server(stac):
-    stac.put("/flaky2/red.tif", stac.state.files["/utm/B4.tif"])
-    stac.state.fail["/flaky2/red.tif"] = [3, 503]  # GDAL's own 1 + 1 attempts are not enough
-    stac.publish(es_item(stac, "FLAKY", "2021-06-10T10:00:00Z", 1.0, red="/flaky2/red.tif"))
-    src = es_source(stac, bands=("B4",), http_retries=1)
-    loc = fx.location(seasons=1)
-    res = collect_location(
-        src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(4, 0.0, 0.0), sleep=lambda s: None
-    )
-    assert res.reason is None, res.reason
-    assert res.counters.retries == 1 and res.counters.transient == 1
-    assert np.array_equal(res.patch.pixels[0, 0], fx.expected_band("B4") - 1000)
-    assert [r.status for r in stac.state.requests("/flaky2/")][:3] == [503, 503, 503]
-
-
-def test_a_404_is_permanent_and_not_retried(stac):
-    stac.publish(es_item(stac, "GONE", "2021-06-10T10:00:00Z", 1.0, red="/nowhere/red.tif"))
-    src = es_source(stac, bands=("B4",))
-    loc = fx.location(seasons=1)
-    with pytest.raises(PermanentError, match=r"nowhere/red\.tif.*404"):
-        src.fetch(loc, src.search(loc)[0])
-    res = collect_location(
-        src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(4, 0.0, 0.0), sleep=lambda s: None
-    )
-    assert res.failed and "404" in res.reason and res.counters.retries == 0
-
-
-def test_search_errors_are_retried_then_typed(stac):
-    stac.publish(es_item(stac, "ES_A", "2021-06-10T10:00:00Z", 1.0))
-    src = es_source(stac, http_retries=2)
-    src.client()  # the root is read once per process
-    stac.state.search_fail[:] = [1, 503]
-    assert len(src.search(fx.location(seasons=1))[0]) == 1
-    assert [r.status for r in stac.state.requests("/search")] == [503, 200]
-    stac.state.search_fail[:] = [5, 503]
-    with pytest.raises(TransientError, match="503"):
-        src.search(fx.location(seasons=1))
-    stac.state.search_fail[:] = [1, 400]
-    with pytest.raises(PermanentError, match="HTTP 400"):
-        src.search(fx.location(seasons=1))
-    down = StacSource("L2A", url="http://127.0.0.1:9", http_retries=0)  # nothing listens
-    with pytest.raises(TransientError):
-        down.search(fx.location(seasons=1))
-
-
-def test_api_error_classification():
-    from pystac_client.exceptions import APIError
-
-    def api(status):
-        e = APIError("answer")
-        e.status_code = status
-        return e
-
-    assert isinstance(classify_api_error(api(429)), TransientError)
-    assert isinstance(classify_api_error(api(502)), TransientError)
-    assert isinstance(classify_api_error(api(404)), PermanentError)
-    assert isinstance(classify_api_error(api(400)), PermanentError)
-    assert isinstance(classify_api_error(APIError("Read timed out. (timeout=30)")), TransientError)
-    assert isinstance(classify_api_error(ValueError("Expecting value")), PermanentError)
-
-
-# -- signing -------------------------------------------------------------------------------------
-
-
-def test_hrefs_are_signed_and_a_403_signs_again_once(stac):
-    stac.put("/pc403/B04.tif", stac.state.files["/utm/B4.tif"])
-    stac.state.deny.append(("/pc403/B04.tif", r"sig=SECRET1\b", 403))  # token 1 has expired
-    stac.publish(pc_item(stac, "PC_A", "2022-06-05T10:00:00Z", 1.0, B04="/pc403/B04.tif"))
-    signer = fx.CountingSigner()
-    src = pc_source(stac, signer=signer, bands=("B4",))
-    loc = fx.location(1, "2022-06")
-    (june,) = src.search(loc)
-    patch = src.fetch(loc, june)
-    assert np.array_equal(patch.pixels[0, 0], fx.expected_band("B4") - 1000)
-    assert signer.invalidated == 1 and src.requests["resigned"] == 1
-    assert signer.signed.count(f"{stac.url}/pc403/B04.tif") == 2
-    assert all("?" not in href for href in signer.signed)  # always the unsigned href
-    reads = stac.state.requests("/pc403/")
-    assert reads[0].status == 403 and "sig=SECRET1" in reads[0].query
-    assert reads[-1].status in (200, 206) and "sig=SECRET2" in reads[-1].query
-
-
-def test_a_lasting_403_is_transient_and_no_token_leaks(stac):
-    stac.put("/pcdeny/B04.tif", stac.state.files["/utm/B4.tif"])
-    stac.state.deny.append(("/pcdeny/B04.tif", r"sig=", 403))
-    stac.publish(pc_item(stac, "PC_A", "2022-06-05T10:00:00Z", 1.0, B04="/pcdeny/B04.tif"))
-    signer = fx.CountingSigner()
-    src = pc_source(stac, signer=signer, bands=("B4",))
-    loc = fx.location(1, "2022-06")
-    (june,) = src.search(loc)
-    with pytest.raises(TransientError) as info:
-        src.fetch(loc, june)
-    assert signer.invalidated == 1
-    text = f"{info.value!s} {info.value!r} {info.value.__cause__!r} {info.value.__context__!r}"
-    assert "403" in text and "/pcdeny/B04.tif" in text
-    for secret in ("SECRET", "sig=", "se=", "?st"):
-        assert secret not in text
-    # unsigned (Earth Search): a 403 is S3's answer for a missing object, permanent
-    stac.publish(es_item(stac, "ES_DENY", "2022-06-06T10:00:00Z", 1.0, red="/pcdeny/B04.tif"))
-    stac.state.deny.append(("/pcdeny/B04.tif", r"^$", 403))
-    es = es_source(stac, bands=("B4",))
-    with pytest.raises(PermanentError, match="403"):
-        es.fetch(loc, [s for s in es.search(loc)[0] if s.id == "ES_DENY"])
-
-
-def test_default_signer_is_planetary_computers_and_strip_query():
-    src = StacSource("L2A", catalog="planetary-computer")
-    assert type(src.signer).__name__ == "PlanetaryComputerSigner"
-    assert pickle.loads(pickle.dumps(src)).signer == src.signer
-    assert StacSource("L2A").signer is None  # Earth Search hrefs are public
-    text = "'/vsicurl/https://acc.blob.core.windows.net/c/B04.tif?st=1&sig=abc%3D' failed"
-    assert strip_query(text) == "'/vsicurl/https://acc.blob.core.windows.net/c/B04.tif' failed"
 
 
 def test_fetch_returns_exactly_the_given_scenes_in_order(stac):
