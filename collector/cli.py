@@ -181,6 +181,10 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         options["faults"] = faults
     if args.ee_project:
         options["project"] = args.ee_project
+    if args.ee_deadline is not None:
+        if not args.ee_deadline > 0:
+            raise UsageError(f"--ee-deadline must be > 0 seconds, got {args.ee_deadline:g}")
+        options["deadline_s"] = args.ee_deadline
     if args.stac is not None and args.source != "stac":
         raise UsageError(f"--stac {args.stac} needs --source stac")
     if args.source == "stac":
@@ -285,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
     p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
+    p.add_argument(
+        "--ee-deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Earth Engine: give up one HTTP request after this long and retry it (default 180)",
+    )
     p.add_argument(
         "--stac",
         default=None,

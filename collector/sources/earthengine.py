@@ -3,12 +3,23 @@
 1. **search** — one ``computeValue`` for all season windows: the scenes of
    ``COPERNICUS/S2_HARMONIZED`` (L1C) or ``COPERNICUS/S2_SR_HARMONIZED`` (L2A) that touch the
    patch, pre-filtered server-side on ``CLOUDY_PIXEL_PERCENTAGE``, each with the fraction of
-   the *patch's own* pixels that Cloud Score+ calls clear (``cs_cdf ≥ 0.6``, missing pixels
-   counted as not clear), measured at 20 m over the patch's exact UTM rectangle.
+   the *patch's own* pixels that Cloud Score+ calls clear (``cs_cdf ≥ 0.6``) and the fraction
+   that has a Cloud Score+ value at all, both measured at 20 m over the patch's exact UTM
+   rectangle. Pixels outside the granule's footprint (patches crossing a granule edge) count
+   as not clear: ``unmask(0, False)`` fills them (plain ``unmask(0)`` keeps the footprint, so
+   the mean would skip them and overrate the scene). A scene without a Cloud Score+ image
+   has no scored pixel: it is returned with ``clear_fraction=None`` (ranked after measured
+   scenes), where a null column would have made ``ee.Reducer.toList`` drop its row.
 2. **fetch** — one ``computePixels`` for every chosen scene at once: all bands (bilinear) and
    the cloud probability ``100·(1 − cs_cdf)`` (nearest) on the location's exact grid, N×N at
-   10 m, ``unmask(0)`` / 255 for no data. 264² × 4 seasons × (13 × 2 + 1) bytes ≈ 7.5 MB, far
+   10 m. Pixels without data, outside the footprint included, are 0 in every band and 255 in
+   ``cloud`` (``unmask(…, False)``), so they count as not clear; a scene without Cloud
+   Score+ has ``cloud`` 255 throughout. 264² × 4 seasons × (13 × 2 + 1) bytes ≈ 7.5 MB, far
    below the 48 MB request limit.
+
+Errors: see :mod:`collector.sources.earthengine_errors` (classified by the real client's
+messages; the client's own retries are off, so the engine's retry policy is the only one).
+Every request has a deadline (``deadline_s``, default 180 s; the client's default is none).
 
 SeCo's own downloader needed about 20 round trips per location. Credentials are found by
 :mod:`collector.sources.earthengine_auth` inside the process that makes the requests, never
@@ -24,9 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from collector.sources.base import Location, Patch, PermanentError, Scene, TransientError
+from collector.sources.base import Location, Patch, PermanentError, Scene
 from collector.sources.earthengine_auth import find_credentials, find_project
+from collector.sources.earthengine_errors import classify_error
 from shared.bands import band_names
+from shared.layout import CLOUD_NODATA
 
 __all__ = [
     "EarthEngineSource",
@@ -41,68 +54,32 @@ COLLECTIONS = {"L1C": "COPERNICUS/S2_HARMONIZED", "L2A": "COPERNICUS/S2_SR_HARMO
 CLOUD_SCORE_PLUS = "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED"
 CLEAR_SCORE = 0.6  # cs_cdf ≥ 0.6 is clear (the Cloud Score+ recommendation, 0.5–0.65)
 SEARCH_SCALE_M = 20
-
-_TRANSIENT = (
-    "too many requests",
-    "429",
-    "too many concurrent aggregations",
-    "quota exceeded",
-    "rate limit",
-    "computation timed out",
-    "deadline exceeded",
-    "timed out",
-    "timeout",
-    "service unavailable",
-    "internal error",
-    "backend error",
-    "connection reset",
-    "connection aborted",
-    "temporarily",
-    " 500",
-    " 502",
-    " 503",
-    " 504",
-)
-_PERMANENT = (
-    "user memory limit exceeded",
-    "must be less than or equal to",
-    "request payload size exceeds",
-    "not found",
-    "does not exist",
-    "permission",
-    "invalid",
-    "bad request",
-)
-
-
-def classify_error(error: BaseException) -> TransientError | PermanentError:
-    """Map an Earth Engine failure to the protocol's typed errors, keeping its message.
-
-    Quota, concurrency, timeouts and server errors are transient; memory and request-size
-    limits and other client errors are permanent. Network errors are transient; anything
-    unrecognised is permanent, so that no candidate loops for ever.
-    """
-    text = f"{type(error).__name__}: {error}"
-    low = f" {str(error).lower()}"
-    if isinstance(error, (ConnectionError, TimeoutError)):
-        return TransientError(text)
-    if any(p in low for p in _PERMANENT) and "quota" not in low:
-        return PermanentError(text)
-    if any(p in low for p in _TRANSIENT):
-        return TransientError(text)
-    return PermanentError(text)
+#: The properties listed per scene by the search, in row order.
+SEARCH_COLUMNS = [
+    "system:index",
+    "system:time_start",
+    "CLOUDY_PIXEL_PERCENTAGE",
+    "seco_clear",
+    "seco_scored",
+]
+DEFAULT_DEADLINE_S = 180.0  # per HTTP request; earthengine-api's own default is no limit
 
 
 class EarthEngineApi:
-    """The two Earth Engine calls this source makes, behind one small seam.
+    """The two Earth Engine calls this source makes, through the real ``ee`` client.
 
-    Tests substitute ``_compute_value``/``_compute_pixels`` (and initialise ``ee`` from the
-    algorithm list that earthengine-api ships), so the request-building code runs unchanged.
+    ``initialize`` finds credentials, switches the client's own retries off
+    (``ee.data.setMaxRetries(0)``: the engine owns the retry policy), initialises ``ee``
+    against ``url`` (default: the high-volume endpoint) and sets the request deadline
+    (``ee.data.setDeadline``), once per process.
     """
 
-    def __init__(self, project: str, url: str | None = None) -> None:
+    def __init__(
+        self, project: str, url: str | None = None, deadline_s: float = DEFAULT_DEADLINE_S
+    ) -> None:
         self.project = project
         self.url = url
+        self.deadline_s = float(deadline_s)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -118,24 +95,20 @@ class EarthEngineApi:
         import ee
 
         url = self.url or ee.data.HIGH_VOLUME_API_BASE_URL
+        ee.data.setMaxRetries(0)
         ee.Initialize(credentials, project=self.project, url=url)
+        ee.data.setDeadline(int(self.deadline_s * 1000))
 
     def compute_value(self, obj: Any) -> Any:
-        self.initialize()
-        return self._compute_value(obj)
-
-    def compute_pixels(self, request: dict[str, Any]) -> np.ndarray:
-        self.initialize()
-        return self._compute_pixels(request)
-
-    def _compute_value(self, obj: Any) -> Any:
         import ee
 
+        self.initialize()
         return ee.data.computeValue(obj)
 
-    def _compute_pixels(self, request: dict[str, Any]) -> np.ndarray:
+    def compute_pixels(self, request: dict[str, Any]) -> np.ndarray:
         import ee
 
+        self.initialize()
         return ee.data.computePixels(request)
 
 
@@ -157,8 +130,7 @@ class EarthEngineSource:
         project: str | None = None,
         url: str | None = None,
         clear_score: float = CLEAR_SCORE,
-        api: str | None = None,
-        api_options: dict[str, Any] | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> None:
         if collection not in COLLECTIONS:
             raise ValueError(
@@ -170,8 +142,9 @@ class EarthEngineSource:
         self.project = find_project({"project": project})
         self.url = url
         self.clear_score = float(clear_score)
-        self.api_path = api
-        self.api_options = dict(api_options or {})
+        if not float(deadline_s) > 0:
+            raise ValueError(f"deadline_s must be > 0 seconds, got {deadline_s!r}")
+        self.deadline_s = float(deadline_s)
         self.requests = {"search": 0, "fetch": 0}
         self._api: EarthEngineApi | None = None
         self._limiter: Callable[[], AbstractContextManager[Any]] = nullcontext
@@ -188,11 +161,9 @@ class EarthEngineSource:
 
     @property
     def api(self) -> EarthEngineApi:
-        """The transport: the real ``ee`` calls, or ``api="module:Class"`` (e.g. the offline
-        ``collector.testing:CannedEarthEngineApi`` for benchmarks), built in this process."""
+        """The ``ee`` session of this process, made on first use."""
         if self._api is None:
-            cls = _load(self.api_path) if self.api_path else EarthEngineApi
-            self._api = cls(self.project, self.url, **self.api_options)
+            self._api = EarthEngineApi(self.project, self.url, self.deadline_s)
         return self._api
 
     # -- request building ---------------------------------------------------------------------
@@ -205,11 +176,16 @@ class EarthEngineSource:
         return ee.Geometry.Rectangle([minx, miny, maxx, maxy], f"EPSG:{location.epsg}", False)
 
     def search_expression(self, location: Location) -> Any:
-        """One server-side list ``[[id, time_ms, granule %, clear], …]`` over all windows.
+        """One server-side list ``[[id, time_ms, granule %, clear, scored], …]`` over all windows.
 
-        One collection filtered by the union of the windows, mapped once (earthengine-api
-        traces a mapped Python function on every ``map`` call, the costliest part of building
-        a request); rows are assigned to their windows by time on the client.
+        ``clear`` is the fraction of the patch's pixels with ``cs_cdf ≥ clear_score`` and
+        ``scored`` the fraction with any Cloud Score+ value; pixels without one (outside the
+        granule's footprint, or no Cloud Score+ image linked: its band is fully masked) are
+        filled with 0 by ``unmask(0, False)``, so neither value is ever null (a null would
+        make ``ee.Reducer.toList`` drop the scene's row). One collection filtered by the
+        union of the windows, mapped once (earthengine-api traces a mapped Python function on
+        every ``map`` call, the costliest part of building a request); rows are assigned to
+        their windows by time on the client.
         """
         import ee
 
@@ -217,14 +193,13 @@ class EarthEngineSource:
         crs = f"EPSG:{location.epsg}"
 
         def add_clear(image: Any) -> Any:
-            clear = (
-                image.select("cs_cdf")
-                .gte(self.clear_score)
-                .unmask(0)
-                .reduceRegion(ee.Reducer.mean(), region, SEARCH_SCALE_M, crs)
-                .get("cs_cdf")
+            score = image.select("cs_cdf")
+            clear = score.gte(self.clear_score).unmask(0, False).rename("clear")
+            scored = score.mask().gt(0).unmask(0, False).rename("scored")
+            means = ee.Image.cat([clear, scored]).reduceRegion(
+                ee.Reducer.mean(), region, SEARCH_SCALE_M, crs
             )
-            return image.set("seco_clear", clear)
+            return image.set({"seco_clear": means.get("clear"), "seco_scored": means.get("scored")})
 
         in_windows = ee.Filter.Or(
             *[ee.Filter.date(_ms(start), _ms(end)) for start, end in location.windows]
@@ -237,8 +212,9 @@ class EarthEngineSource:
             .linkCollection(ee.ImageCollection(CLOUD_SCORE_PLUS), ["cs_cdf"])
             .map(add_clear)
         )
-        columns = ["system:index", "system:time_start", "CLOUDY_PIXEL_PERCENTAGE", "seco_clear"]
-        return scenes.reduceColumns(ee.Reducer.toList(len(columns)), columns).get("list")
+        return scenes.reduceColumns(ee.Reducer.toList(len(SEARCH_COLUMNS)), SEARCH_COLUMNS).get(
+            "list"
+        )
 
     def pixels_request(self, location: Location, scenes: Sequence[Scene]) -> dict[str, Any]:
         """The ``computePixels`` request for ``scenes`` on the location's grid."""
@@ -250,20 +226,23 @@ class EarthEngineSource:
             reflectance = (
                 image.select(list(self.bands))
                 .resample("bilinear")
-                .unmask(0)
+                .unmask(0, False)
                 .toUint16()
                 .rename([f"s{i}_{b}" for b in self.bands])
             )
-            score = ee.Image(f"{CLOUD_SCORE_PLUS}/{scene.id}").select("cs_cdf")
-            cloud = (
-                ee.Image(1)
-                .subtract(score)
-                .multiply(100)
-                .round()
-                .unmask(255)
-                .toUint8()
-                .rename(f"s{i}_cloud")
-            )
+            if scene.clear_fraction is None:  # no Cloud Score+ image: cloud unknown
+                cloud = ee.Image.constant(CLOUD_NODATA).toUint8().rename(f"s{i}_cloud")
+            else:
+                score = ee.Image(f"{CLOUD_SCORE_PLUS}/{scene.id}").select("cs_cdf")
+                cloud = (
+                    ee.Image(1)
+                    .subtract(score)
+                    .multiply(100)
+                    .round()
+                    .unmask(CLOUD_NODATA, False)
+                    .toUint8()
+                    .rename(f"s{i}_cloud")
+                )
             parts += [reflectance, cloud]
         a, b, c, d, e, f = location.transform
         return {
@@ -298,7 +277,11 @@ class EarthEngineSource:
         if not isinstance(found, list):
             raise PermanentError(f"unexpected search answer of type {type(found).__name__}")
         out: list[list[Scene]] = [[] for _ in location.windows]
-        for index, time_ms, cloud, clear in found:
+        for row in found:
+            if not isinstance(row, list) or len(row) != len(SEARCH_COLUMNS):
+                raise PermanentError(f"unexpected search row {row!r}")
+            index, time_ms, cloud, clear, scored = row
+            measured = clear is not None and scored is not None and float(scored) > 0
             for season, (start, end) in enumerate(location.windows):
                 if _ms(start) <= int(time_ms) < _ms(end):
                     out[season].append(
@@ -307,7 +290,7 @@ class EarthEngineSource:
                             time=np.datetime64(int(time_ms), "ms"),
                             season=season,
                             cloud_percent=float(cloud),
-                            clear_fraction=None if clear is None else float(clear),
+                            clear_fraction=float(clear) if measured else None,
                         )
                     )
         return [sorted(scenes, key=lambda s: s.time) for scenes in out]
@@ -353,18 +336,7 @@ def _ms(day: np.datetime64) -> int:
     return int(np.asarray(day).astype("datetime64[ms]").astype(np.int64))
 
 
-def _load(path: str) -> type[EarthEngineApi]:
-    import importlib
-
-    module, _, name = path.partition(":")
-    cls = getattr(importlib.import_module(module), name)
-    if not (isinstance(cls, type) and issubclass(cls, EarthEngineApi)):
-        raise ValueError(f"api {path!r} is not an EarthEngineApi subclass")
-    return cls
-
-
 def preflight(options: dict[str, Any]) -> None:
-    """Credentials and project must be found before anything is written (real transport)."""
-    if not options.get("api"):
-        find_credentials()
+    """Credentials and project must be found before anything is written."""
+    find_credentials()
     find_project(options)

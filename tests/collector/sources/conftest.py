@@ -20,3 +20,29 @@ def stac(server):
     server.reset()
     yield server
     server.reset()
+
+
+@pytest.fixture(scope="module")
+def ee_server():
+    """One offline Earth Engine endpoint per module (the real client talks to it over HTTP)."""
+    from collector.sources.earthengine_server import FakeEarthEngine
+
+    srv = FakeEarthEngine()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def fake_ee(ee_server, monkeypatch):
+    """The endpoint, reset, with a service-account key (token endpoint: the server) and a
+    project in the environment; ``ee`` is reset afterwards."""
+    import json
+
+    import ee
+
+    ee_server.reset()
+    monkeypatch.setenv("EE_SERVICE_ACCOUNT_KEY", json.dumps(ee_server.service_account_key()))
+    monkeypatch.setenv("EE_PROJECT", "test-project")
+    yield ee_server
+    ee_server.reset()
+    ee.Reset()

@@ -1,4 +1,6 @@
-"""The Earth Engine source, offline: real request building, ``ee`` answered at its boundary."""
+"""The Earth Engine source through the real earthengine-api client, over HTTP to a local
+endpoint (:mod:`collector.sources.earthengine_server`): requests on the wire, answers decoded,
+granule edges, scenes without Cloud Score+, and what reaches the store."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ import pytest
 from collector.choose import ChoiceRules
 from collector.fill import collect_location
 from collector.retry import RetryPolicy
-from collector.sources import earthengine as eem
-from collector.sources.base import Location, PermanentError, Scene, TransientError
-from collector.sources.earthengine import EarthEngineSource, classify_error, decode_pixels
-from collector.testing import CannedEarthEngineApi as FakeApi
-from collector.testing import constants, expression_json, functions, init_ee_offline
+from collector.sources.base import Location, PermanentError, clear_fraction
+from collector.sources.earthengine import EarthEngineSource, decode_pixels
+from collector.sources.earthengine_server import DAY_MS, FakeScene
+from collector.testing import constants, functions, invocations
 from shared.grid import PatchGrid
 
-NICE = PatchGrid.from_center(7.26, 43.70, 264)  # Nice, France: UTM 32N
+SIZE = 16
+NICE = PatchGrid.from_center(7.26, 43.70, SIZE)  # Nice, France: UTM 32N
 
 
 def nice_location(seasons: int = 2) -> Location:
@@ -26,59 +28,61 @@ def nice_location(seasons: int = 2) -> Location:
         ((first + 3 * s).astype("datetime64[D]"), (first + 3 * s + 1).astype("datetime64[D]"))
         for s in range(seasons)
     )
-    return Location(7, 7.26, 43.70, NICE.epsg, NICE.transform, 264, windows)
+    return Location(7, 7.26, 43.70, NICE.epsg, NICE.transform, SIZE, windows)
 
 
-@pytest.fixture
-def offline_ee(monkeypatch):
-    import ee
-
-    for name in ("_install_cloud_api_resource", "getAlgorithms"):
-        monkeypatch.setattr(ee.data, name, getattr(ee.data, name))
-    init_ee_offline()
-    FakeApi.calls, FakeApi.fail = [], []
-    monkeypatch.setattr(eem, "EarthEngineApi", FakeApi)
-    monkeypatch.setenv("EE_PROJECT", "test-project")
-    monkeypatch.setattr(eem, "find_credentials", lambda: (None, "test"))
-    yield
-    ee.Reset()
+def source(server, collection: str = "L1C", **kw) -> EarthEngineSource:
+    return EarthEngineSource(collection, url=server.url, deadline_s=5.0, **kw)
 
 
-def test_search_request_for_a_known_location(offline_ee):
-    src = EarthEngineSource("L1C", granule_cloud_max=20.0)
-    graph = expression_json(src.search_expression(nice_location()))
+def unmask_footprints(graph: dict) -> list:
+    """The ``sameFootprint`` argument of every ``Image.unmask`` (None: left at its default)."""
+    return [
+        (args.get("sameFootprint") or {}).get("constantValue")
+        for args in invocations(graph, "Image.unmask")
+    ]
+
+
+def test_search_request_on_the_wire(fake_ee):
+    src = source(fake_ee, granule_cloud_max=20.0)
+    found = src.search(nice_location())
+    (call,) = fake_ee.api_calls()
+    assert call.method == "POST" and call.path.endswith("/projects/test-project/value:compute")
+    assert call.authorization.startswith("Bearer tok-")  # from the token endpoint, via the key
+    graph = call.body["expression"]
     values = constants(graph)
     assert "COPERNICUS/S2_HARMONIZED" in values
-    assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED" in values and "cs_cdf" in values
+    assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED" in values and ["cs_cdf"] in values
     assert "CLOUDY_PIXEL_PERCENTAGE" in values and 20.0 in values
-    # windows as [start, end) milliseconds: 2021-06-01..07-01 and 2021-09-01..10-01
     for day in ("2021-06-01", "2021-07-01", "2021-09-01", "2021-10-01"):
         assert int(np.datetime64(day, "ms").astype(np.int64)) in values
-    assert "EPSG:32632" in values
-    assert list(NICE.bounds) in values  # the exact UTM rectangle of the patch
-    assert {"Image.reduceRegion", "Reducer.mean", "Image.linkCollection"} <= set(functions(graph))
-    assert 0.6 in values and 20 in values  # cs_cdf threshold, 20 m measuring scale
-
-
-def test_l2a_uses_the_surface_reflectance_collection(offline_ee):
-    src = EarthEngineSource("L2A")
-    assert "COPERNICUS/S2_SR_HARMONIZED" in constants(
-        expression_json(src.search_expression(nice_location()))
+    assert "EPSG:32632" in values and list(NICE.bounds) in values
+    assert {"Image.reduceRegion", "Reducer.mean", "Image.linkCollection", "Reducer.toList"} <= set(
+        functions(graph)
     )
+    assert 0.6 in values and 20 in values  # cs_cdf threshold, 20 m measuring scale
+    assert unmask_footprints(graph) and set(unmask_footprints(graph)) == {False}
+    assert [len(w) for w in found] == [2, 2]
+    assert [s.clear_fraction for s in found[0]] == [0.97, 0.99]
+
+
+def test_l2a_uses_the_surface_reflectance_collection(fake_ee):
+    src = source(fake_ee, "L2A")
+    src.search(nice_location())
+    assert "COPERNICUS/S2_SR_HARMONIZED" in constants(fake_ee.api_calls()[0].body)
     assert "B10" not in src.bands and len(src.bands) == 12
 
 
-def test_pixels_request_grid_bands_and_resampling(offline_ee):
-    src = EarthEngineSource("L1C", bands=("B2", "B3", "B4", "B8"))
-    scenes = [
-        Scene("A", np.datetime64("2021-06-02", "ms"), 0, 1.0),
-        Scene("B", np.datetime64("2021-09-05", "ms"), 1, 2.0),
-    ]
-    req = src.pixels_request(nice_location(), scenes)
-    assert req["fileFormat"] == "NUMPY_NDARRAY"
+def test_pixels_request_on_the_wire_and_its_answer_decoded(fake_ee):
+    src = source(fake_ee, bands=("B2", "B3", "B4", "B8"))
+    loc = nice_location()
+    found = src.search(loc)
+    patch = src.fetch(loc, [found[0][1], found[1][0]])
+    body = fake_ee.api_calls()[-1].body
+    assert body["fileFormat"] == "NPY"  # what the client sends for NUMPY_NDARRAY
     a, b, c, d, e, f = NICE.transform
-    assert req["grid"] == {
-        "dimensions": {"width": 264, "height": 264},
+    assert body["grid"] == {
+        "dimensions": {"width": SIZE, "height": SIZE},
         "affineTransform": {
             "scaleX": 10.0,
             "shearX": 0.0,
@@ -89,27 +93,18 @@ def test_pixels_request_grid_bands_and_resampling(offline_ee):
         },
         "crsCode": "EPSG:32632",
     }
-    graph = expression_json(req["expression"])
+    graph = body["expression"]
     values = constants(graph)
-    assert "COPERNICUS/S2_HARMONIZED/A" in values and "COPERNICUS/S2_HARMONIZED/B" in values
-    assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/A" in values
-    assert ["B2", "B3", "B4", "B8"] in values and "bilinear" in values
-    flat = {x for v in values for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)}
-    assert {"s0_B2", "s0_B3", "s0_B4", "s0_B8", "s0_cloud", "s1_B8", "s1_cloud"} <= flat
-    assert 255 in values  # cloud no-data
-
-
-def test_canned_pixels_are_decoded_in_place_and_band_order(offline_ee):
-    src = EarthEngineSource("L1C")
-    loc = nice_location()
-    found = src.search(loc)
-    assert [len(w) for w in found] == [2, 2] and found[0][0].clear_fraction == pytest.approx(0.97)
-    patch = src.fetch(loc, [found[0][1], found[1][0]])
-    assert patch.pixels.shape == (2, 13, 264, 264) and patch.cloud.shape == (2, 264, 264)
-    assert patch.pixels[1, src.bands.index("B4")].min() == 1000 + 100 * 1 + 3
-    assert patch.pixels[0, src.bands.index("B12")].max() == 1000 + 12
-    assert (patch.cloud == 5).all()
-    assert [s.id for s in patch.scenes] == [found[0][1].id, found[1][0].id]
+    ids = [s.id for s in (found[0][1], found[1][0])]
+    strings = {v for v in values if isinstance(v, str)}
+    assert {f"COPERNICUS/S2_HARMONIZED/{i}" for i in ids} <= strings
+    assert {f"GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/{i}" for i in ids} <= strings
+    assert ["B2", "B3", "B4", "B8"] in values and "bilinear" in values and 255 in values
+    assert set(unmask_footprints(graph)) == {False}
+    # decoded in place and band order: scene 1 of window 0 has DN 2000 + band index
+    assert patch.pixels.shape == (2, 4, SIZE, SIZE) and patch.cloud.shape == (2, SIZE, SIZE)
+    assert (patch.pixels[0, 2] == 2000 + 3).all() and (patch.pixels[1, 3] == 1000 + 7).all()
+    assert (patch.cloud == 5).all() and [s.id for s in patch.scenes] == ids
 
 
 def test_decode_refuses_a_short_answer():
@@ -118,75 +113,82 @@ def test_decode_refuses_a_short_answer():
         decode_pixels(data, 1, ("B4", "B3"), 4, [])
 
 
-def test_two_requests_per_location_retries_counted_apart(offline_ee):
-    src = EarthEngineSource("L1C")
+def edge_world(window: int, start: int) -> list[FakeScene]:
+    """One scene per window, clear everywhere, but only the left 12 of 16 columns inside its
+    granule's footprint."""
+    return [FakeScene(f"EDGE{window}", start + DAY_MS, 2.0, clear=1.0, coverage=0.75)]
+
+
+def test_pixels_outside_the_granule_are_no_data_and_not_clear(fake_ee):
+    fake_ee.world = edge_world
+    src = source(fake_ee, bands=("B4",))
+    loc = nice_location(1)
+    (scenes,) = src.search(loc)
+    assert scenes[0].clear_fraction == pytest.approx(0.75)  # not 1.0: the edge counts
+    patch = src.fetch(loc, scenes)
+    assert (patch.cloud[0, :, 12:] == 255).all() and (patch.pixels[0, 0, :, 12:] == 0).all()
+    assert (patch.cloud[0, :, :12] == 5).all() and (patch.pixels[0, 0, :, :12] == 1003).all()
+    assert clear_fraction(patch.cloud[0]) == pytest.approx(0.75)
+    res = collect_location(
+        src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(1, 0.0, 0.0), sleep=lambda s: None
+    )
+    assert res.patch is None and "0.75 < 0.90" in res.reason
+
+
+def no_score_world(window: int, start: int) -> list[FakeScene]:
+    """A clear scene without a Cloud Score+ image, and a measured one that is 0.95 clear."""
+    return [
+        FakeScene(f"NOSCORE{window}", start + DAY_MS, 0.5, clear=1.0, scored=False),
+        FakeScene(f"SCORED{window}", start + 2 * DAY_MS, 9.0, clear=0.95),
+    ]
+
+
+def test_a_scene_without_cloud_score_is_kept_and_ranked_last(fake_ee):
+    from collector.choose import rank_windows
+
+    fake_ee.world = no_score_world
+    src = source(fake_ee, bands=("B4",))
+    loc = nice_location(1)
+    (scenes,) = src.search(loc)
+    assert {s.id: s.clear_fraction for s in scenes} == {"NOSCORE0": None, "SCORED0": 0.95}
+    (ranked,) = rank_windows([scenes], ChoiceRules(0.9, 20.0))
+    assert [s.id for s in ranked] == ["SCORED0", "NOSCORE0"]
+    # fetched anyway, it asks for no Cloud Score+ image and its cloud is unknown (255)
+    patch = src.fetch(loc, scenes)
+    assert [s.id for s in patch.scenes] == ["NOSCORE0", "SCORED0"]
+    values = constants(fake_ee.api_calls()[-1].body)
+    assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/NOSCORE0" not in values
+    assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/SCORED0" in values
+    assert (patch.cloud[0] == 255).all() and (patch.pixels == 1003).all()
+    # the scored one is 0.95 clear: its top row is cloudy (cs_cdf 0.3 → 70 %)
+    assert (patch.cloud[1, 0] == 70).all() and (patch.cloud[1, 1:] == 5).all()
+
+
+def test_two_requests_per_location(fake_ee):
+    src = source(fake_ee)
     rules, policy = ChoiceRules(0.9, 20.0), RetryPolicy(4, 0.0, 0.0)
     res = collect_location(src, nice_location(4), rules, policy, sleep=lambda s: None)
     assert res.reason is None and res.clear.min() > 0.9
-    assert [c[0] for c in FakeApi.calls] == ["computeValue", "computePixels"]
+    assert [c.path.rsplit("/", 1)[1] for c in fake_ee.api_calls()] == [
+        "value:compute",
+        "image:computePixels",
+    ]
     assert res.counters.requests == 2 and res.counters.retries == 0
-    # the best scene by patch clear fraction (0.99) was chosen in every window
-    assert all("T113031" in s.id for s in res.patch.scenes)
-    FakeApi.calls.clear()
-    FakeApi.fail = [Exception("Too many concurrent aggregations.")]
-    res = collect_location(src, nice_location(4), rules, policy, sleep=lambda s: None)
-    assert res.reason is None and len(FakeApi.calls) == 3
-    assert res.counters.requests == 3 and res.counters.retries == 1
+    assert all("T113031" in s.id for s in res.patch.scenes)  # the 0.99-clear scene each time
 
 
-@pytest.mark.parametrize(
-    "message,kind",
-    [
-        ("Too many concurrent aggregations.", TransientError),
-        (
-            "Too Many Requests: Request was rejected because the request rate or concurrency limit was exceeded.",
-            TransientError,
-        ),
-        (
-            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service 'earthengine.googleapis.com'",
-            TransientError,
-        ),
-        ("Computation timed out.", TransientError),
-        (
-            '<HttpError 503 when requesting https://earthengine-highvolume.googleapis.com/v1/projects/p/image:computePixels returned "Service Unavailable">',
-            TransientError,
-        ),
-        ("An internal error has occurred (request: 7f3a).", TransientError),
-        ("User memory limit exceeded.", PermanentError),
-        (
-            "Total request size (52428800 bytes) must be less than or equal to 50331648 bytes.",
-            PermanentError,
-        ),
-        (
-            "Image.load: Image asset 'COPERNICUS/S2_HARMONIZED/XYZ' not found (does not exist or caller does not have access).",
-            PermanentError,
-        ),
-        ("<HttpError 400 ... returned \"Invalid value for field 'grid'\">", PermanentError),
-        ("Something nobody has seen before", PermanentError),
-    ],
-)
-def test_error_classification(message, kind):
-    import ee
-
-    assert type(classify_error(ee.EEException(message))) is kind
-    assert message in str(classify_error(ee.EEException(message)))
-
-
-def test_network_errors_are_transient():
-    assert isinstance(classify_error(ConnectionError("reset by peer")), TransientError)
-    assert isinstance(classify_error(TimeoutError()), TransientError)
-
-
-def test_source_pickles_without_its_session(offline_ee):
+def test_source_pickles_without_its_session(fake_ee):
     import pickle
 
-    src = EarthEngineSource("L1C")
+    src = source(fake_ee)
     src.search(nice_location())
     clone = pickle.loads(pickle.dumps(src))
-    assert clone._api is None and clone.project == "test-project"
+    assert clone._api is None and clone.project == "test-project" and clone.deadline_s == 5.0
+    with pytest.raises(ValueError, match="deadline_s"):
+        EarthEngineSource("L1C", project="p", deadline_s=0)
 
 
-def test_invalid_key_variable_is_not_echoed(monkeypatch):
+def test_invalid_key_variable_is_not_echoed():
     from collector.sources.earthengine_auth import EarthEngineAuthError, find_credentials
 
     secret = '{"type": "service_account", "private_key": "TOPSECRET'
@@ -195,70 +197,35 @@ def test_invalid_key_variable_is_not_echoed(monkeypatch):
     assert "TOPSECRET" not in str(info.value) and "EE_SERVICE_ACCOUNT_KEY" in str(info.value)
 
 
-def _service_account_key() -> dict:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "test-project",
-        "private_key_id": "PLANTED0KEY0ID0d41d8cd98f00b204e9800998ecf8427e",
-        "private_key": pem,
-        "client_email": "collector@test-project.iam.gserviceaccount.com",
-        "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-
-
-def test_planted_key_never_written(tmp_path, monkeypatch, capsys):
-    """A full Earth Engine collection with a real-looking key: no trace of it anywhere."""
-    import ee
+def test_collection_at_a_granule_edge_stores_no_data_and_no_key(tmp_path, fake_ee, capsys):
+    """A full collection through the CLI, the real client and a real-looking key: the store
+    holds the edge as no data, and no trace of the key anywhere."""
+    import zarr
 
     from collector.cli import main
 
-    for name in ("_install_cloud_api_resource", "getAlgorithms"):
-        monkeypatch.setattr(ee.data, name, getattr(ee.data, name))
-    key = _service_account_key()
-    monkeypatch.setenv("EE_SERVICE_ACCOUNT_KEY", json.dumps(key))
-    monkeypatch.setenv("EE_PROJECT", "test-project")
-    monkeypatch.setattr(eem, "EarthEngineApi", FakeApi)
-    FakeApi.calls, FakeApi.fail = [], []
+    key = json.loads(__import__("os").environ["EE_SERVICE_ACCOUNT_KEY"])
+    fake_ee.world = edge_world
     out = tmp_path / "ee.zarr"
-    argv = [
-        "collect",
-        "--region=FR",
-        "--n",
-        "8",
-        "--size",
-        "16",
-        "--shard-samples",
-        "4",
-        "--source",
-        "earthengine",
-        "--scheduler",
-        "threads",
-        "--workers",
-        "1",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
+    argv = ["collect", "--region=FR", "--n", "4", "--size", "16", "--shard-samples", "4"]
+    argv += ["--source", "earthengine", "--bands", "l1c:B4,B8", "--clear-threshold", "0.7"]
+    argv += ["--scheduler", "threads", "--workers", "1", "--no-progress", "--out", str(out)]
+    argv += ["--ee-deadline", "5", "--source-option", json.dumps({"url": fake_ee.url})]
     assert main(argv) == 0
     logs = capsys.readouterr()
-    assert len(FakeApi.calls) == 2 * 8  # two requests per location, no rejections here
+    assert len(fake_ee.api_calls()) == 2 * 4  # two requests per location, no rejections
+    group = zarr.open_group(str(out), mode="r")
+    cloud, pixels = group["cloud"][:], group["pixels"][:]
+    assert cloud.shape == (4, 4, 16, 16) and pixels.shape == (4, 4, 2, 16, 16)
+    assert (cloud[..., 12:] == 255).all() and (pixels[..., 12:] == 0).all()
+    assert (cloud[..., :12] == 5).all() and (pixels[..., :12] > 0).all()
+    assert np.allclose(group["clear_fraction"][:], 0.75)
     store_bytes = b"".join(p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file())
     pem_body = key["private_key"].splitlines()[5].encode()
     for marker in (pem_body, b"PRIVATE KEY", key["private_key_id"].encode()):
         assert marker not in store_bytes
         assert marker.decode() not in logs.out + logs.err
-    for name in ("plan.parquet", "index.parquet", "report.json"):
-        assert (out / name).is_file()
     assert not json.loads((out / "zarr.json").read_text())["attributes"]["synthetic"]
-    ee.Reset()
 
 
 def test_dry_run_contacts_nothing_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -266,19 +233,8 @@ def test_dry_run_contacts_nothing_and_writes_nothing(tmp_path, capsys, monkeypat
 
     monkeypatch.delenv("EE_SERVICE_ACCOUNT_KEY", raising=False)
     out = tmp_path / "never.zarr"
-    code = main(
-        [
-            "collect",
-            "--region=europe",
-            "--n",
-            "1000",
-            "--source",
-            "earthengine",
-            "--dry-run",
-            "--out",
-            str(out),
-        ]
-    )
+    argv = ["collect", "--region=europe", "--n", "1000", "--source", "earthengine"]
+    code = main([*argv, "--dry-run", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and not out.exists()
     assert "requests       ≥ 2,250" in text  # 2 × 1000 + 250 rejected searches (20 %)
