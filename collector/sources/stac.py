@@ -5,7 +5,8 @@ Per location:
 1. **search** — one STAC item search (pystac-client) over the time span of all season
    windows: items of the catalogue's L2A collection whose footprint intersects the patch
    (lon/lat polygon of its exact UTM square), ``eo:cloud_cover ≤ granule_cloud_max`` (the
-   engine's own rule), sorted by cloud cover; items are assigned to windows by their datetime
+   engine's own rule; checked again on the client, since a server may silently ignore a
+   filter it does not support), sorted by cloud cover; items are assigned to windows by their datetime
    on the client, and items lacking a needed asset (a requested band or SCL) are left out.
    In each window the ``max_scenes_per_window`` least cloudy items (by ``eo:cloud_cover``)
    get the patch's own clear fraction, from their SCL read nearest on the patch's square at
@@ -25,14 +26,14 @@ read being a HEAD and one or two range GETs (header, then the patch's tiles merg
 Errors: 429, 5xx, timeouts and connection failures are :class:`TransientError`; 400, 404,
 a missing asset and unreadable files are :class:`PermanentError`. A 403 on a signed
 (Planetary Computer) href is answered by signing again with a fresh token and reading once
-more; a second 403 is transient (the token service may be catching up). On unsigned hrefs
-403 is what S3 answers for a missing object: permanent. No message holds a URL's query
-string (where SAS tokens travel).
+more; a second 403 is transient (the token service may be catching up). A token-service
+failure while signing (5xx, connection) is transient too, raised inside the engine's retry
+(:mod:`collector.sources.stac_sign`). On unsigned hrefs 403 is what S3 answers for a
+missing object: permanent. No message holds a URL's query string (where SAS tokens travel).
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -53,7 +54,6 @@ from collector.sources.base import (
     clear_fraction,
 )
 from collector.sources.stac_catalogs import (
-    Catalog,
     asset_key,
     dn_offset,
     expected_asset_key,
@@ -68,6 +68,7 @@ from collector.sources.stac_read import (
     read_on_grid,
     strip_query,
 )
+from collector.sources.stac_sign import PlanetaryComputerSigner, Signer, load_signer
 from shared.bands import band_names
 from shared.grid import footprints
 
@@ -78,69 +79,29 @@ __all__ = [
     "preflight",
 ]
 
-Signer = Callable[[str], str]
 SCL_RESOLUTION_M = 20.0
 PAGE_SIZE = 100
 ITEM_CACHE = 4096
 
 
-class PlanetaryComputerSigner:
-    """Signs Planetary Computer hrefs with a SAS token (``planetary_computer.sign``, which
-    caches one token per storage container until a minute before it expires).
+def classify_api_error(
+    error: BaseException, what: str = "the STAC API"
+) -> TransientError | PermanentError:
+    """A STAC API or token-service failure (pystac-client, requests) as the protocol's typed
+    error.
 
-    ``invalidate()`` drops the cached tokens, so the next signature asks for a new one.
-    Holds no state: pickles and ships to workers as is.
-    """
-
-    def __call__(self, href: str) -> str:
-        import planetary_computer
-
-        return str(planetary_computer.sign(href))
-
-    def invalidate(self) -> None:
-        from planetary_computer import sas
-
-        sas.TOKEN_CACHE.clear()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PlanetaryComputerSigner)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        return "PlanetaryComputerSigner()"
-
-
-def _load_signer(spec: str | Signer | None, catalog: Catalog) -> Signer | None:
-    if spec is None:
-        return PlanetaryComputerSigner() if catalog.signed else None
-    if callable(spec):
-        return spec
-    if isinstance(spec, str) and ":" in spec:
-        module, _, name = spec.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"signer {spec!r} cannot be imported: {e}") from e
-        if not callable(fn):
-            raise ValueError(f"signer {spec!r} is not callable")
-        return fn
-    raise ValueError(f"signer must be a callable or 'module:function', got {spec!r}")
-
-
-def classify_api_error(error: BaseException) -> TransientError | PermanentError:
-    """A STAC API failure (pystac-client, requests) as the protocol's typed error.
-
-    HTTP 429, 408 and 5xx, timeouts and connection failures are transient; other statuses
-    (400 bad query, 404 unknown collection …) and malformed answers are permanent.
+    HTTP 429, 408 and 5xx, timeouts, connection failures and urllib3's "Max retries exceeded"
+    (``requests.RetryError`` after repeated 5xx) are transient; other statuses (400 bad
+    query, 403 refused token, 404 unknown collection …) and malformed answers are permanent.
     """
     status = getattr(error, "status_code", None)
+    if status is None:  # requests.HTTPError carries its response
+        status = getattr(getattr(error, "response", None), "status_code", None)
     text = strip_query(f"{type(error).__name__}: {error}")
     if len(text) > 500:
         text = text[:500] + " …"
     if isinstance(status, int):
-        text = f"HTTP {status} from the STAC API: {text}"
+        text = f"HTTP {status} from {what}: {text}"
         if status in (408, 425, 429) or 500 <= status < 600:
             return TransientError(text)
         return PermanentError(text)
@@ -230,7 +191,7 @@ class StacSource:
                 raise ValueError(f"{label} must be ≥ 1, got {value}")
         if http_retries < 0 or http_retry_delay_s < 0 or timeout_s <= 0:
             raise ValueError("http_retries and http_retry_delay_s must be ≥ 0, timeout_s > 0")
-        self.signer = _load_signer(signer, self.catalog)
+        self.signer = load_signer(signer, self.catalog)
         self.max_items = int(max_items)
         self.max_scenes_per_window = int(max_scenes_per_window)
         self.read_threads = int(read_threads)
@@ -346,7 +307,7 @@ class StacSource:
         403 on a signed href is signed afresh and read once more."""
         signed = self.signer is not None
         for attempt in (0, 1):
-            url = self.signer(href) if self.signer is not None else href
+            url = href if self.signer is None else self._sign(self.signer, href)
             try:
                 with self._limiter():
                     return read_on_grid(url, grid, resampling, self.gdal, href, signed)
@@ -362,6 +323,15 @@ class StacSource:
                     raise TransientError(message) from None
                 raise (TransientError if e.transient else PermanentError)(message) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _sign(signer: Signer, href: str) -> str:
+        """``href`` signed; a token-service failure becomes a typed error (5xx: transient)."""
+        try:
+            return signer(href)
+        except Exception as e:  # requests.RetryError / HTTPError / ConnectionError …
+            typed = classify_api_error(e, "the token service")
+            raise type(typed)(f"signing {strip_query(href)}: {typed}") from None
 
     def _read_all(self, jobs: list[tuple[str, Grid, str]]) -> list[np.ndarray]:
         if len(jobs) == 1 or self.read_threads == 1:
@@ -403,7 +373,8 @@ class StacSource:
             when = _item_time(item)
             ms = int(when.astype(np.int64))
             cloud = item.get("properties", {}).get("eo:cloud_cover")
-            if cloud is None:
+            # checked again here: a server may ignore a filter it does not support
+            if not isinstance(cloud, (int, float)) or cloud > self.granule_cloud_max:
                 continue
             for season, (start, end) in enumerate(zip(starts, ends, strict=True)):
                 if start <= ms < end:
@@ -478,4 +449,4 @@ def preflight(options: dict[str, Any]) -> None:
         options.get("assets"),
         options.get("offset"),
     )
-    _load_signer(options.get("signer"), catalog)
+    load_signer(options.get("signer"), catalog)

@@ -15,6 +15,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +33,7 @@ X0 = GRID.transform[2] - MARGIN_M
 Y0 = GRID.transform[5] + MARGIN_M
 RESOLUTION = {b.name: b.resolution_m for b in L2A_BANDS}
 
+TOKEN_PATH = "/api/sas/v1/token"  # as Planetary Computer's: /<account>/<container>
 CONFORMS = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/item-search",
@@ -242,6 +244,11 @@ class ServerState:
     deny: list[tuple[str, str, int]] = field(default_factory=list)
     #: the first ``search_fail[0]`` searches get status ``search_fail[1]``
     search_fail: list[int] = field(default_factory=lambda: [0, 503])
+    #: the first ``token_fail[0]`` token requests get status ``token_fail[1]``
+    token_fail: list[int] = field(default_factory=lambda: [0, 503])
+    #: True: ``/search`` ignores the ``query`` filter (as servers do with one they lack)
+    ignore_query: bool = False
+    tokens: int = 0
     log: list[Logged] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -304,6 +311,8 @@ class RangeHandler(BaseHTTPRequestHandler):
         path = parts.path
         if path == "/":
             return self._json(200, self._root())
+        if path.startswith(TOKEN_PATH + "/"):
+            return self._token()
         if path == "/search":
             params = {k: v[0] for k, v in parse_qs(parts.query).items()}
             body: dict[str, Any] = dict(params)
@@ -380,6 +389,20 @@ class RangeHandler(BaseHTTPRequestHandler):
             ],
         }
 
+    def _token(self) -> None:
+        """Planetary Computer's token service: ``{"msft:expiry", "token"}`` per container."""
+        with self.state.lock:
+            failing = self.state.token_fail[0] > 0
+            if failing:
+                self.state.token_fail[0] -= 1
+            else:
+                self.state.tokens += 1
+            n = self.state.tokens
+        if failing:
+            return self._json(self.state.token_fail[1], {"message": "Service Unavailable"})
+        token = f"st=2021-01-01T00%3A00%3A00Z&se=2099-01-01T00%3A00%3A00Z&sp=rl&sv=2021-06-08&sr=c&sig=TOKEN{n}"
+        self._json(200, {"msft:expiry": "2099-01-01T00:00:00Z", "token": token})
+
     def _search(self, body: dict[str, Any]) -> None:
         with self.state.lock:
             failing = self.state.search_fail[0] > 0
@@ -388,7 +411,7 @@ class RangeHandler(BaseHTTPRequestHandler):
             items = list(self.state.items)
         if failing:
             return self._json(self.state.search_fail[1], {"code": "Unavailable"}, body)
-        found = [it for it in items if _matches(it, body)]
+        found = [it for it in items if _matches(it, body, self.state.ignore_query)]
         for spec in reversed(body.get("sortby") or []):
             prop = spec["field"].removeprefix("properties.")
             found.sort(
@@ -411,7 +434,7 @@ class RangeHandler(BaseHTTPRequestHandler):
         self._json(200, {"type": "FeatureCollection", "features": page, "links": links}, body)
 
 
-def _matches(it: dict[str, Any], body: dict[str, Any]) -> bool:
+def _matches(it: dict[str, Any], body: dict[str, Any], ignore_query: bool = False) -> bool:
     if body.get("collections") and it["collection"] not in body["collections"]:
         return False
     if body.get("ids") and it["id"] not in body["ids"]:
@@ -423,7 +446,7 @@ def _matches(it: dict[str, Any], body: dict[str, Any]) -> bool:
             return False
         if end not in ("", "..") and when > np.datetime64(end.rstrip("Z"), "ms"):
             return False
-    for prop, ops in (body.get("query") or {}).items():
+    for prop, ops in (body.get("query") or {}).items() if not ignore_query else ():
         value = it["properties"].get(prop)
         for op, ref in ops.items():
             if op == "lt" and not value < ref:
@@ -462,6 +485,8 @@ class OfflineStac:
             self.state.fail.clear()
             self.state.deny.clear()
             self.state.search_fail[:] = [0, 503]
+            self.state.token_fail[:] = [0, 503]
+            self.state.ignore_query = False
             self.state.log.clear()
 
     def close(self) -> None:
@@ -490,3 +515,41 @@ class CountingSigner:
 def sign_nothing(href: str) -> str:
     """A module-level signer for the ``"module:function"`` form."""
     return href
+
+
+class TokenServiceSigner:
+    """Signs local hrefs with tokens from the real ``planetary_computer.sas.get_token`` talking
+    to the offline server's token service (``PC_SDK_SAS_URL``), for the Planetary Computer
+    blob container that Sentinel-2 L2A lives in; no retries inside, like the source's own."""
+
+    def __call__(self, href: str) -> str:
+        from planetary_computer import sas
+
+        token = sas.get_token("sentinel2l2a01", "sentinel2-l2", retry_total=0)
+        return str(token.sign(href).href)
+
+    def invalidate(self) -> None:
+        from planetary_computer import sas
+
+        sas.TOKEN_CACHE.clear()
+
+
+# -- items in the published shape ------------------------------------------------------------
+
+PUBLISHED = Path(__file__).parent / "data"
+
+
+def published_item(name: str, hrefs: dict[str, str], when: str | None = None) -> dict[str, Any]:
+    """A recorded-shaped item from ``data/<name>.json`` (as the catalogue publishes it), with
+    the hrefs of the assets in ``hrefs`` pointed at the offline server, its geometry moved
+    onto the test rasters and, optionally, another datetime. Everything else is kept."""
+    item = json.loads((PUBLISHED / f"{name}.json").read_text())
+    for key, href in hrefs.items():
+        item["assets"][key]["href"] = href
+    geometry = footprint()
+    ring = np.array(geometry["coordinates"][0])
+    item["geometry"] = geometry
+    item["bbox"] = [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(), ring[:, 1].max()]
+    if when is not None:
+        item["properties"]["datetime"] = when
+    return item
