@@ -240,3 +240,15 @@ def test_dry_run_contacts_nothing_and_writes_nothing(tmp_path, capsys, monkeypat
     assert "requests       ≥ 2,250" in text  # 2 × 1000 + 250 rejected searches (20 %)
     assert "7.2 MiB per location" in text  # 264² × 4 × (13 × 2 + 1) bytes
     assert "40 in flight" in text
+    # 2,250 / 0.95: every request is sent at most 6 times, the client adds none of its own
+    assert "retries        ≈ 2,368 requests with 5% transient errors" in text
+
+
+def test_dry_run_attempts_per_request_are_bounded():
+    from collector.dryrun import attempts_per_request
+
+    assert attempts_per_request(0.0, 6) == 1.0
+    assert attempts_per_request(0.05, 6) == pytest.approx(1 / 0.95, rel=1e-6)
+    assert attempts_per_request(0.999, 6) == pytest.approx(6, rel=0.01)  # never more than 6
+    # GDAL's 4 tries inside each of the engine's attempts: at most 4 × 6
+    assert attempts_per_request(0.999, 6, inner=4) < 24
