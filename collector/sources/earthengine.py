@@ -65,13 +65,18 @@ SEARCH_COLUMNS = [
 DEFAULT_DEADLINE_S = 180.0  # per HTTP request; earthengine-api's own default is no limit
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSION: tuple[str, str | None, float] | None = None  # (project, url, deadline) of ee's session
+
+
 class EarthEngineApi:
     """The two Earth Engine calls this source makes, through the real ``ee`` client.
 
     ``initialize`` finds credentials, switches the client's own retries off
     (``ee.data.setMaxRetries(0)``: the engine owns the retry policy), initialises ``ee``
     against ``url`` (default: the high-volume endpoint) and sets the request deadline
-    (``ee.data.setDeadline``), once per process.
+    (``ee.data.setDeadline``), once per process for all sources with the same settings
+    (re-initialising ``ee`` replaces the resource that other threads are calling through).
     """
 
     def __init__(
@@ -81,14 +86,19 @@ class EarthEngineApi:
         self.url = url
         self.deadline_s = float(deadline_s)
         self._ready = False
-        self._lock = threading.Lock()
 
     def initialize(self) -> None:
-        with self._lock:
+        with _SESSION_LOCK:  # ee's session is one per process, shared by every thread
             if self._ready:
                 return
-            credentials, _how = find_credentials()
-            self._initialize_ee(credentials)
+            global _SESSION
+            import ee
+
+            key = (self.project, self.url, self.deadline_s)
+            if not (ee.data.is_initialized() and key == _SESSION):
+                credentials, _how = find_credentials()
+                self._initialize_ee(credentials)
+                _SESSION = key
             self._ready = True
 
     def _initialize_ee(self, credentials: Any) -> None:
