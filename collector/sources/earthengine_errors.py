@@ -5,29 +5,30 @@ HTTP status (``_translate_cloud_exception`` keeps ``HttpError._get_reason()``), 
 classified by message. The messages below are the ones the real client produces; the test
 suite makes each of them through the real client over a local HTTP server.
 
-==========================================================  ======  ============================
-message (as raised)                                          class   why
-==========================================================  ======  ============================
-``The service is currently unavailable.`` (JSON 503)         retry   server overloaded/restarting
-``An internal server error has occurred (…)`` /               retry   a backend failed; the same
-``An internal error has occurred`` (JSON 500)                         request usually succeeds
-``Deadline expired before operation could complete.`` (504)  retry   server-side timeout
-``Ok`` (an HTML 502/503/504 page: no JSON ``error``)         retry   the front end answered, not
-                                                                     Earth Engine; bounded
-``Too many concurrent aggregations.`` / ``Too Many           retry   quota: 40 in flight, 100/s
-Requests`` / ``Quota exceeded … per minute`` (429)                   per project
-``Computation timed out.`` (400)                             retry   a busy cluster; succeeds
-                                                                     on a later try
-``User memory limit exceeded.``                              give up the same request needs the
-                                                                     same memory
-``Earth Engine memory capacity exceeded.``                   give up as above
-``Total request size (…) must be less than or equal to``     give up the request is too large
-``… not found`` / ``does not exist`` / permission / invalid   give up missing asset, access, bad
-                                                                     request
-builtin ``TimeoutError`` (the request deadline passed)        retry   a stalled connection
-builtin ``ConnectionError``, ``google.auth`` TransportError   retry   network
-anything else                                                 give up so that nothing loops
-==========================================================  ======  ============================
+Retried (:class:`TransientError`), with the reason:
+
+- ``The service is currently unavailable.`` (JSON 503 ``UNAVAILABLE``): the server is
+  overloaded or restarting;
+- ``An internal server error has occurred (…)`` / ``An internal error has occurred`` (JSON
+  500 ``INTERNAL``): a backend failed; the same request usually succeeds later;
+- ``Deadline expired before operation could complete.`` (504): a server-side timeout;
+- ``Ok``, the whole message: an error answer without a JSON body, i.e. the HTML page of
+  Google's front end for a 502/503/504 (``HttpError._get_reason`` falls back on
+  ``httplib2.Response.reason``, which is ``"Ok"`` for every response the client builds);
+- ``Too many concurrent aggregations.``, ``Too Many Requests``, ``Quota exceeded … per
+  minute`` (429): the project's quota (40 requests in flight, 100/s), cleared by waiting;
+- ``Computation timed out.`` (400): a busy cluster; the same computation fits later;
+- builtin ``TimeoutError`` (the request passed ``ee.data.setDeadline``), ``ConnectionError``
+  and ``google.auth`` transport errors during a token refresh: the network.
+
+Given up (:class:`PermanentError`, the candidate is replaced), with the reason:
+
+- ``User memory limit exceeded.``, ``Earth Engine memory capacity exceeded.``: the same
+  request needs the same memory;
+- ``Total request size (…) must be less than or equal to 50331648 bytes``: too large;
+- ``… not found`` / ``does not exist``, permission errors, ``invalid`` arguments: the request
+  or the account is wrong, retrying changes nothing;
+- anything else, so that no candidate loops for ever.
 
 The client's own retries are switched off (``ee.data.setMaxRetries(0)``): every retry is the
 engine's (:mod:`collector.retry`, exponential backoff with jitter, ``--max-attempts``), so a
@@ -40,7 +41,7 @@ from collector.sources.base import PermanentError, TransientError
 
 __all__ = ["classify_error", "TRANSIENT_MESSAGES", "PERMANENT_MESSAGES"]
 
-#: Lower-case fragments of messages worth retrying (see the module table).
+#: Lower-case fragments of messages worth retrying (see the module docstring).
 TRANSIENT_MESSAGES = (
     "service is currently unavailable",
     "internal server error",
