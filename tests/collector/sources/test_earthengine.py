@@ -252,3 +252,15 @@ def test_dry_run_attempts_per_request_are_bounded():
     assert attempts_per_request(0.999, 6) == pytest.approx(6, rel=0.01)  # never more than 6
     # GDAL's 4 tries inside each of the engine's attempts: at most 4 × 6
     assert attempts_per_request(0.999, 6, inner=4) < 24
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_deadline_that_is_not_positive_is_a_usage_error(tmp_path, capsys, value):
+    from collector.cli import main
+
+    out = tmp_path / "never.zarr"
+    argv = ["collect", "--region=FR", "--n", "4", "--ee-deadline", value, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--ee-deadline must be > 0" in err
+    assert not out.exists()
