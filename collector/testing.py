@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from collector.sources.earthengine_graph import invocations
 from collector.sources.earthengine_server import FakeEarthEngine, FakeScene, Fault
 
 __all__ = [
@@ -52,18 +53,3 @@ def constants(node: Any) -> list[Any]:
 def functions(node: Any) -> list[str]:
     """Every ``functionName`` invoked in an expression graph."""
     return values_of(node, "functionName")
-
-
-def invocations(node: Any, name: str) -> list[dict[str, Any]]:
-    """The arguments of every invocation of function ``name`` in an expression graph, in order."""
-    out: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        inv = node.get("functionInvocationValue")
-        if isinstance(inv, dict) and inv.get("functionName") == name:
-            out.append(inv["arguments"])
-        for v in node.values():
-            out += invocations(v, name)
-    elif isinstance(node, list):
-        for v in node:
-            out += invocations(v, name)
-    return out

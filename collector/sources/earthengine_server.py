@@ -28,13 +28,21 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from collector.sources.earthengine_graph import (
+    chain,
+    constant,
+    date_ranges,
+    image_constant,
+    invocations,
+)
 
 __all__ = ["FakeEarthEngine", "FakeScene", "Fault", "Logged", "json_error", "HTML_502"]
 
@@ -196,8 +204,8 @@ class FakeEarthEngine:
         graph = body["expression"]
         selectors = next(
             (
-                _constant(graph, args["selectors"])
-                for args in _invocations(graph, "Collection.reduceColumns")
+                constant(graph, args["selectors"])
+                for args in invocations(graph, "Collection.reduceColumns")
             ),
             None,
         )
@@ -208,11 +216,11 @@ class FakeEarthEngine:
                 "json",
             )
         fills_footprint = any(
-            _constant(graph, args.get("sameFootprint")) is False
-            for args in _invocations(graph, "Image.unmask")
+            constant(graph, args.get("sameFootprint")) is False
+            for args in invocations(graph, "Image.unmask")
         )
         rows = []
-        for window, (start, _end) in enumerate(_date_ranges(graph)):
+        for window, (start, _end) in enumerate(date_ranges(graph)):
             for scene in self.world(window, start):
                 with self._lock:
                     self.scenes[scene.id] = scene
@@ -225,29 +233,29 @@ class FakeEarthEngine:
         graph = body["expression"]
         size = int(body["grid"]["dimensions"]["width"])
         bands: list[tuple[str, str, Any]] = []  # (name, dtype, filler)
-        for args in _invocations(graph, "Image.rename"):
-            names = _constant(graph, args["names"])
-            chain = list(_chain(graph, args["input"]))
-            dtype = "u1" if any(n == "Image.toUint8" for n, _ in chain) else "<u2"
-            unmask = next((a for n, a in chain if n == "Image.unmask"), None)
+        for args in invocations(graph, "Image.rename"):
+            names = constant(graph, args["names"])
+            steps = list(chain(graph, args["input"]))
+            dtype = "u1" if any(n == "Image.toUint8" for n, _ in steps) else "<u2"
+            unmask = next((a for n, a in steps if n == "Image.unmask"), None)
             fill = None
-            if unmask is not None and _constant(graph, unmask.get("sameFootprint")) is False:
-                fill = _image_constant(graph, unmask["value"])
-            loads = [str(_constant(graph, a["id"])) for n, a in chain if n == "Image.load"]
+            if unmask is not None and constant(graph, unmask.get("sameFootprint")) is False:
+                fill = image_constant(graph, unmask["value"])
+            loads = [str(constant(graph, a["id"])) for n, a in steps if n == "Image.load"]
             selected = next(
-                (_constant(graph, a["bandSelectors"]) for n, a in chain if n == "Image.select"),
+                (constant(graph, a["bandSelectors"]) for n, a in steps if n == "Image.select"),
                 None,
             )
-            constant = next(
-                (_constant(graph, a["value"]) for n, a in chain if n == "Image.constant"), None
+            fixed = next(
+                (constant(graph, a["value"]) for n, a in steps if n == "Image.constant"), None
             )
             for k, name in enumerate(names):
                 source = selected[k] if selected and k < len(selected) else None
-                bands.append((name, dtype, (loads, source, fill, constant)))
+                bands.append((name, dtype, (loads, source, fill, fixed)))
         out = np.zeros((size, size), dtype=[(n, d) for n, d, _ in bands])
-        for name, _dtype, (loads, source, fill, constant) in bands:
+        for name, _dtype, (loads, source, fill, fixed) in bands:
             if not loads:
-                out[name] = constant or 0
+                out[name] = fixed or 0
                 continue
             asset = loads[0]
             scene = self.scenes.get(asset.rsplit("/", 1)[-1])
@@ -287,84 +295,6 @@ def _property(scene: FakeScene, name: str, fills_footprint: bool) -> Any:
             return 0.0 if fills_footprint else None
         return scene.clear * scene.coverage if fills_footprint else scene.clear
     return None
-
-
-# -- reading the expression graph ------------------------------------------------------------
-
-
-def _resolve(graph: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and "valueReference" in node:
-        node = graph["values"][node["valueReference"]]
-    return node
-
-
-def _constant(graph: dict[str, Any], node: Any) -> Any:
-    """The value of a constant node (lists of constants included), else ``None``."""
-    node = _resolve(graph, node)
-    if not isinstance(node, dict):
-        return None
-    if "constantValue" in node:
-        return node["constantValue"]
-    if "arrayValue" in node:
-        return [_constant(graph, v) for v in node["arrayValue"]["values"]]
-    return None
-
-
-def _image_constant(graph: dict[str, Any], node: Any) -> Any:
-    """The number of a constant or of an ``Image.constant`` (how ``ee`` sends numbers given
-    where an image is expected)."""
-    value = _constant(graph, node)
-    if value is not None:
-        return value
-    inv = (_resolve(graph, node) or {}).get("functionInvocationValue") or {}
-    if inv.get("functionName") == "Image.constant":
-        return _constant(graph, inv["arguments"]["value"])
-    return None
-
-
-def _invocations(graph: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """Arguments of every invocation of ``name`` anywhere in the graph."""
-    out: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            inv = node.get("functionInvocationValue")
-            if isinstance(inv, dict) and inv.get("functionName") == name:
-                out.append(inv.get("arguments", {}))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(graph.get("values", {}))
-    return out
-
-
-def _chain(graph: dict[str, Any], node: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(function, arguments)`` of every invocation reachable from ``node``, outermost first."""
-    node = _resolve(graph, node)
-    if not isinstance(node, dict):
-        return
-    inv = node.get("functionInvocationValue")
-    if isinstance(inv, dict):
-        args = inv.get("arguments", {})
-        yield inv.get("functionName", ""), args
-        for value in args.values():
-            yield from _chain(graph, value)
-    elif "arrayValue" in node:
-        for value in node["arrayValue"]["values"]:
-            yield from _chain(graph, value)
-
-
-def _date_ranges(graph: dict[str, Any]) -> list[tuple[int, int]]:
-    """``(start_ms, end_ms)`` of every ``DateRange`` in the graph, sorted."""
-    return sorted(
-        {
-            (int(_constant(graph, a["start"])), int(_constant(graph, a["end"])))
-            for a in _invocations(graph, "DateRange")
-        }
-    )
 
 
 _KEY_CACHE: dict[str, Any] = {}

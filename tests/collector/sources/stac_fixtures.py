@@ -15,7 +15,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -515,41 +514,3 @@ class CountingSigner:
 def sign_nothing(href: str) -> str:
     """A module-level signer for the ``"module:function"`` form."""
     return href
-
-
-class TokenServiceSigner:
-    """Signs local hrefs with tokens from the real ``planetary_computer.sas.get_token`` talking
-    to the offline server's token service (``PC_SDK_SAS_URL``), for the Planetary Computer
-    blob container that Sentinel-2 L2A lives in; no retries inside, like the source's own."""
-
-    def __call__(self, href: str) -> str:
-        from planetary_computer import sas
-
-        token = sas.get_token("sentinel2l2a01", "sentinel2-l2", retry_total=0)
-        return str(token.sign(href).href)
-
-    def invalidate(self) -> None:
-        from planetary_computer import sas
-
-        sas.TOKEN_CACHE.clear()
-
-
-# -- items in the published shape ------------------------------------------------------------
-
-PUBLISHED = Path(__file__).parent / "data"
-
-
-def published_item(name: str, hrefs: dict[str, str], when: str | None = None) -> dict[str, Any]:
-    """A recorded-shaped item from ``data/<name>.json`` (as the catalogue publishes it), with
-    the hrefs of the assets in ``hrefs`` pointed at the offline server, its geometry moved
-    onto the test rasters and, optionally, another datetime. Everything else is kept."""
-    item = json.loads((PUBLISHED / f"{name}.json").read_text())
-    for key, href in hrefs.items():
-        item["assets"][key]["href"] = href
-    geometry = footprint()
-    ring = np.array(geometry["coordinates"][0])
-    item["geometry"] = geometry
-    item["bbox"] = [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(), ring[:, 1].max()]
-    if when is not None:
-        item["properties"]["datetime"] = when
-    return item

@@ -5,6 +5,10 @@ service failing (the real ``planetary_computer`` client against the offline serv
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -16,6 +20,41 @@ from collector.sources.stac_sign import PlanetaryComputerSigner
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import es_item, es_source, pc_source
 
+
+class TokenServiceSigner:
+    """Signs local hrefs with tokens from the real ``planetary_computer.sas.get_token`` talking
+    to the offline server's token service (``PC_SDK_SAS_URL``), for the Planetary Computer
+    blob container that Sentinel-2 L2A lives in; no retries inside, like the source's own."""
+
+    def __call__(self, href: str) -> str:
+        from planetary_computer import sas
+
+        token = sas.get_token("sentinel2l2a01", "sentinel2-l2", retry_total=0)
+        return str(token.sign(href).href)
+
+    def invalidate(self) -> None:
+        from planetary_computer import sas
+
+        sas.TOKEN_CACHE.clear()
+
+
+PUBLISHED = Path(__file__).parent / "data"
+
+
+def published_item(name: str, hrefs: dict[str, str]) -> dict[str, Any]:
+    """A recorded-shaped item from ``data/<name>.json`` (as the catalogue publishes it), with
+    the hrefs of the assets in ``hrefs`` pointed at the offline server and its geometry moved
+    onto the test rasters. Everything else is kept."""
+    item = json.loads((PUBLISHED / f"{name}.json").read_text())
+    for key, href in hrefs.items():
+        item["assets"][key]["href"] = href
+    geometry = fx.footprint()
+    ring = np.array(geometry["coordinates"][0])
+    item["geometry"] = geometry
+    item["bbox"] = [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(), ring[:, 1].max()]
+    return item
+
+
 ES_LOCAL = {"red": "B4", "nir08": "B8A"}
 PC_LOCAL = {"B04": "B4", "B8A": "B8A"}
 
@@ -23,7 +62,7 @@ PC_LOCAL = {"B04": "B4", "B8A": "B8A"}
 def test_earth_search_c1_item_as_published(stac):
     hrefs = {key: f"{stac.url}/utm/{band}.tif" for key, band in ES_LOCAL.items()}
     hrefs["scl"] = f"{stac.url}/scl/clear.tif"
-    item = fx.published_item("earth_search_c1_item", hrefs)
+    item = published_item("earth_search_c1_item", hrefs)
     assert item["properties"]["s2:nodata_pixel_percentage"] > 40  # a granule-edge scene
     assert item["assets"]["red"]["raster:bands"][0]["offset"] == -0.1
     stac.publish(item)
@@ -41,12 +80,12 @@ def test_earth_search_c1_item_as_published(stac):
 
 
 def test_planetary_computer_item_as_published(stac):
-    item = fx.published_item("planetary_computer_item", {})
+    item = published_item("planetary_computer_item", {})
     href = item["assets"]["B04"]["href"]
     assert href.startswith("https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/")
     hrefs = {key: f"{stac.url}/utm/{band}.tif" for key, band in PC_LOCAL.items()}
     hrefs["SCL"] = f"{stac.url}/scl/half.tif"
-    stac.publish(fx.published_item("planetary_computer_item", hrefs))
+    stac.publish(published_item("planetary_computer_item", hrefs))
     src = pc_source(stac, bands=("B4", "B8A"))
     loc = fx.location(1, "2022-06")
     (june,) = src.search(loc)
@@ -91,7 +130,7 @@ def test_the_real_signer_asks_the_token_service_and_retries_a_bounded_number_of_
     token_service,
 ):
     stac = token_service
-    href = fx.published_item("planetary_computer_item", {})["assets"]["B04"]["href"]
+    href = published_item("planetary_computer_item", {})["assets"]["B04"]["href"]
     signed = PlanetaryComputerSigner(retries=1, backoff_s=0.0)(href)
     assert signed.startswith(href + "?st=") and signed.endswith("&sig=TOKEN1")
     tokens = stac.state.requests(fx.TOKEN_PATH)
@@ -110,12 +149,12 @@ def test_a_failing_token_service_is_a_transient_error_inside_the_retry(token_ser
     stac = token_service
     stac.state.token_fail[:] = [1, 503]
     stac.publish(fx.item("PC_A", "2022-06-05T10:00:00Z", 1.0, fx_pc_assets(stac), "sentinel-2-l2a"))
-    src = pc_source(stac, signer=fx.TokenServiceSigner(), bands=("B4",))
+    src = pc_source(stac, signer=TokenServiceSigner(), bands=("B4",))
     loc = fx.location(1, "2022-06")
     with pytest.raises(TransientError, match="503 from the token service|503 error"):
         src.search(loc)
     stac.state.token_fail[:] = [1, 503]
-    fx.TokenServiceSigner().invalidate()
+    TokenServiceSigner().invalidate()
     res = collect_location(
         src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(3, 0.0, 0.0), sleep=lambda s: None
     )
@@ -125,7 +164,7 @@ def test_a_failing_token_service_is_a_transient_error_inside_the_retry(token_ser
     assert reads and all("sig=TOKEN" in r.query for r in reads)
     # a refusal (403) from the token service will not be helped by retrying
     stac.state.token_fail[:] = [1, 403]
-    fx.TokenServiceSigner().invalidate()
+    TokenServiceSigner().invalidate()
     with pytest.raises(PermanentError, match="403 from the token service"):
         src.fetch(loc, res.patch.scenes)
 
