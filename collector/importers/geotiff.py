@@ -183,7 +183,8 @@ def _georeference(
         epsg = 4326  # "+proj=latlong" (SeCo) names no datum: WGS 84 is what Earth Engine used
     if epsg is None:
         raise BadInputError(f"{loc}: CRS {crs.to_string()[:60]} has no EPSG code")
-    cx, cy = transform * (SIZE / 2, SIZE / 2)
+    a, b, c, d, e, f = (float(v) for v in tuple(transform)[:6])
+    cx, cy = a * SIZE / 2 + b * SIZE / 2 + c, d * SIZE / 2 + e * SIZE / 2 + f
     if crs.is_geographic:
         lon, lat = float(cx), float(cy)
     else:
@@ -191,8 +192,7 @@ def _georeference(
 
         to_wgs84 = Transformer.from_crs(epsg, 4326, always_xy=True)
         lon, lat = (float(v) for v in to_wgs84.transform(cx, cy))
-    affine = tuple(float(v) for v in tuple(transform)[:6])
-    return int(epsg), affine, lon, lat  # type: ignore[return-value]
+    return int(epsg), (a, b, c, d, e, f), lon, lat
 
 
 class SecoImporter(GeoTiffFolders):
@@ -220,7 +220,7 @@ class SecoImporter(GeoTiffFolders):
             "resampling": RESAMPLING,
             "georeferencing": "the source's own lat/long grid (EPSG:4326 transform of the "
             "264-px patch, approximate: the pixels were taken on a UTM grid)",
-            "cloud_mask": "none in the source: cloud = 255 (no data), clear_fraction NaN",
+            "cloud_mask": "no cloud mask in the source: cloud = 255 (no data), clear_fraction NaN",
             "seasons": "the 5 scenes of each location, oldest first",
             "time_and_product_id": "from the scene folder names <sensing>_<generation>_T<tile>",
         }
@@ -251,7 +251,7 @@ class Ssl4eoImporter(GeoTiffFolders):
             "baseline, so an offset of scenes processed with baseline ≥ 04.00 cannot be undone",
             "resampling": RESAMPLING,
             "georeferencing": "the source's own EPSG:4326 grid of the 264-px patch",
-            "cloud_mask": "none in the source: cloud = 255 (no data), clear_fraction NaN",
+            "cloud_mask": "no cloud mask in the source: cloud = 255 (no data), clear_fraction NaN",
             "seasons": "the 4 scenes of each location, oldest first",
             "time_and_product_id": "from the scene folder names <sensing>_<generation>_T<tile>",
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def _write_tif(path: Path, values: np.ndarray, crs: str, bounds: tuple[float, ..
 
     h, w = values.shape[-2:]
     count = 1 if values.ndim == 2 else values.shape[0]
+    with warnings.catch_warnings():  # rasterio's own use of affine's deprecated `*`
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        transform = from_bounds(*bounds, w, h)
     with rasterio.open(
         path,
         "w",
@@ -63,7 +67,7 @@ def _write_tif(path: Path, values: np.ndarray, crs: str, bounds: tuple[float, ..
         count=count,
         dtype=values.dtype,
         crs=crs,
-        transform=from_bounds(*bounds, w, h),
+        transform=transform,
         **opts,
     ) as dst:
         dst.write(values if values.ndim == 3 else values[None])
