@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
-from tests.collector.importers.datasets import write_geotiff_dataset, write_zarr_dataset
+from collector.importers.testing import write_geotiff_dataset, write_zarr_dataset
 
 
 def import_args(fmt: str, data: Path, out: Path, *extra: str) -> list[str]:

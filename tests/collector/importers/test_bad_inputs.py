@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from collector.cli import main
-from shared.store import open_store
-from shared.verify import verify
-from tests.collector.importers.conftest import import_args
-from tests.collector.importers.datasets import (
-    _write_tif,
+from collector.importers.testing import (
     seco_value,
     write_geotiff_dataset,
+    write_tif,
     write_zarr_dataset,
     zip_folder,
 )
+from shared.store import open_store
+from shared.verify import verify
+from tests.collector.importers.conftest import import_args
 
 
 def _reasons(out) -> dict[int, str]:
@@ -35,7 +35,7 @@ def test_damaged_seco_locations_are_skipped_with_reasons(tmp_path):
     shutil.rmtree(scenes[1][2])  # 4 scenes instead of 5
     (scenes[2][0] / "B5.tif").unlink()  # a missing band file
     (scenes[3][4] / "B8A.tif").write_bytes(b"II*\x00 truncated download")  # unreadable
-    _write_tif(  # a 10 m band at the wrong size
+    write_tif(  # a 10 m band at the wrong size
         scenes[4][1] / "B2.tif", np.full((100, 100), 7, np.uint8), "+proj=latlong", (0, 0, 1, 1)
     )
     out = tmp_path / "seco.zarr"

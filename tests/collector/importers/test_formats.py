@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from rasterio.transform import from_bounds
 
-from shared.store import open_store
-from shared.verify import verify
-from tests.collector.importers.datasets import (
-    _bounds,
+from collector.importers.testing import (
     dn_value,
+    patch_bounds,
     scene_names,
     seco_value,
     zarr_sample_values,
 )
+from shared.store import open_store
+from shared.verify import verify
 
 
 def _times(store) -> np.ndarray:
@@ -52,7 +52,7 @@ def test_seco_values_dates_and_grid(imported):
         times = _times(store)[loc]
         assert list(times) == [t for _, t in scene_names(loc, 5)]
     assert np.all(np.asarray(store.array("epsg")[:]) == 4326)
-    want = from_bounds(*_bounds(2), 264, 264)
+    want = from_bounds(*patch_bounds(2), 264, 264)
     np.testing.assert_allclose(store.array("transform")[2], tuple(want)[:6])
     assert np.all(np.asarray(store.array("cloud")[:]) == 255)
     assert np.all(np.isnan(np.asarray(store.array("clear_fraction")[:])))

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from collector.importers.testing import write_geotiff_dataset
 from shared.layout import SHARD_ARRAYS
 from shared.store import open_store
 from shared.verify import verify
 from tests.collector.importers.conftest import import_args
-from tests.collector.importers.datasets import write_geotiff_dataset
 from tests.conftest import ROOT, run_module
 
 

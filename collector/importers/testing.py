@@ -1,10 +1,13 @@
-"""Tiny published datasets in their exact on-disk layouts, written with rasterio and zarr.
+"""Small published datasets in their exact on-disk layouts, written with rasterio and zarr.
 
 Real sizes (264 / 132 / 44 px), real names (6- and 7-digit location folders, scene folders
 ``<sensing>_<generation>_T<tile>`` created out of date order), real encodings (SeCo uint8
 JPEG GeoTIFFs in ``+proj=latlong``; SSL4EO-S12 v1 uint16 EPSG:4326; SSL4EO-S12 v1.1 Zarr
 format 2 zips), and the stray files a download holds (a 44×44 ``<id>.tif`` preview beside
 the scene folders, ``metadata.json`` in some scenes). Only the number of locations is small.
+Images are constant per (location, season, band) so tests can check values exactly, or
+textured (``texture=True``: seeded waves and noise) so benchmarks compress and decode
+something closer to real imagery.
 """
 
 from __future__ import annotations
@@ -45,11 +48,22 @@ def seco_value(loc: int, season: int, band: int) -> int:
     return 20 + 13 * band + 5 * season + loc % 4
 
 
+def _texture(key: tuple[int, ...], n: int, base: float, amp: float) -> np.ndarray:
+    """A seeded (n, n) field around ``base``: two waves plus pixel noise, float64."""
+    rng = np.random.default_rng(key)
+    y, x = np.mgrid[0:n, 0:n] / n
+    f = rng.uniform(1, 6, 4)
+    waves = np.sin(2 * np.pi * (f[0] * x + f[1] * y)) + 0.5 * np.cos(
+        2 * np.pi * (f[2] * x - f[3] * y)
+    )
+    return base + amp * (waves / 1.5 + 0.15 * rng.standard_normal((n, n)))
+
+
 def centre(loc: int) -> tuple[float, float]:
     return -75.0 + 2.5 * loc, 18.0 + 1.5 * loc
 
 
-def _write_tif(path: Path, values: np.ndarray, crs: str, bounds: tuple[float, ...], **opts) -> None:
+def write_tif(path: Path, values: np.ndarray, crs: str, bounds: tuple[float, ...], **opts) -> None:
     import rasterio
     from rasterio.transform import from_bounds
 
@@ -73,7 +87,7 @@ def _write_tif(path: Path, values: np.ndarray, crs: str, bounds: tuple[float, ..
         dst.write(values if values.ndim == 3 else values[None])
 
 
-def _bounds(loc: int) -> tuple[float, float, float, float]:
+def patch_bounds(loc: int) -> tuple[float, float, float, float]:
     lon, lat = centre(loc)
     half_lon = 1320 / (111_320 * np.cos(np.radians(lat)))
     half_lat = 1320 / 110_574
@@ -81,7 +95,12 @@ def _bounds(loc: int) -> tuple[float, float, float, float]:
 
 
 def write_geotiff_dataset(
-    root: Path, kind: str, n_locations: int, level: str = "L2A", seed: int = 0
+    root: Path,
+    kind: str,
+    n_locations: int,
+    level: str = "L2A",
+    seed: int = 0,
+    texture: bool = False,
 ) -> Path:
     """SeCo (``kind="seco"``) or SSL4EO-S12 v1 (``"ssl4eo"``) folders under ``root``."""
     rng = random.Random(seed)
@@ -93,7 +112,7 @@ def write_geotiff_dataset(
     for loc in range(n_locations):
         folder = root / f"{loc:0{digits}d}"
         folder.mkdir()
-        bounds = _bounds(loc)
+        bounds = patch_bounds(loc)
         scenes = list(enumerate(scene_names(loc, n_seasons)))
         rng.shuffle(scenes)  # created out of date order
         for season, (name, _) in scenes:
@@ -107,11 +126,18 @@ def write_geotiff_dataset(
                 else:
                     values = np.full((n, n), dn_value(loc, season, b), np.uint16)
                     opts = {"compress": "DEFLATE"}
-                _write_tif(scene / f"{band.name}.tif", values, crs, bounds, **opts)
+                if texture:
+                    field = _texture(
+                        (seed, loc, season, b), n, float(values[0, 0]), 0.3 * values[0, 0]
+                    )
+                    values = np.clip(np.rint(field), 1, np.iinfo(values.dtype).max).astype(
+                        values.dtype
+                    )
+                write_tif(scene / f"{band.name}.tif", values, crs, bounds, **opts)
             if season % 2:
                 (scene / "metadata.json").write_text(json.dumps({"CLOUDY_PIXEL_PERCENTAGE": 3.2}))
         preview = np.full((3, 44, 44), 90, np.uint8)
-        _write_tif(folder / f"{folder.name}.tif", preview, crs, bounds)  # stray preview
+        write_tif(folder / f"{folder.name}.tif", preview, crs, bounds)  # stray preview
     (root / "README.txt").write_text("downloaded with the dataset's own script\n")
     return root
 
@@ -122,7 +148,11 @@ def zarr_sample_values(file_no: int, sample: int, season: int, band: int) -> int
 
 
 def write_zarr_dataset(
-    root: Path, samples_per_file: tuple[int, ...], level: str = "L1C", split: str = "train"
+    root: Path,
+    samples_per_file: tuple[int, ...],
+    level: str = "L1C",
+    split: str = "train",
+    texture: bool = False,
 ) -> Path:
     """SSL4EO-S12 v1.1 ``<root>/<split>/S2L1C/ssl4eos12_<split>_seasonal_data_NNNNNN.zarr.zip``
     (Zarr format 2, zipped), plus an S1 modality folder that a Sentinel-2 import must ignore."""
@@ -157,7 +187,12 @@ def write_zarr_dataset(
                 times[i, t] = when
                 ids[i, t] = name
                 for b in range(len(names)):
-                    bands[i, t, b] = zarr_sample_values(f, i, s, b)
+                    value = zarr_sample_values(f, i, s, b)
+                    if texture:
+                        field = _texture((f, i, s, b), 264, value, 0.3 * (value - 1000))
+                        bands[i, t, b] = np.clip(np.rint(field), 1, 32767)
+                    else:
+                        bands[i, t, b] = value
                 cloud[i, t, : 10 * (s + 1)] = 1  # thick cloud on the top rows
                 cloud[i, t, -5:] = 3  # shadow at the bottom
         ds = xr.Dataset(
