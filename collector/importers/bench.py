@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         for fmt in args.formats.split(","):
             got = bench_import(fmt, args.n, Path(tmp))
             print(fmt, got)
-            figures.update({f"{fmt}.{k}": v for k, v in got.items()})
+            figures.update({f"import.{fmt}.{k}": v for k, v in got.items()})
             rows.append(
                 (
                     f"{fmt}: import, one worker process",
