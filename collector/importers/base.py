@@ -94,8 +94,9 @@ class Importer(Protocol):
         """The processing level ``data`` holds when none is asked for."""
         ...
 
-    def locations(self, data: Path) -> list[LocationRef]:
-        """Every location under ``data`` in a deterministic order (raises :class:`DataError`)."""
+    def locations(self, data: Path, limit: int | None = None) -> list[LocationRef]:
+        """The first ``limit`` (default all) locations under ``data`` in a deterministic order
+        (raises :class:`DataError`)."""
         ...
 
     def read_many(self, refs: Sequence[LocationRef]) -> Iterator[ImportedSample | BadInputError]:

@@ -71,8 +71,9 @@ class GeoTiffFolders:
         return cls.levels[0]
 
     # --- inventory -------------------------------------------------------------------------
-    def locations(self, data: Path) -> list[LocationRef]:
-        """Location folders (``digits`` digits) under ``data``, sorted by name."""
+    def locations(self, data: Path, limit: int | None = None) -> list[LocationRef]:
+        """Location folders (``digits`` digits) under ``data``, sorted by name (the first
+        ``limit``)."""
         if not data.is_dir():
             raise DataError(f"DATA {data} is not a folder")
         mine = self.level_folders.get(self.level)
@@ -87,7 +88,7 @@ class GeoTiffFolders:
             raise DataError(
                 f"DATA {data} holds no {self.name} location folders ({self.digits}-digit names)"
             )
-        return [LocationRef(n, str(data / n)) for n in names]
+        return [LocationRef(n, str(data / n)) for n in names[:limit]]
 
     # --- one location ----------------------------------------------------------------------
     def read_many(self, refs: Sequence[LocationRef]) -> Iterator[ImportedSample | BadInputError]:

@@ -300,9 +300,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
     if not data.exists():
         raise DataError(f"DATA {data} does not exist")
     importer = make_importer(cfg.format, cfg.level, data)
-    refs = importer.locations(data)
-    if cfg.limit is not None:
-        refs = refs[: cfg.limit]
+    refs = importer.locations(data, cfg.limit)
     for line in getattr(importer, "skipped", []):
         log(f"skipped file {line}")
     store, created = open_import_store(cfg, out, importer, refs, data)

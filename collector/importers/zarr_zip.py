@@ -89,9 +89,10 @@ class Ssl4eoZarrImporter:
                 return level
         return "L1C"
 
-    def locations(self, data: Path) -> list[LocationRef]:
+    def locations(self, data: Path, limit: int | None = None) -> list[LocationRef]:
         """Every sample of every ``.zarr.zip`` under ``data`` (the level's modality folder
-        when there is one), files in path order, samples in file order."""
+        when there is one), files in path order, samples in file order; with ``limit``, files
+        are opened only until that many samples are listed."""
         if not data.is_dir():
             raise DataError(f"DATA {data} is not a folder")
         files = sorted(p for p in data.rglob("*.zarr.zip") if FILE_NAME.match(p.name))
@@ -106,6 +107,8 @@ class Ssl4eoZarrImporter:
             )
         refs: list[LocationRef] = []
         for path in files:
+            if limit is not None and len(refs) >= limit:
+                break
             rel = path.relative_to(data).as_posix()
             try:
                 ds, store = _open(str(path))
@@ -117,7 +120,7 @@ class Ssl4eoZarrImporter:
             refs += [LocationRef(f"{rel}:{i}", str(path), i) for i in range(n)]
         if not refs:
             raise DataError(f"DATA {data}: no readable samples ({self.skipped[0]})")
-        return refs
+        return refs[:limit]
 
     def read_many(self, refs: Sequence[LocationRef]) -> Iterator[ImportedSample | BadInputError]:
         """Samples of consecutive refs in one file are read with the file opened once."""

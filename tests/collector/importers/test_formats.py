@@ -117,3 +117,25 @@ def test_rerun_of_a_finished_import_changes_nothing(imported, datasets, capsys):
     assert before == after
     report = json.loads((path / "report.json").read_text())
     assert report["summary"]["filled"] == 4
+
+
+def test_inventory_order_limit_and_levels(datasets):
+    from pathlib import Path
+
+    from collector.importers import make_importer
+
+    zarr_data = datasets["ssl4eo-s12-zarr"]
+    importer = make_importer("ssl4eo-s12-zarr", None, zarr_data)
+    assert importer.level == "L1C"  # from the S2L1C modality folder
+    refs = importer.locations(zarr_data, 4)
+    stem = "train/S2L1C/ssl4eos12_train_seasonal_data_00000"
+    assert [r.id for r in refs] == [f"{stem}1.zarr.zip:{i}" for i in range(3)] + [
+        f"{stem}2.zarr.zip:0"
+    ]
+    seco = make_importer("seco", None, datasets["seco"])
+    ids = [r.id for r in seco.locations(datasets["seco"])]
+    assert ids == ["000000", "000001", "000002", "000003", "000004"]  # stray files ignored
+    s2c: Path = datasets["ssl4eo-s12"]
+    assert make_importer("ssl4eo-s12", None, s2c).level == "L1C"
+    assert make_importer("ssl4eo-s12", None, s2c.parent).level == "L1C"
+    assert len(make_importer("ssl4eo-s12", None, s2c.parent).locations(s2c.parent)) == 4
