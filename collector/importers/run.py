@@ -86,6 +86,9 @@ class ImportResult:
     skipped: int
     seconds: float
     finalize: dict[str, Any]
+    #: CPU seconds of this process during the shard phase: the work itself when the cluster
+    #: runs in-process (``--scheduler threads``), only the client's share otherwise
+    cpu_seconds: float = 0.0
 
 
 def _fingerprint(refs: list[LocationRef]) -> str:
@@ -248,7 +251,9 @@ def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(keys, 0)
 
 
-def _run(cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any) -> tuple[int, int, float]:
+def _run(
+    cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any
+) -> tuple[int, int, float, float]:
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -264,7 +269,7 @@ def _run(cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any) -> tupl
             import_shard, jobs, key=[f"import-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
         bar = tqdm(total=total, unit="loc", desc="import", disable=not cfg.progress, smoothing=0.1)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for future in as_completed(futures):
             try:
                 report = future.result()
@@ -275,14 +280,14 @@ def _run(cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any) -> tupl
             skipped += len(report["rejected"])
             bar.update(report["slots"])
             bar.set_postfix(skipped=skipped, refresh=False)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         bar.close()
     if failures:
         raise CollectError(
             f"{len(failures)} of {len(jobs)} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
-    return imported, skipped, seconds
+    return imported, skipped, seconds, cpu
 
 
 def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResult:
@@ -316,7 +321,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
         if lock.removed:
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
         imported = skipped = 0
-        seconds = 0.0
+        seconds = cpu = 0.0
         if pending:
             jobs = []
             for shard in pending:
@@ -333,7 +338,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
                     )
                 )
             total = sum(len(j.refs) for j in jobs)
-            imported, skipped, seconds = _run(cfg, jobs, total, log)
+            imported, skipped, seconds, cpu = _run(cfg, jobs, total, log)
         summary = finalize(import_ledger(store, created), log)
         write_card(store.location, cfg.storage_options)
-    return ImportResult(out, created, len(pending), imported, skipped, seconds, summary)
+    return ImportResult(out, created, len(pending), imported, skipped, seconds, summary, cpu)

@@ -1,4 +1,5 @@
-"""A SIGKILLed import, rerun, equals an uninterrupted one; the trainer runs on every import."""
+"""A SIGKILLed import, rerun, equals an uninterrupted one; the trainer and evaluation run on
+every import unchanged."""
 
 from __future__ import annotations
 
@@ -89,3 +90,14 @@ def test_two_pretrain_steps_on_an_imported_store(imported, tmp_path, fmt):
     for band, p2, p98 in zip(scaling["bands"], scaling["p2"], scaling["p98"], strict=True):
         i = stats["bands"].index(band)
         assert (p2, p98) == (stats["p2"][i], stats["p98"][i])  # scaled by the store's own stats
+    if fmt == "seco":  # the encoder evaluates unchanged, with the scaling it travels with
+        import pandas as pd
+
+        from tests.trainer.evaluate.fixtures import make_eurosat
+
+        eurosat = make_eurosat(tmp_path / "eurosat", per_class=6, classes=2, size=32)
+        argv = ["evaluate", "--task", "eurosat", "--data", str(eurosat), "--size", "32"]
+        argv += ["--encoder", str(out / "checkpoint.pt"), "--out", str(tmp_path / "e")]
+        assert trainer(argv) == 0
+        results = pd.read_csv(tmp_path / "e" / "results.csv")
+        assert set(results.protocol) == {"linear", "knn"}
