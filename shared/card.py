@@ -237,7 +237,7 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
         f"{src.get('cite')}. Not collected by this pipeline: the locations, dates and scenes "
         "are the dataset's own. What changed on the way in, and what was lost:",
         "",
-        f"- values: {src.get('quantisation')}; {src.get('dn_mapping')}",
+        f"- quantisation: {src.get('quantisation')}; {src.get('dn_mapping')}",
         f"- resampling to the 10 m grid: {src.get('resampling')}",
         f"- georeferencing: {src.get('georeferencing')}",
         f"- clouds: {src.get('cloud_mask')}",

@@ -217,8 +217,9 @@ class Ssl4eoZarrImporter:
             "0 stays no data, other results clipped to ≥ 1",
             "resampling": "none here: the release already holds every band at 264 px (10 m)",
             "georeferencing": "the source's exact UTM grid (crs, x_/y_ pixel centres)",
-            "cloud_mask": "cloud_mask classes 0 clear → 0; 1 thick, 2 thin cloud, 3 shadow → "
-            "100; other values → 255; clear_fraction = share of class 0",
+            "cloud_mask": "cloud_mask read as classes 0 clear, 1 thick cloud, 2 thin cloud, "
+            "3 shadow (an assumption: check the release's documentation) → 0, 100, 100, 100 %; "
+            "other values → 255; clear_fraction = share of class 0",
             "seasons": "the 4 scenes of each sample, oldest first",
             "time_and_product_id": "from time_ and file_id",
         }
