@@ -211,7 +211,11 @@ def write_zarr_dataset(
         )
         name = f"ssl4eos12_{split}_seasonal_data_{f:06d}.zarr"
         tmp = root / "_tmp" / name
-        ds.to_zarr(tmp, zarr_format=2, consolidated=True, mode="w")
+        chunks = {  # one chunk per sample
+            "bands": {"chunks": (1, 4, len(names), 264, 264)},
+            "cloud_mask": {"chunks": (1, 4, 264, 264)},
+        }
+        ds.to_zarr(tmp, zarr_format=2, consolidated=True, mode="w", encoding=chunks)
         zip_folder(tmp, folder / f"{name}.zip")
     shutil.rmtree(root / "_tmp", ignore_errors=True)
     s1 = root / split / "S1GRD"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,6 +66,30 @@ def _epsg(value: Any) -> int:
             raise BadInputError(f"crs {value!r} names no EPSG code")
         return int(digits[-1])
     return int(value)
+
+
+@dataclass
+class _Block:
+    """``bands`` (n, time, band, y, x) and ``cloud`` (n, time, y, x) of samples ``start…``."""
+
+    start: int
+    bands: np.ndarray
+    cloud: np.ndarray | None
+
+
+def _load_block(ds: Any, refs: Sequence[LocationRef]) -> _Block | None:
+    """The samples of ``refs`` read in one go (a file's chunks may span many samples), or
+    None when that fails, so that each sample is then read alone and only damaged ones fail."""
+    start, stop = min(r.index for r in refs), max(r.index for r in refs) + 1
+    try:
+        part = ds.isel(sample=slice(start, stop))
+        bands = np.asarray(part["bands"].transpose("sample", "time", "band", "y", "x").values)
+        cloud = None
+        if "cloud_mask" in ds.variables:
+            cloud = np.asarray(part["cloud_mask"].transpose("sample", "time", "y", "x").values)
+    except Exception:
+        return None
+    return _Block(start, bands, cloud)
 
 
 class Ssl4eoZarrImporter:
@@ -138,12 +163,13 @@ class Ssl4eoZarrImporter:
             else:
                 try:
                     problem = self._check(ds)
+                    block = None if problem else _load_block(ds, group)
                     for ref in group:
                         if problem:
                             yield BadInputError(f"{ref.id}: {problem}")
                             continue
                         try:
-                            yield self._sample(ds, ref)
+                            yield self._sample(ds, ref, block)
                         except BadInputError as e:
                             yield e
                         except Exception as e:  # damaged chunks of one sample
@@ -171,9 +197,12 @@ class Ssl4eoZarrImporter:
                 return f"band names {names} are not the {self.level} bands {list(self.bands)}"
         return None
 
-    def _sample(self, ds: Any, ref: LocationRef) -> ImportedSample:
+    def _sample(self, ds: Any, ref: LocationRef, block: _Block | None = None) -> ImportedSample:
         i = ref.index
-        raw = np.asarray(ds["bands"][i].transpose("time", "band", "y", "x").values)
+        if block is not None:
+            raw = block.bands[i - block.start]
+        else:
+            raw = np.asarray(ds["bands"][i].transpose("time", "band", "y", "x").values)
         times = np.asarray(ds["time_"][i].values).astype("datetime64[ms]")
         if np.isnat(times).any():
             raise BadInputError(f"{ref.id}: time_ has missing dates")
@@ -182,7 +211,11 @@ class Ssl4eoZarrImporter:
         ids = tuple(str(v) for v in np.asarray(ds["file_id"][i].values)[order])
         cloud, clear = None, np.full(self.n_seasons, np.nan, np.float32)
         if "cloud_mask" in ds.variables:
-            classes = np.asarray(ds["cloud_mask"][i].transpose("time", "y", "x").values)[order]
+            if block is not None and block.cloud is not None:
+                classes = block.cloud[i - block.start][order]
+            else:
+                classes = np.asarray(ds["cloud_mask"][i].transpose("time", "y", "x").values)
+                classes = classes[order]
             cloud = np.full(classes.shape, CLOUD_NODATA, np.uint8)
             for value, percent in CLOUD_CLASSES.items():
                 cloud[classes == value] = percent

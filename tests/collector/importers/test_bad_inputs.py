@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -79,6 +80,12 @@ def test_damaged_zarr_files_are_skipped_with_reasons(tmp_path, capsys):
     ds.to_zarr(tmp_path / "wrong.zarr", zarr_format=2, mode="w")
     files[2].unlink()
     zip_folder(tmp_path / "wrong.zarr", files[2])
+    # a damaged chunk: the second sample of the second file
+    with zipfile.ZipFile(files[1]) as z:
+        z.extractall(tmp_path / "second.zarr")
+    (tmp_path / "second.zarr" / "bands" / "1.0.0.0.0").write_bytes(b"\x00garbage")
+    files[1].unlink()
+    zip_folder(tmp_path / "second.zarr", files[1])
     out = tmp_path / "v11.zarr"
     assert main(import_args("ssl4eo-s12-zarr", data, out)) == 0
     assert "skipped file train/S2L1C/ssl4eos12_train_seasonal_data_000001.zarr.zip" in (
@@ -87,8 +94,10 @@ def test_damaged_zarr_files_are_skipped_with_reasons(tmp_path, capsys):
     assert verify(out).ok
     store = open_store(out)
     assert store.spec.n_samples == 3  # the truncated file's samples could not be listed
-    assert np.asarray(store.array("valid")[:]).tolist() == [True, True, False]
-    assert "y 100 (expected 264)" in _reasons(out)[2]
+    assert np.asarray(store.array("valid")[:]).tolist() == [True, False, False]
+    reasons = _reasons(out)
+    assert "000002.zarr.zip:1: unreadable" in reasons[1]
+    assert "y 100 (expected 264)" in reasons[2]
     skipped = store.attrs["imported_from"]["skipped_files"]
     assert len(skipped) == 1 and "unreadable" in skipped[0]
 
