@@ -60,51 +60,72 @@ def bench_import(fmt: str, n: int, tmp: Path) -> dict[str, Any]:
     }
 
 
+def _rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
+    """The page's rows for every format with figures (this run's or an earlier one's)."""
+    rows: list[tuple[str, str]] = []
+    for fmt in FORMATS:
+        got = {k.split(".", 2)[2]: v for k, v in figures.items() if k.startswith(f"import.{fmt}.")}
+        if "locations_per_cpu_s" not in got:
+            continue
+        rows.append(
+            (
+                f"{fmt}: import, one worker thread",
+                f"{got['locations_per_cpu_s']} locations per CPU second "
+                f"({got['locations']} in {got['cpu_seconds']} CPU s); wall clock "
+                f"{got['locations_per_s_wall']} locations/s ({got['shard_seconds']} s); "
+                "finalize excluded",
+            )
+        )
+        rows.append(
+            (
+                f"{fmt}: store vs source on disk",
+                f"{got['store_mib']} MiB vs {got['source_mib']} MiB = "
+                f"{got['store_over_source']} (pixels {got['pixels_mib']} MiB)",
+            )
+        )
+    return rows
+
+
+NOTES = (
+    "Generated datasets in the exact published layouts (real sizes 264/132/44 px, SeCo uint8 "
+    "JPEG, SSL4EO-S12 v1 uint16 DEFLATE GeoTIFFs, v1.1 Zarr-2 zips of 32 samples, one chunk "
+    "per sample) with textured images (seeded waves + noise), not real imagery: real "
+    "Sentinel-2 compresses differently. The store is lossless; SeCo's source is lossy JPEG "
+    "uint8, so its store is larger than its source; SSL4EO-S12 v1 stores its 20 m and 60 m "
+    "bands at 10 m after upsampling (13 full-size images per scene instead of about 5 "
+    "full-size equivalents), so its store is larger too. CPU seconds count every thread of "
+    "the importing process during the shard phase (reading, conversion, compression, "
+    "writing); wall-clock figures were taken on a machine shared with other jobs and are "
+    "noisy lower bounds."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import json
+
+    from shared.benchmarks import DOCS
+
     parser = argparse.ArgumentParser(prog="python -m collector.importers.bench")
     parser.add_argument("--n", type=int, default=64, help="locations per format")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {}
-    rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         for fmt in args.formats.split(","):
             got = bench_import(fmt, args.n, Path(tmp))
             print(fmt, got)
             figures.update({f"import.{fmt}.{k}": v for k, v in got.items()})
-            rows.append(
-                (
-                    f"{fmt}: import, one worker thread",
-                    f"{got['locations_per_cpu_s']} locations per CPU second "
-                    f"({got['locations']} in {got['cpu_seconds']} CPU s); wall clock "
-                    f"{got['locations_per_s_wall']} locations/s ({got['shard_seconds']} s); "
-                    "finalize excluded",
-                )
-            )
-            rows.append(
-                (
-                    f"{fmt}: store vs source on disk",
-                    f"{got['store_mib']} MiB vs {got['source_mib']} MiB = "
-                    f"{got['store_over_source']} (pixels {got['pixels_mib']} MiB)",
-                )
-            )
+    known = DOCS / "benchmarks.json"
+    earlier = json.loads(known.read_text()) if known.exists() else {}
+    rows = _rows({**{k: v for k, v in earlier.items() if k.startswith("import.")}, **figures})
     record(
         "import",
         "Importing published datasets (one worker)",
         f"python -m collector.importers.bench --n {args.n}",
         figures,
         rows,
-        notes="Generated datasets in the exact published layouts (real sizes 264/132/44 px, "
-        "SeCo uint8 JPEG, SSL4EO-S12 v1 uint16 DEFLATE GeoTIFFs, v1.1 Zarr-2 zips of 32 "
-        "samples) with textured images (seeded waves + noise), not real imagery: real "
-        "Sentinel-2 compresses differently. The store is lossless; SeCo's source is lossy JPEG "
-        "uint8, so its store is larger than its source; SSL4EO-S12 v1 stores its 20 m and 60 m "
-        "bands at 10 m after upsampling (13 full-size images per scene instead of about 5 "
-        "full-size equivalents), so its store is larger too. CPU seconds count every thread of "
-        "the importing process during the shard phase (reading, conversion, compression, "
-        "writing); wall-clock figures were taken on a machine shared with other jobs and are "
-        "noisy lower bounds.",
+        notes=NOTES,
     )
     return 0
 
