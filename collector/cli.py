@@ -332,7 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_collect)
     p = sub.add_parser("import", help="turn a published dataset on disk into a store")
-    p.add_argument("format", choices=["seco", "ssl4eo-s12", "ssl4eo-s12-zarr"])
+    p.add_argument(
+        "format",
+        choices=["seco", "ssl4eo-s12", "ssl4eo-s12-zarr"],
+        help="SeCo-100K/1M folders, SSL4EO-S12 v1 folders, or SSL4EO-S12 v1.1 Zarr zips",
+    )
     p.add_argument("data", help="the dataset's folder as downloaded and extracted")
     p.add_argument("--out", required=True, help="store path")
     p.add_argument(
