@@ -44,7 +44,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BAN
 	$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(WORKERS),--workers $(WORKERS)) \
 	$(if $(DRY_RUN),--dry-run) $(if $(STAC),--stac "$(STAC)")
 
-.PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
+.PHONY: help install lint test plan collect import demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer clean-venv
 
 help:
@@ -54,6 +54,7 @@ help:
 	@echo "make demo      offline end to end on the synthetic world (datasets/demo.zarr, …)"
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
 	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a STAC=earth-search|planetary-computer|URL OUT=… SCHEDULER=… WORKERS=…]"
+	@echo "make import    FORMAT=seco|ssl4eo-s12|ssl4eo-s12-zarr DATA=<downloaded folder> [OUT=… LEVEL=l1c|l2a LIMIT=N WORKERS=…]"
 	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
 	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
 	@echo "make bench     measure and record in docs/benchmarks.md"
@@ -80,6 +81,15 @@ plan: $(STAMP)
 
 collect: $(STAMP)
 	$(PY) -m collector collect $(COLLECT_ARGS) --out "$(OUT)"
+
+# Import a published dataset already on disk (SeCo, SSL4EO-S12 v1 folders, SSL4EO-S12 v1.1 Zarr).
+FORMAT ?= seco
+IMPORT_OUT = $(if $(call given,OUT),$(OUT),datasets/$(FORMAT).zarr)
+import: $(STAMP)
+	@$(if $(call given,DATA),true,echo "make import needs DATA=<the dataset folder>" >&2; exit 2)
+	$(PY) -m collector import $(FORMAT) "$(DATA)" --out "$(IMPORT_OUT)" $(if $(LEVEL),--level $(LEVEL)) \
+	    $(if $(LIMIT),--limit $(LIMIT)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	    $(if $(WORKERS),--workers $(WORKERS))
 
 # The demo runs offline on the synthetic world; every output says SYNTHETIC.
 # 1. collect 256 locations in Europe; 2. collect 400 held-out locations in North America with

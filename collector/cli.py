@@ -232,6 +232,32 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from collector.importers import DataError
+    from collector.importers.run import ImportConfig, import_dataset
+
+    try:
+        cfg = ImportConfig(
+            format=args.format,
+            data=args.data,
+            level=args.level,
+            limit=args.limit,
+            shard_samples=args.shard_samples,
+            scheduler=args.scheduler or None,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+        result = import_dataset(cfg, args.out)
+    except DataError as e:
+        raise UsageError(str(e)) from e
+    print(
+        f"imported   {result.imported} location(s) this run, {result.skipped} skipped "
+        f"(reasons in {result.location}/report.json)"
+    )
+    print(f"store      {result.location} (python -m shared info {result.location})")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import os
 
@@ -316,6 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
     )
     p.set_defaults(func=_collect)
+    p = sub.add_parser("import", help="turn a published dataset on disk into a store")
+    p.add_argument(
+        "format",
+        choices=["seco", "ssl4eo-s12", "ssl4eo-s12-zarr"],
+        help="SeCo-100K/1M folders, SSL4EO-S12 v1 folders, or SSL4EO-S12 v1.1 Zarr zips",
+    )
+    p.add_argument("data", help="the dataset's folder as downloaded and extracted")
+    p.add_argument("--out", required=True, help="store path")
+    p.add_argument(
+        "--level", choices=["l1c", "l2a"], default=None, help="processing level (default: DATA's)"
+    )
+    p.add_argument("--limit", type=int, default=None, help="import the first N locations only")
+    p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
+    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_import)
     p = sub.add_parser("bench", help="measure and record in docs/benchmarks.md")
     p.add_argument("what", choices=["plan", "synthetic", "latency", "earthengine", "bytes"])
     p.add_argument("--n", type=int, default=None)

@@ -115,6 +115,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
         "",
     ]
     lines += _collection(attrs)
+    lines += _provenance(attrs)
     lines += [
         "",
         "## Counts",
@@ -219,6 +220,31 @@ def _collection(attrs: dict[str, Any]) -> list[str]:
             f"{cfg.get('granule_cloud_max')} %, every season ≥ {cfg.get('clear_threshold')} clear",
             f"- footprints never overlap; {plan.get('spares')}× candidates planned as spares",
         ]
+    return out
+
+
+def _provenance(attrs: dict[str, Any]) -> list[str]:
+    """Where an imported store came from and what changed on the way in (else nothing)."""
+    src = attrs.get("imported_from")
+    if not src:
+        return []
+    out = [
+        "",
+        "## Provenance",
+        "",
+        f"Imported from **{src.get('dataset')}** (format `{src.get('format')}`, folder "
+        f"`{src.get('folder')}`, {src.get('locations_listed', 0):,} locations listed); cite: "
+        f"{src.get('cite')}. Not collected by this pipeline: the locations, dates and scenes "
+        "are the dataset's own. What changed on the way in, and what was lost:",
+        "",
+        f"- quantisation: {src.get('quantisation')}; {src.get('dn_mapping')}",
+        f"- resampling to the 10 m grid: {src.get('resampling')}",
+        f"- georeferencing: {src.get('georeferencing')}",
+        f"- clouds: {src.get('cloud_mask')}",
+        f"- seasons: {src.get('seasons')}; time and product id {src.get('time_and_product_id')}",
+    ]
+    for line in src.get("skipped_files") or []:
+        out.append(f"- file skipped: {line}")
     return out
 
 

@@ -1,0 +1,344 @@
+"""Importing a dataset: inventory → store (created once) → Dask, one task per shard → finalize.
+
+The same machinery as ``collect``: the store is created at its final size by the client, each
+task reads its shard's locations and writes the shard whole (``shared.writer.write_shard``,
+done-marker last, report before it), a rerun skips done shards and redoes the rest, and
+``collector.finalize`` writes statistics, index, pictures and ``report.json`` and verifies.
+A location that cannot be read is recorded with its reason and leaves its slot empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from collector.importers import make_importer
+from collector.importers.base import BadInputError, DataError, Importer, LocationRef
+from collector.ledger import StoreLock, write_report
+from shared.errors import StoreMismatchError
+from shared.layout import StoreSpec
+from shared.store import Store, create_store, is_half_created, open_store, store_exists
+
+__all__ = ["ImportConfig", "ImportJob", "ImportResult", "import_dataset", "import_shard"]
+
+INVENTORY_FILE = "inventory.parquet"
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """What ``import`` needs: the format, where the data is, and how to run.
+
+    ``level`` None takes what the data holds; ``limit`` keeps the first N locations in the
+    dataset's own order. Runtime fields follow ``CollectConfig``'s names, so the collector's
+    Dask client setup serves both.
+    """
+
+    format: str
+    data: str
+    level: str | None = None
+    limit: int | None = None
+    shard_samples: int = 16
+    scheduler: str | None = None
+    workers: int | None = None
+    progress: bool = True
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise DataError(f"--limit must be ≥ 1, got {self.limit}")
+        if self.shard_samples < 1:
+            raise DataError(f"--shard-samples must be ≥ 1, got {self.shard_samples}")
+        if self.workers is not None and self.workers < 1:
+            raise DataError(f"--workers must be ≥ 1, got {self.workers}")
+        if self.level is not None and self.level.upper() not in ("L1C", "L2A"):
+            raise DataError(f"--level must be l1c or l2a, got {self.level!r}")
+
+    def runtime(self, name: str) -> Any:
+        """Runtime settings the Dask client asks for: one reading task per worker process."""
+        return {"tasks_per_worker": 1}.get(name)
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """One shard's work, picklable: the store, the importer and the shard's locations."""
+
+    location: str
+    shard: int
+    format: str
+    level: str
+    refs: tuple[LocationRef, ...]
+    first_sample: int
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    location: str
+    created: bool
+    shards_run: int
+    imported: int
+    skipped: int
+    seconds: float
+    finalize: dict[str, Any]
+    #: CPU seconds of this process during the shard phase: the work itself when the cluster
+    #: runs in-process (``--scheduler threads``), only the client's share otherwise
+    cpu_seconds: float = 0.0
+
+
+def _fingerprint(refs: list[LocationRef]) -> str:
+    return hashlib.sha256("\n".join(r.id for r in refs).encode()).hexdigest()
+
+
+def _identity(importer: Importer, cfg: ImportConfig, refs: list[LocationRef]) -> dict[str, Any]:
+    """What decides the data: format, level, the listed locations (not DATA's path)."""
+    return {
+        "import": importer.name,
+        "collection": importer.level,
+        "limit": cfg.limit,
+        "locations": len(refs),
+        "locations_sha256": _fingerprint(refs),
+        "shard_samples": cfg.shard_samples,
+    }
+
+
+def _spec(importer: Importer, n: int, shard_samples: int) -> StoreSpec:
+    from shared.bands import band_names
+
+    return StoreSpec(
+        n_samples=n,
+        n_seasons=importer.n_seasons,
+        bands=band_names(importer.level),
+        size=264,
+        shard_samples=shard_samples,
+        collection=importer.level,
+    )
+
+
+def open_import_store(
+    cfg: ImportConfig, out: str, importer: Importer, refs: list[LocationRef], data: Path
+) -> tuple[Store, bool]:
+    """Resume the store at ``out`` if it was imported from the same locations, else create it.
+
+    Raises:
+        StoreMismatchError: ``out`` holds something else (another store, another import).
+    """
+    identity = _identity(importer, cfg, refs)
+    half = is_half_created(out, cfg.storage_options)
+    if store_exists(out, cfg.storage_options) and not half:
+        store = open_store(out, "r+", cfg.storage_options)
+        had = store.attrs.get("config", {})
+        diffs = [k for k in sorted(set(had) | set(identity)) if had.get(k) != identity.get(k)]
+        if diffs:
+            raise StoreMismatchError(
+                f"{out} holds another collection or import (differs in {', '.join(diffs)}): "
+                "rerun with the same FORMAT, DATA, --level and --limit to resume, or choose another --out"
+            )
+        return store, False
+    path = Path(out)
+    occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    if "://" not in out and occupied and not half:
+        raise StoreMismatchError(f"--out {out} exists and is not a store; choose another path")
+    provenance = {
+        **importer.provenance(),
+        "folder": data.name,
+        "locations_listed": len(refs),
+        "skipped_files": list(getattr(importer, "skipped", [])),
+    }
+    store = create_store(
+        out,
+        _spec(importer, len(refs), cfg.shard_samples),
+        source=importer.name,
+        synthetic=False,
+        config=identity,
+        storage_options=cfg.storage_options,
+        overwrite=half,
+        extra_attrs={"imported_from": provenance},
+    )
+    _put_inventory(store, refs, data)
+    return store, True
+
+
+def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
+    """``inventory.parquet``: sample index → the location's id in the source dataset."""
+    import io
+
+    import pandas as pd
+
+    from shared.storage import put_bytes
+
+    frame = pd.DataFrame(
+        {
+            "sample": np.arange(len(refs), dtype=np.int64),
+            "source_id": [r.id for r in refs],
+            "source_path": [os.path.relpath(r.path, data) for r in refs],
+        }
+    )
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    put_bytes(store.group.store, INVENTORY_FILE, buf.getvalue())
+
+
+def import_shard(job: ImportJob) -> dict[str, Any]:
+    """Read one shard's locations and write the shard whole; a done shard is left alone."""
+    from shared.writer import empty_shard, write_shard
+
+    start = time.perf_counter()
+    store = open_store(job.location, "r+", job.storage_options)
+    empty = {"shard": job.shard, "filled": 0, "slots": 0, "tried": 0, "rejected": []}
+    if store.done_shards()[job.shard]:
+        return {**empty, **_zero_counts(), "skipped": True}
+    importer = make_importer(job.format, job.level)
+    spec = store.spec
+    data = empty_shard(spec, job.shard)
+    rejected: list[dict[str, Any]] = []
+    for slot, got in enumerate(importer.read_many(job.refs)):
+        sample = job.first_sample + slot
+        if isinstance(got, BadInputError):
+            rejected.append(_rejection(sample, slot, str(got)))
+            continue
+        if got.pixels.shape != (spec.n_seasons, spec.n_bands, spec.size, spec.size):
+            rejected.append(_rejection(sample, slot, f"pixels of shape {got.pixels.shape}"))
+            continue
+        values: dict[str, Any] = {}
+        if got.cloud is not None:
+            values["cloud"] = got.cloud
+        data.set_slot(
+            slot,
+            pixels=got.pixels,
+            clear_fraction=got.clear,
+            time=got.time,
+            product_id=np.array(got.product_id, dtype=object),
+            lon=got.lon,
+            lat=got.lat,
+            epsg=got.epsg,
+            transform=np.asarray(got.transform, np.float64),
+            candidate_id=sample,
+            **values,
+        )
+    report = {
+        "shard": job.shard,
+        "slots": data.n_slots,
+        "filled": int(data.valid.sum()),
+        "tried": data.n_slots,
+        "rejected": rejected,
+        **_zero_counts(),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
+    write_shard(store, job.shard, data)
+    return report
+
+
+def _rejection(sample: int, slot: int, reason: str) -> dict[str, Any]:
+    return {
+        "candidate_id": sample,
+        "slot": slot,
+        "spare_rank": 0,
+        "outcome": "failed",
+        "reason": f"bad input: {reason}",
+    }
+
+
+def _zero_counts() -> dict[str, int]:
+    """The network counters a collection's shard report carries; an import makes no requests."""
+    keys = ("requests", "retries", "transient_errors", "permanent_errors", "retries_exhausted")
+    return dict.fromkeys(keys, 0)
+
+
+def _run(
+    cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any
+) -> tuple[int, int, float, float]:
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    from collector.config import CollectConfig
+    from collector.engine import CollectError, dask_client
+
+    imported = skipped = 0
+    failures: list[str] = []
+    with dask_client(cast(CollectConfig, cfg), len(jobs), log) as client:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
+        futures = client.map(
+            import_shard, jobs, key=[f"import-{j.shard}-{os.getpid()}" for j in jobs], pure=False
+        )
+        bar = tqdm(total=total, unit="loc", desc="import", disable=not cfg.progress, smoothing=0.1)
+        start, cpu = time.perf_counter(), time.process_time()
+        for future in as_completed(futures):
+            try:
+                report = future.result()
+            except Exception as e:  # a task crashed: keep going, report, resume later
+                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                continue
+            imported += report["filled"]
+            skipped += len(report["rejected"])
+            bar.update(report["slots"])
+            bar.set_postfix(skipped=skipped, refresh=False)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        bar.close()
+    if failures:
+        raise CollectError(
+            f"{len(failures)} of {len(jobs)} shard task(s) failed (first: {failures[0]}); "
+            "rerun the same command to resume"
+        )
+    return imported, skipped, seconds, cpu
+
+
+def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResult:
+    """List ``cfg.data``, create or resume the store at ``out``, import, finalize, write the card.
+
+    Raises:
+        DataError: DATA missing, empty or of another format (a usage error).
+        StoreMismatchError: ``out`` holds something else.
+    """
+    from collector.finalize import finalize
+    from collector.importers.footprints import import_ledger
+    from shared.card import write_card
+
+    data = Path(cfg.data)
+    if not data.exists():
+        raise DataError(f"DATA {data} does not exist")
+    importer = make_importer(cfg.format, cfg.level, data)
+    refs = importer.locations(data, cfg.limit)
+    for line in getattr(importer, "skipped", []):
+        log(f"skipped file {line}")
+    store, created = open_import_store(cfg, out, importer, refs, data)
+    spec = store.spec
+    with StoreLock(store) as lock:
+        pending = store.pending_shards()
+        verb = "creating" if created else "resuming"
+        log(
+            f"{verb} {out}: {spec.n_samples} {importer.name} locations ({importer.level}, "
+            f"{spec.n_seasons} seasons), {len(pending)} shard(s) to do, "
+            f"{spec.n_shards - len(pending)} done"
+        )
+        if lock.removed:
+            log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
+        imported = skipped = 0
+        seconds = cpu = 0.0
+        if pending:
+            jobs = []
+            for shard in pending:
+                sl = spec.shard_slice(shard)
+                jobs.append(
+                    ImportJob(
+                        store.location,
+                        shard,
+                        importer.name,
+                        importer.level,
+                        tuple(refs[sl]),
+                        sl.start,
+                        dict(cfg.storage_options),
+                    )
+                )
+            total = sum(len(j.refs) for j in jobs)
+            imported, skipped, seconds, cpu = _run(cfg, jobs, total, log)
+        summary = finalize(import_ledger(store, created), log)
+        write_card(store.location, cfg.storage_options)
+    return ImportResult(out, created, len(pending), imported, skipped, seconds, summary, cpu)
