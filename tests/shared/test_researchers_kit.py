@@ -99,3 +99,13 @@ def test_torch_dataset(collected):
     assert batch["image"].shape == (4, 2, 2, 32, 32)
     with pytest.raises(ValueError, match="season"):
         SeasonalPatches(collected, seasons=[7])
+
+
+def test_finalize_writes_a_stac_collection(collected):
+    import pystac
+
+    collection = pystac.Collection.from_file(str(collected / "stac" / "collection.json"))
+    n = int(np.asarray(open_store(collected).array("valid")[:]).sum())
+    assert collection.extra_fields["seco:samples"] == n and "SYNTHETIC" in collection.description
+    assert collection.assets["index"].get_absolute_href() == str(collected / "index.parquet")
+    assert run_module("shared", "verify", str(collected)).returncode == 0  # stray folder is fine
