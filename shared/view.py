@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from shared.reader import StoreReader
 from shared.store import Store, open_store
@@ -83,6 +85,18 @@ class ShardImages:
         return out[tuple(0 if s else slice(None) for s in scalar)]
 
 
+class _LazyImages(BackendArray):
+    """:class:`ShardImages` as an xarray backend array: lazy, outer-indexed, no dask."""
+
+    def __init__(self, images: ShardImages) -> None:
+        self.images, self.shape, self.dtype = images, images.shape, images.dtype
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self.images.__getitem__
+        )
+
+
 def _shard_chunks(samples: np.ndarray, shard_samples: int) -> tuple[int, ...]:
     """Chunk sizes along ``sample`` that keep each shard's kept samples in one chunk."""
     if samples.size == 0:
@@ -95,9 +109,13 @@ def open_dataset(
     location: str | os.PathLike[str],
     keep_empty: bool = False,
     only_done: bool = True,
+    chunks: str | None = "shard",
     storage_options: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """Open a store lazily as an :class:`xarray.Dataset`, one dask chunk per shard.
+
+    ``chunks=None`` (or no dask installed) gives lazily indexed NumPy-backed images instead:
+    no parallelism, but no dask overhead either, so reading single locations is faster.
 
     By default only samples that hold data are kept: empty slots (``valid`` False) are
     dropped unless ``keep_empty``; unfinished shards are dropped unless ``only_done`` is
@@ -120,21 +138,27 @@ def open_dataset(
         keep &= store.done_shards()[np.arange(valid.size) // k]
     if not keep_empty:
         keep &= valid
+    if chunks not in ("shard", None):
+        raise ValueError(f"chunks must be 'shard' or None, got {chunks!r}")
     samples = np.flatnonzero(keep)
     ds = ds.isel(sample=samples)
-    if importlib.util.find_spec("dask") is None:
-        return ds  # without dask xarray still reads lazily (through zarr), just not in parallel
+    if chunks is None or importlib.util.find_spec("dask") is None:
+        for name in _IMAGES:
+            if name in ds:
+                lazy = _LazyImages(ShardImages(store, name, samples, storage_options))
+                ds[name] = ds[name].copy(data=indexing.LazilyIndexedArray(lazy))
+        return ds
     import dask.array as da
     from dask.base import tokenize
 
-    chunks = _shard_chunks(samples, k)
+    per_shard = _shard_chunks(samples, k)
     for name in _IMAGES:
         if name not in ds:
             continue
         images = ShardImages(store, name, samples, storage_options)
         data = da.from_array(
             images,
-            chunks=(chunks, *images.shape[1:]),
+            chunks=(per_shard, *images.shape[1:]),
             name=f"{name}-{tokenize(store.location, samples)}",
             fancy=True,  # outer indexing: ShardImages reads just the selected images
             lock=False,

@@ -74,3 +74,14 @@ def test_open_dataset_drops_empty_slots_unless_asked(tmp_path):
     getters = [k for k in dict(mean.data.__dask_graph__()) if str(k[0]).startswith("pixels")]
     assert len(getters) == 2
     assert np.isclose(float(mean), store.array("pixels")[[0, 1, 2, 3, 6], :, 3].mean())
+
+
+def test_open_dataset_without_dask_reads_lazily_through_the_reader(tmp_path):
+    store = make_store(tmp_path / "n.zarr", n_samples=8, shards=[1])
+    ds = open_dataset(store.location, chunks=None)
+    assert ds["pixels"].chunks is None and ds.sizes["sample"] == 4
+    np.testing.assert_array_equal(
+        ds["pixels"].isel(sample=[2, 0], season=1).sel(band="B8").values,
+        store.array("pixels")[[6, 4], 1, 7],
+    )
+    assert ds["cloud"].isel(sample=3).shape == (4, 16, 16)
