@@ -142,28 +142,16 @@ def open_dataset(
         raise ValueError(f"chunks must be 'shard' or None, got {chunks!r}")
     samples = np.flatnonzero(keep)
     ds = ds.isel(sample=samples)
+    for name in _IMAGES:
+        if name in ds:
+            lazy = _LazyImages(ShardImages(store, name, samples, storage_options))
+            ds[name] = ds[name].copy(data=indexing.LazilyIndexedArray(lazy))
     if chunks is None or importlib.util.find_spec("dask") is None:
-        for name in _IMAGES:
-            if name in ds:
-                lazy = _LazyImages(ShardImages(store, name, samples, storage_options))
-                ds[name] = ds[name].copy(data=indexing.LazilyIndexedArray(lazy))
-        return ds
-    import dask.array as da
-    from dask.base import tokenize
-
+        return ds  # lazy NumPy reads: no parallelism, no dask overhead
     per_shard = _shard_chunks(samples, k)
     for name in _IMAGES:
-        if name not in ds:
-            continue
-        images = ShardImages(store, name, samples, storage_options)
-        data = da.from_array(
-            images,
-            chunks=(per_shard, *images.shape[1:]),
-            name=f"{name}-{tokenize(store.location, samples)}",
-            fancy=True,  # outer indexing: ShardImages reads just the selected images
-            lock=False,
-            inline_array=True,
-            meta=np.ndarray,
-        )
-        ds[name] = ds[name].copy(data=data)
+        if name in ds:
+            # xarray wraps the lazy array in dask; a selection is fused into each shard's
+            # read, so ShardImages decodes only the images asked for
+            ds[name] = ds[name].chunk({"sample": per_shard}, inline_array=True)
     return ds

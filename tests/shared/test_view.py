@@ -2,6 +2,7 @@ import numpy as np
 import xarray as xr
 
 from shared.georef import pixel_centres
+from shared.reader import StoreReader
 from shared.testing import make_store
 from shared.view import open_dataset
 from shared.writer import empty_shard, write_shard
@@ -47,7 +48,7 @@ def test_open_dataset_keeps_finished_valid_samples(tmp_path):
     np.testing.assert_array_equal(ds["cloud"].isel(sample=5).values, store.array("cloud")[9])
 
 
-def test_open_dataset_drops_empty_slots_unless_asked(tmp_path):
+def test_open_dataset_drops_empty_slots_unless_asked(tmp_path, monkeypatch):
     store = make_store(tmp_path / "e.zarr", n_samples=8, shards=[0])
     data = empty_shard(store.spec, 1)
     from shared.testing import fill_shard
@@ -69,11 +70,20 @@ def test_open_dataset_drops_empty_slots_unless_asked(tmp_path):
     assert bool(ds["valid"].all())
     everything = open_dataset(store.location, keep_empty=True)
     assert everything.sizes["sample"] == 8 and not bool(everything["valid"].all())
-    # a B4 mean is one read task per shard, whatever the number of images
+    # a B4 mean is one read per shard, whatever the number of images, and decodes B4 only
+    calls = []
+    read = StoreReader.pixels
+
+    def spy(self, samples, seasons=None, bands=None, out=None):
+        calls.append((len(samples), list(bands)))
+        return read(self, samples, seasons, bands, out)
+
+    monkeypatch.setattr(StoreReader, "pixels", spy)
     mean = ds["pixels"].sel(band="B4").mean()
-    getters = [k for k in dict(mean.data.__dask_graph__()) if str(k[0]).startswith("pixels")]
-    assert len(getters) == 2
+    reads = [k for k in dict(mean.data.__dask_graph__()) if str(k[0]).startswith("xarray-")]
+    assert len(reads) == 2
     assert np.isclose(float(mean), store.array("pixels")[[0, 1, 2, 3, 6], :, 3].mean())
+    assert sorted(calls) == [(1, [3]), (4, [3])]
 
 
 def test_open_dataset_without_dask_reads_lazily_through_the_reader(tmp_path):
