@@ -52,9 +52,11 @@ def open_sample(
 
     Variables: ``pixels`` (season, band, y, x) uint16 DN (no data 0), ``cloud`` (season, y, x)
     uint8 % (no data 255), ``clear_fraction`` (season,); coordinates ``spatial_ref`` (scalar,
-    the CF grid mapping, a coordinate so that it travels with each image), ``x``/``y`` (pixel centres in the CRS's units), ``band``, ``season``,
-    ``time`` (season,), ``product_id`` (season,), ``lon``/``lat`` (patch centre). ``bands``
-    and ``seasons`` select a subset (default all). Works on layout versions 1 and 2.
+    the CF grid mapping; a coordinate, so it travels with each image), ``x``/``y`` (pixel
+    centres in the CRS's units), ``band``, ``season``, ``time`` (season,), ``product_id``
+    (season,), ``lon``/``lat`` (patch centre). ``bands`` and ``seasons`` select a subset
+    (default all). ``reader`` reuses an open :class:`StoreReader`. Works on layout versions
+    1 and 2 (coordinates come from ``transform``).
 
     Raises:
         IndexError: ``sample`` is outside the store.

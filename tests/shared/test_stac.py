@@ -12,6 +12,7 @@ from pystac.extensions.raster import RasterExtension
 from shared.stac import COLLECTION_KEY, write_stac_collection
 from shared.storage import put_bytes
 from shared.testing import make_store
+from tests.conftest import run_module
 
 
 def test_collection_round_trips_through_pystac(tmp_path):
@@ -49,3 +50,12 @@ def test_collection_round_trips_through_pystac(tmp_path):
     again = pystac.Collection.from_dict(collection.to_dict(include_self_link=False))
     assert again.to_dict(include_self_link=False) == collection.to_dict(include_self_link=False)
     assert json.loads(path.read_text())["seco:samples"] == 8
+
+
+def test_stac_command(tmp_path):
+    make_store(tmp_path / "c.zarr", n_samples=4, size=8, bands=("B4",))
+    proc = run_module("shared", "stac", str(tmp_path / "c.zarr"))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("stac/collection.json")
+    assert pystac.Collection.from_file(str(tmp_path / "c.zarr" / COLLECTION_KEY)).id == "c"
+    proc = run_module("shared", "stac", str(tmp_path / "none.zarr"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
