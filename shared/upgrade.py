@@ -143,11 +143,14 @@ def upgrade(
     store = open_for_upgrade(location, storage_options)
     before = store.layout_version
     done = []
-    for step in UPGRADE_STEPS:
-        if step.apply(store):
-            done.append(step.name)
-            log(f"added {step.name}")
-    if _finish(store, bool(done)):
-        done.append(f"layout version {before} -> {LAYOUT_VERSION}")
-        log(f"layout version {before} -> {LAYOUT_VERSION}")
+    with warnings.catch_warnings():
+        # listing the group's members meets the side files (index.parquet, stac/, …)
+        warnings.filterwarnings("ignore", message=".*not recognized as a component.*")
+        for step in UPGRADE_STEPS:
+            if step.apply(store):
+                done.append(step.name)
+                log(f"added {step.name}")
+        if _finish(store, bool(done)):
+            done.append(f"layout version {before} -> {LAYOUT_VERSION}")
+            log(f"layout version {before} -> {LAYOUT_VERSION}")
     return done
