@@ -5,8 +5,9 @@ adds what is missing and says whether it changed anything. The layout version is
 after every step has run (:func:`upgrade`), so an interrupted upgrade leaves a store that
 still opens as its old version, is whole, and finishes on the next run. Pixel data is never
 rewritten: steps add arrays and attributes beside it. Each metadata document is replaced
-whole (zarr's local store writes through a temporary file; object stores replace objects
-atomically). Run it while nothing else writes to the store.
+whole: zarr's local store writes through a temporary file and a rename (zarr-python PR #3412,
+merged 2025-08; older 3.1.x releases write in place), object stores replace whole objects.
+Run it while nothing else writes to the store.
 
 Version 1 → 2: the ``x``/``y`` pixel-centre coordinates (computed from ``transform``), CF
 attributes on every array, ``Conventions`` and ``crs_units`` at the root.
