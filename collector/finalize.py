@@ -2,7 +2,8 @@
 
 Outputs inside the store: ``attrs["stats"]`` (per-band mean/std/p2/p98), ``index.parquet``
 (GeoParquet, one row per sample), ``map.png``, ``preview.png``, ``report.json`` (every
-rejection with its reason, retries, request counts); then ``verify`` must pass.
+rejection with its reason, retries, request counts), ``stac/collection.json`` (STAC
+Collection); then ``verify`` must pass.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collector.ledger import Ledger, read_reports
 from collector.pictures import location_map, season_preview
 from shared.bands import RGB
 from shared.reader import StoreReader
+from shared.stac import write_stac_collection
 from shared.stats import compute_stats
 from shared.storage import put_bytes
 from shared.store import Store
@@ -144,6 +146,7 @@ def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
                 put_bytes(zstore, name, (Path(tmp) / name).read_bytes())
     report = {"summary": summary, "shards": read_reports(store)}
     put_bytes(zstore, "report.json", json.dumps(report, indent=1, sort_keys=True).encode())
+    write_stac_collection(store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # consolidated metadata is not yet in the v3 spec
         zarr.consolidate_metadata(zstore)

@@ -1,23 +1,29 @@
-"""NDVI = (B8 − B4) / (B8 + B4) of every location and season, on clear pixels only.
+"""NDVI = (B8 − B4) / (B8 + B4) on clear pixels, by calendar season and by season index.
 
 python examples/ndvi_seasons.py datasets/demo.zarr
+
+A store's ``season`` is an index: an offset from each location's own reference date (as in
+SeCo), so season 0 of one location may be January and of another July. Averaging by index
+mixes winter and summer and flattens the cycle; grouping by ``time.dt.season`` (DJF, MAM,
+JJA, SON) shows it. (Southern-hemisphere locations have their summer in DJF.)
 """
 
 import sys
 
-import numpy as np
+from shared import open_dataset
 
-from shared import StoreReader
+ds = open_dataset(sys.argv[1])  # samples with data, one dask chunk per shard
+red = ds.pixels.sel(band="B4").astype("float32")  # (sample, season, y, x)
+nir = ds.pixels.sel(band="B8").astype("float32")
+clear = (ds.cloud < 40) & (red + nir > 0)  # cloud < 40 % and not no-data
+ndvi = ((nir - red) / (nir + red)).where(clear).mean(["y", "x"])  # (sample, season)
+ndvi = ndvi.compute()  # reads only B4, B8 and the cloud images
 
-reader = StoreReader(sys.argv[1], threads=2)
-n = reader.spec.n_samples
-red_nir = reader.pixels(np.arange(n), bands=["B4", "B8"]).astype("float32")  # (n, S, 2, H, W)
-clear = reader.cloud(np.arange(n)) < 40  # (n, S, H, W)
-red, nir = red_nir[:, :, 0], red_nir[:, :, 1]
-ndvi = np.where(clear & (nir + red > 0), (nir - red) / np.maximum(nir + red, 1), np.nan)
-per_season = np.nanmean(ndvi, axis=(2, 3))  # (n, S)
-for season in range(per_season.shape[1]):
-    values = per_season[:, season]
-    print(
-        f"season {season}: median NDVI {np.nanmedian(values):.3f} over {np.isfinite(values).sum()} locations"
-    )
+print("by calendar season (time.dt.season):")
+by_calendar = ndvi.groupby(ds.time.dt.season)
+for name, values in by_calendar:
+    print(f"  {name}: median NDVI {float(values.median()):.3f} over {int(values.count())} images")
+print("by season index (offsets from each location's reference date; mixes calendar seasons):")
+for season in ds.season.values:
+    values = ndvi.sel(season=season)
+    print(f"  season {int(season)}: {float(values.median()):.3f}")

@@ -28,6 +28,7 @@ _EXPORTS = {
     "write_shard": "shared.writer",
     "StoreReader": "shared.reader",
     "open_dataset": "shared.view",
+    "open_sample": "shared.sample",
     "verify": "shared.verify",
     "summarize": "shared.info",
     "SeasonalPatches": "shared.torch_dataset",  # imports torch, only when asked for

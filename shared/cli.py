@@ -91,6 +91,23 @@ def _export_geotiff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stac(args: argparse.Namespace) -> int:
+    from shared.stac import write_stac_collection
+    from shared.store import open_store
+
+    key = write_stac_collection(open_store(args.store, "r+"))
+    print(f"wrote {args.store.rstrip('/')}/{key}")
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from shared.upgrade import upgrade
+
+    if not upgrade(args.store):
+        print(f"ok: {args.store} is already at the current layout version")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m shared", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -110,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", required=True, help="comma-separated sample indices, e.g. 0,5,9")
     p.add_argument("--out", required=True, help="folder for the GeoTIFFs")
     p.set_defaults(func=_export_geotiff)
+    p = sub.add_parser(
+        "stac", help="(re)write the store's STAC Collection, stac/collection.json (finalize does)"
+    )
+    p.add_argument("store", help="path or URL of the store")
+    p.set_defaults(func=_stac)
+    p = sub.add_parser(
+        "upgrade",
+        help="bring an older store to the current layout in place (adds arrays and "
+        "attributes, never rewrites pixels; safe to rerun after an interruption)",
+    )
+    p.add_argument("store", help="path or URL of the store")
+    p.set_defaults(func=_upgrade)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The store layout, version 1: the one definition of every array, its dims, chunks and shards.
+"""The store layout, version 2: the one definition of every array, its dims, chunks and shards.
 
 A store is one Zarr v3 group. Pixel data is sharded so that a shard holds ``shard_samples``
 whole samples (written in one go by one writer) while the unit of reading is one
@@ -6,11 +6,15 @@ whole samples (written in one go by one writer) while the unit of reading is one
 those. Every per-sample array is chunked by the same ``shard_samples``, so the writer of a
 shard touches its own objects only. ``shard_done[i]`` is set after everything else of shard
 ``i`` is written: a shard without it is not part of the dataset.
+
+Version 2 adds per-sample pixel-centre coordinates ``x (sample, x)`` and ``y (sample, y)`` in
+the sample CRS's units and CF attributes on every array (:mod:`shared.cf`); version-1 stores
+stay readable and ``python -m shared upgrade`` brings them to version 2 in place.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -19,9 +23,12 @@ import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
 from shared.bands import COLLECTIONS, bands_for
+from shared.cf import cf_attrs
+from shared.georef import CRS_UNITS
 
 __all__ = [
     "LAYOUT_VERSION",
+    "READABLE_VERSIONS",
     "TIME_UNITS",
     "CLOUD_CLEAR_BELOW",
     "StoreSpec",
@@ -31,7 +38,11 @@ __all__ = [
     "software_version",
 ]
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
+#: Layout versions this software reads (and writes shards into); older ones upgrade in place.
+READABLE_VERSIONS = (1, 2)
+#: Arrays that layout version 2 added (``python -m shared upgrade`` creates them).
+ADDED_IN_V2 = ("x", "y")
 TIME_UNITS = "milliseconds since 1970-01-01T00:00:00"
 TIME_FILL = np.iinfo(np.int64).min
 IMAGE_ZSTD_LEVEL = 1  # Blosc zstd level of pixels and cloud (see ArrayDef.create)
@@ -68,6 +79,9 @@ class StoreSpec:
     resolution_m: float = 10.0
     #: names of land-cover classes when the store carries ground truth (synthetic stores)
     truth_classes: tuple[str, ...] = ()
+    #: unit of every sample CRS's axes, as pyproj names it: ``"metre"`` (UTM) or ``"degree"``
+    #: (EPSG:4326); sets the units of ``x``, ``y`` and ``transform``
+    crs_units: str = "metre"
 
     def __post_init__(self) -> None:
         for name in ("n_samples", "n_seasons", "size", "shard_samples"):
@@ -92,6 +106,10 @@ class StoreSpec:
         object.__setattr__(self, "truth_classes", tuple(self.truth_classes))
         if len(self.truth_classes) > 254:
             raise ValueError("at most 254 land-cover classes (255 is no data)")
+        if self.crs_units not in CRS_UNITS:
+            raise ValueError(
+                f"crs_units must be one of {', '.join(CRS_UNITS)}, got {self.crs_units!r}"
+            )
 
     @property
     def n_bands(self) -> int:
@@ -129,6 +147,7 @@ class StoreSpec:
             collection=str(attrs["collection"]),
             resolution_m=float(attrs["resolution_m"]),
             truth_classes=tuple(attrs.get("truth_classes", ())),
+            crs_units=str(attrs.get("crs_units", "metre")),  # version-1 stores: UTM only
         )
 
 
@@ -187,8 +206,11 @@ def _season_image(name: str, spec: StoreSpec, fill: int, attrs: dict[str, Any]) 
     )
 
 
-def array_defs(spec: StoreSpec) -> dict[str, ArrayDef]:
-    """Every array of layout version 1 for a given spec, by name."""
+def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, ArrayDef]:
+    """Every array of a layout version (default: the current one) for a given spec, by name.
+
+    Attributes are the version-2 ones (CF, :func:`shared.cf.cf_attrs`) whatever ``version``.
+    """
     n, s, b, y = spec.n_samples, spec.n_seasons, spec.n_bands, spec.size
     k = spec.shard_samples
     coords = {"coordinates": "lon lat time"}
@@ -286,6 +308,19 @@ def array_defs(spec: StoreSpec) -> dict[str, ArrayDef]:
                 "description": "affine transform of the patch grid, rasterio order (a, b, c, d, e, f)"
             },
         ),
+        *(
+            ArrayDef(
+                axis,
+                ("sample", axis),
+                (n, y),
+                (k, y),
+                None,
+                "float64",
+                float("nan"),
+                {"description": f"{axis} of each pixel centre in the sample's CRS (see epsg)"},
+            )
+            for axis in ADDED_IN_V2
+        ),
         ArrayDef(
             "candidate_id",
             ("sample",),
@@ -341,7 +376,12 @@ def array_defs(spec: StoreSpec) -> dict[str, ArrayDef]:
             "season", ("season",), (s,), (s,), None, "int16", -1, {"description": "season index"}
         ),
     ]
-    return {d.name: d for d in defs}
+    cf = cf_attrs(spec)
+    return {
+        d.name: replace(d, attrs={**d.attrs, **cf.get(d.name, {})})
+        for d in defs
+        if version >= 2 or d.name not in ADDED_IN_V2
+    }
 
 
 #: Arrays written per shard, in write order (``shard_done`` comes last, separately); a store
@@ -356,11 +396,14 @@ SHARD_ARRAYS = (
     "lat",
     "epsg",
     "transform",
+    "x",
+    "y",
     "candidate_id",
     "valid",
 )
 
 
-def shard_arrays(spec: StoreSpec) -> tuple[str, ...]:
-    """Names of the arrays every shard write fills, for this store's spec."""
-    return SHARD_ARRAYS + (("landcover",) if spec.has_truth else ())
+def shard_arrays(spec: StoreSpec, version: int = LAYOUT_VERSION) -> tuple[str, ...]:
+    """Names of the arrays every shard write fills, for this store's spec and layout version."""
+    names = tuple(a for a in SHARD_ARRAYS if version >= 2 or a not in ADDED_IN_V2)
+    return names + (("landcover",) if spec.has_truth else ())

@@ -13,11 +13,13 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
+from shared.cf import CONVENTIONS
 from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
 from shared.layout import (
     CLOUD_DESCRIPTION,
     LAYOUT_VERSION,
     PIXEL_DESCRIPTION,
+    READABLE_VERSIONS,
     StoreSpec,
     array_defs,
     software_version,
@@ -53,6 +55,11 @@ class Store:
     def source(self) -> str:
         """Name of the source the data came from (``earthengine``, ``stac``, ``synthetic``)."""
         return str(self.attrs.get("source", "unknown"))
+
+    @property
+    def layout_version(self) -> int:
+        """Layout version of this store (one of :data:`~shared.layout.READABLE_VERSIONS`)."""
+        return int(self.attrs["layout_version"])
 
     @property
     def synthetic(self) -> bool:
@@ -107,6 +114,7 @@ def create_store(
         "title": "SeCo multi-season Sentinel-2 patches"
         + (" (SYNTHETIC: generated, not observed)" if synthetic else ""),
         "layout_version": LAYOUT_VERSION,
+        "Conventions": CONVENTIONS,
         "source": source,
         "synthetic": bool(synthetic),
         **spec.to_attrs(),
@@ -143,7 +151,8 @@ def open_store(
     """Open an existing store; ``mode`` is ``"r"`` or ``"r+"``.
 
     Raises :class:`NotAStoreError` when nothing SeCo-shaped is there and
-    :class:`LayoutVersionError` for a layout this version does not read.
+    :class:`LayoutVersionError` for a layout this version does not read. Version-1 stores
+    open as they are (no ``x``/``y`` arrays); ``python -m shared upgrade`` adds them.
     """
     if mode not in ("r", "r+"):
         raise ValueError(f"mode must be 'r' or 'r+', got {mode!r}")
@@ -159,10 +168,10 @@ def open_store(
     attrs = dict(group.attrs)
     if "layout_version" not in attrs:
         raise NotAStoreError(f"{location}: a Zarr group but not a SeCo store (no layout_version)")
-    if attrs["layout_version"] != LAYOUT_VERSION:
+    if attrs["layout_version"] not in READABLE_VERSIONS:
         raise LayoutVersionError(
             f"{location}: layout version {attrs['layout_version']!r}, this software reads "
-            f"version {LAYOUT_VERSION}"
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     try:
         return Store(location, group, read_only=mode == "r", storage_options=storage_options)

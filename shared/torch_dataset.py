@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shared.bands import resolve_bands
 from shared.reader import StoreReader
+from shared.sample import open_sample
 from shared.store import open_store
 from shared.view import sample_mask
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["SeasonalPatches"]
 
@@ -75,6 +79,24 @@ class SeasonalPatches:
         state = dict(self.__dict__)
         state["_reader"] = None
         return state
+
+    def open_sample(self, i: int) -> xr.Dataset:
+        """Item ``i`` (this dataset's bands and seasons) as a georeferenced xarray Dataset.
+
+        See :func:`shared.open_sample`: ``spatial_ref`` carries the sample's CRS and
+        transform, so ``ds.rio.crs`` and ``ds.pixels.isel(season=0).rio.to_raster(…)`` work.
+        """
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} outside 0..{len(self) - 1}")
+        if self._reader is None:
+            self._reader = StoreReader(self.location)
+        return open_sample(
+            self._reader.store,
+            int(self.samples[i]),
+            bands=self.bands,
+            seasons=self.seasons,
+            reader=self._reader,
+        )
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self):

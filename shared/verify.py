@@ -81,7 +81,7 @@ def verify(
 
 
 def _check_arrays(store: Store, report: VerifyReport) -> None:
-    defs = array_defs(store.spec)
+    defs = array_defs(store.spec, store.layout_version)
     present = set(store.group.array_keys())
     for name, d in defs.items():
         if name not in present:
@@ -107,7 +107,7 @@ def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> Non
     first_error: dict[str, str] = {}
     for shard in shards:
         sl = store.spec.shard_slice(int(shard))
-        for name in shard_arrays(store.spec):
+        for name in shard_arrays(store.spec, store.layout_version):
             try:
                 if name in ("pixels", "cloud", "landcover"):
                     reader.check_shard(name, int(shard))

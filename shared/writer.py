@@ -13,6 +13,7 @@ import numpy as np
 from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
+from shared.georef import crs_units, pixel_centres
 from shared.layout import CLOUD_NODATA, StoreSpec, shard_arrays
 from shared.shards import encode_shard, shard_key, shard_layout
 from shared.storage import put_bytes
@@ -133,9 +134,33 @@ def write_shard(store: Store, shard: int, data: ShardData) -> None:
     }
     if spec.has_truth:
         values["landcover"] = np.asarray(data.landcover, np.uint8)
-    for name in shard_arrays(spec):
+    values["x"], values["y"] = _coordinates(spec, shard, values)
+    for name in shard_arrays(spec, store.layout_version):
         _write(store, name, shard, sl, values[name])
     store.array("shard_done")[shard] = 1
+
+
+def _coordinates(
+    spec: StoreSpec, shard: int, values: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre ``x``, ``y`` (k, size) of a shard from its transforms; NaN in empty slots.
+
+    Raises :class:`ShardShapeError` when a sample's grid is rotated or its CRS's units are
+    not the store's ``crs_units`` (the units of ``x``/``y`` are declared once per store).
+    """
+    valid = values["valid"]
+    transform = np.where(valid[:, None], values["transform"], np.nan)
+    try:
+        x, y = pixel_centres(transform, spec.size)
+        for code in np.unique(values["epsg"][valid]):
+            if code > 0 and crs_units(int(code)) != spec.crs_units:
+                raise ValueError(
+                    f"EPSG:{code} is in {crs_units(int(code))}, the store's x/y in "
+                    f"{spec.crs_units} (StoreSpec.crs_units)"
+                )
+    except ValueError as e:
+        raise ShardShapeError(f"shard {shard}: {e}") from e
+    return x, y
 
 
 def _write(store: Store, name: str, shard: int, sl: slice, value: np.ndarray) -> None:

@@ -36,7 +36,9 @@ def test_xarray_and_ndvi_and_torch_examples(store, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     proc = run("examples/ndvi_seasons.py", store)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("median NDVI") == 4
+    assert proc.stdout.count("median NDVI") == 4  # the store's dates span 4 calendar seasons
+    assert all(f"  {s}: median NDVI" in proc.stdout for s in ("DJF", "MAM", "JJA", "SON"))
+    assert "season 3:" in proc.stdout
     proc = run("examples/torch_dataset.py", store)
     assert proc.returncode == 0, proc.stderr
     assert "image (4, 2, 3, 32, 32)" in proc.stdout and "12 locations" in proc.stdout

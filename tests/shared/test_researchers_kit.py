@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import rasterio
+import rioxarray  # noqa: F401  (the card's example uses .rio)
 import torch
 
 from shared.card import write_card
@@ -58,9 +59,31 @@ def test_card_matches_the_store(collected):
     assert f"candidates tried: {report['tried']:,}" in text
     assert "Recipe **demo**" in text and "GeoNames (CC BY 4.0)" in text
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert text.index("## Use it") < text.index("## What it is")  # the fast path first
     scope: dict = {}
     exec(code, scope)  # the card's own example runs
     assert scope["rgb"].sizes["band"] == 3
+    seasons = scope["by_calendar_season"].compute()
+    assert set(seasons["season"].values) <= {"DJF", "MAM", "JJA", "SON"}
+    assert scope["one"].rio.crs.to_epsg() == int(store.array("epsg")[int(scope["ds"].sample[0])])
+
+
+def test_card_front_matter_citation_and_limitations(collected):
+    import yaml
+
+    write_card(str(collected))
+    text = (collected / "card.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
+    assert "synthetic" in meta["tags"] and meta["task_categories"] == ["image-feature-extraction"]
+    assert meta["pretty_name"]
+    bibtex = text.split("```bibtex\n", 1)[1].split("```", 1)[0]
+    assert "@inproceedings{manas2021seco," in bibtex and "Seasonal Contrast" in bibtex
+    assert bibtex.count("@") == 2 and bibtex.count("{") == bibtex.count("}")
+    limits = text.split("## Limitations", 1)[1].split("\n## ", 1)[0]
+    assert "City-centred" in limits and "Russia" in limits and "SYNTHETIC" in limits
+    assert "offsets, not calendar seasons" in limits
 
 
 def test_geotiff_export_round_trip(collected, tmp_path):
@@ -99,3 +122,13 @@ def test_torch_dataset(collected):
     assert batch["image"].shape == (4, 2, 2, 32, 32)
     with pytest.raises(ValueError, match="season"):
         SeasonalPatches(collected, seasons=[7])
+
+
+def test_finalize_writes_a_stac_collection(collected):
+    import pystac
+
+    collection = pystac.Collection.from_file(str(collected / "stac" / "collection.json"))
+    n = int(np.asarray(open_store(collected).array("valid")[:]).sum())
+    assert collection.extra_fields["seco:samples"] == n and "SYNTHETIC" in collection.description
+    assert collection.assets["index"].get_absolute_href() == str(collected / "index.parquet")
+    assert run_module("shared", "verify", str(collected)).returncode == 0  # stray folder is fine

@@ -131,7 +131,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
 
 
 def test_cli_wrong_version_exit_1(tiny_store):
-    set_root_attr(tiny_store.location, "layout_version", 2)
+    set_root_attr(tiny_store.location, "layout_version", 3)
     proc = run_module("shared", "verify", str(tiny_store.location))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     proc = run_module("shared", "info", str(tiny_store.location))
