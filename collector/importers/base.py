@@ -87,6 +87,8 @@ class Importer(Protocol):
     title: ClassVar[str]
     levels: ClassVar[tuple[str, ...]]
     n_seasons: ClassVar[int]
+    #: units of the samples' CRS: ``"degree"`` for lat/long georeferencing, ``"metre"`` for UTM
+    crs_units: ClassVar[str]
     level: str
 
     @classmethod

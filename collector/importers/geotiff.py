@@ -203,6 +203,7 @@ class SecoImporter(GeoTiffFolders):
     title = "SeCo (Seasonal Contrast) pre-training dataset"
     levels = ("L2A",)
     n_seasons = 5
+    crs_units = "degree"
     digits = 6
     dtype = np.uint8
 
@@ -234,6 +235,7 @@ class Ssl4eoImporter(GeoTiffFolders):
     title = "SSL4EO-S12 v1 (Sentinel-2 part)"
     levels = ("L1C", "L2A")
     n_seasons = 4
+    crs_units = "degree"
     digits = 7
     dtype = np.uint16
     level_folders = {"L1C": "s2c", "L2A": "s2a"}

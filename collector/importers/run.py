@@ -117,6 +117,7 @@ def _spec(importer: Importer, n: int, shard_samples: int) -> StoreSpec:
         size=264,
         shard_samples=shard_samples,
         collection=importer.level,
+        crs_units=importer.crs_units,
     )
 
 

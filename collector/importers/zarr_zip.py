@@ -99,6 +99,7 @@ class Ssl4eoZarrImporter:
     title: ClassVar[str] = "SSL4EO-S12 v1.1 (Zarr, Sentinel-2 part)"
     levels: ClassVar[tuple[str, ...]] = ("L1C", "L2A")
     n_seasons: ClassVar[int] = 4
+    crs_units: ClassVar[str] = "metre"
 
     def __init__(self, level: str) -> None:
         if level not in self.levels:
