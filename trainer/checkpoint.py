@@ -126,10 +126,14 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     full = {**state, "format": FORMAT, "rng": rng_state()}
     full["digest"] = _digest({k: v for k, v in full.items() if k != "digest"})
     tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("wb") as f:
-        torch.save(full, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with tmp.open("wb") as f:
+            torch.save(full, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if p.exists():
         prev = p.with_name(PREVIOUS if p.name == CHECKPOINT else p.name + ".prev")
         staged = prev.with_name(prev.name + ".tmp")

@@ -15,6 +15,7 @@ from shared.cli import OneLineParser, run_command
 
 __all__ = ["main"]
 
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -98,9 +98,7 @@ def view_grid(
     names = list(views)
     rows = min(n, next(iter(views.values())).shape[0])
     tiles = [
-        views[k][i, channels].detach().float().clamp(0, 1).cpu()
-        for i in range(rows)
-        for k in names
+        views[k][i, channels].detach().float().clamp(0, 1).cpu() for i in range(rows) for k in names
     ]
     return make_grid(torch.stack(tiles), nrow=len(names), padding=2, pad_value=1.0)
 
@@ -168,8 +166,10 @@ class RunLog:
         values = {k: resolved.get(k, v) for k, v in cfg.to_dict().items()}
         hp = {k: ("unset" if v is None else v) for k, v in values.items()}
         metrics = {f"pretrain/{k}": 0.0 for k in ("loss", "acc0", "acc1", "acc2")}
-        for summary in hparams(hp, metrics):
-            self.writer.file_writer.add_summary(summary, step)
+        file_writer = self.writer.file_writer  # None only after close()
+        if file_writer is not None:
+            for summary in hparams(hp, metrics):
+                file_writer.add_summary(summary, step)
 
     def views(self, step: int, views: dict[str, torch.Tensor], bands: tuple[str, ...]) -> None:
         """A grid of the first locations' views at ``step`` (``views``: see :func:`view_grid`)."""
