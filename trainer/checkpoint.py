@@ -96,7 +96,7 @@ def _digest(value: Any, h: Any = None) -> Any:
     elif isinstance(value, torch.Tensor):
         t = value.detach().to("cpu").contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # hashed in place, no copy
     else:
         h.update(f"{type(value).__name__}:{value!r}".encode())
     return h.hexdigest() if top else h
