@@ -17,13 +17,7 @@ from trainer.scaling import BandScaling
 
 export, store = Path(sys.argv[1]), sys.argv[2]
 config = json.loads((export / "config.json").read_text())
-model = timm.create_model(
-    config["architecture"],
-    pretrained=True,
-    in_chans=config["in_chans"],
-    num_classes=0,
-    pretrained_cfg_overlay=dict(file=str(export / "model.safetensors")),
-).eval()
+model = timm.create_model(f"local-dir:{export}", pretrained=True).eval()  # pooled features
 scaling = BandScaling.from_dict(config["scaling"])  # the normalisation used in pre-training
 pixels = StoreReader(store).pixels(np.arange(4), seasons=[0], bands=config["bands"])[:, 0]
 with torch.no_grad():

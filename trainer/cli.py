@@ -15,26 +15,27 @@ from shared.cli import OneLineParser, run_command
 
 __all__ = ["main"]
 
-#: flag → (PretrainConfig field, type)
-_PRETRAIN_FLAGS: dict[str, tuple[str, Any]] = {
-    "--store": ("store", str),
-    "--out": ("out", str),
-    "--arch": ("arch", str),
-    "--bands": ("bands", str),
-    "--objective": ("objective", str),
-    "--epochs": ("epochs", float),
-    "--steps": ("steps", int),
-    "--batch": ("batch", int),
-    "--size": ("size", int),
-    "--lr": ("lr", float),
-    "--schedule": ("schedule", str),
-    "--queue": ("queue", int),
-    "--seed": ("seed", int),
-    "--workers": ("workers", int),
-    "--checkpoint-every": ("checkpoint_every", int),
-    "--log-every": ("log_every", int),
-    "--device": ("device", str),
-}
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _pretrain_fields() -> list[tuple[str, Any, Any]]:
+    """``(field name, argparse type or None for on/off switches, default)`` of every
+    PretrainConfig field, in declaration order."""
+    from dataclasses import fields
+
+    from trainer.config import PretrainConfig
+
+    kinds = {"str": str, "int": int, "float": float, "bool": None}
+    out = []
+    for f in fields(PretrainConfig):
+        text = str(f.type).replace(" ", "")
+        base = text.split("|")[0]
+        if base not in kinds:
+            raise TypeError(f"PretrainConfig.{f.name}: no flag type for {f.type!r}")
+        out.append((f.name, kinds[base], f.default))
+    return out
 
 
 class UsageError(Exception):
@@ -47,15 +48,10 @@ def pretrain_config(args: argparse.Namespace):  # -> PretrainConfig
     settings: dict[str, Any] = {}
     if args.config:
         settings.update(load_config(args.config))
-    for _flag, (name, _type) in _PRETRAIN_FLAGS.items():
+    for name, _kind, _default in _pretrain_fields():
         value = getattr(args, name)
-        if value is not None:
+        if value is not None:  # flags given win over the file, the file over the defaults
             settings[name] = value
-    for flag in ("compile", "with_replacement"):
-        if getattr(args, flag):
-            settings[flag] = True
-    if args.no_progress:
-        settings["progress"] = False
     try:
         return PretrainConfig().replace(**settings)
     except (TypeError, ValueError) as e:
@@ -134,17 +130,45 @@ def _bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    p = sub.add_parser("pretrain", help="SeCo (or MoCo, MoCo-TP) pre-training from a store")
-    p.add_argument("--config", default=None, help="TOML or JSON file of settings")
-    for flag, (name, kind) in _PRETRAIN_FLAGS.items():
-        p.add_argument(flag, dest=name, type=kind, default=None)
-    p.add_argument("--compile", action="store_true", help="torch.compile the encoders")
-    p.add_argument(
-        "--with-replacement",
-        action="store_true",
-        help="seasons drawn with replacement (as the original code)",
+    p = sub.add_parser(
+        "pretrain",
+        help="SeCo (or MoCo, MoCo-TP) pre-training from a store",
+        description=(
+            "Pre-train an encoder on a store. Settings: the defaults shown (SeCo's), then "
+            "--config FILE, then the flags given. The run folder gets run.toml (the resolved "
+            "settings; --config run.toml repeats the run), log.csv and tensorboard/. Rerunning "
+            "the same command resumes from checkpoint.pt."
+        ),
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="TOML or JSON table of settings (field names as below, with underscores); "
+        "flags given override it",
+    )
+    from trainer.config import SETTING_HELP
+
+    for name, kind, default in _pretrain_fields():
+        text = SETTING_HELP[name].replace("%", "%%")
+        shown = "unset" if default is None else default
+        if kind is None:
+            p.add_argument(
+                _flag(name),
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{text} (default: {'on' if default else 'off'})",
+            )
+        else:
+            p.add_argument(
+                _flag(name),
+                dest=name,
+                type=kind,
+                default=None,
+                metavar=name.upper(),
+                help=f"{text} (default: {shown})",
+            )
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
     p.add_argument("checkpoint")

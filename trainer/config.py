@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PretrainConfig", "OBJECTIVES", "load_config"]
+__all__ = ["PretrainConfig", "OBJECTIVES", "SETTING_HELP", "load_config"]
 
 #: objective → (seasons read per location, projection heads)
 OBJECTIVES: dict[str, tuple[int, int]] = {"seco": (3, 3), "moco": (1, 1), "moco_tp": (2, 1)}
@@ -96,6 +96,39 @@ class PretrainConfig:
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
         return PretrainConfig(**{**self.to_dict(), **changes})
+
+
+#: one line per setting of :class:`PretrainConfig`: what it means, its unit and its range (the
+#: command line's ``--help`` shows these with each default)
+SETTING_HELP: dict[str, str] = {
+    "store": "the Zarr store to pre-train on (a finished collection with band statistics)",
+    "out": "run folder: checkpoint.pt, run.toml, log.csv, tensorboard/; rerun to resume",
+    "arch": "timm architecture of the encoder (any timm model taking in_chans)",
+    "bands": "input bands: rgb, all, or names in channel order such as B8,B4,B3",
+    "objective": "seco (3 subspaces), moco (MoCo-v2) or moco_tp (two seasons as positives)",
+    "epochs": "passes over the store's valid samples (ignored when --steps is given)",
+    "steps": "optimisation steps in total (overrides --epochs)",
+    "batch": "locations per step, over all processes",
+    "size": "side of the square crops fed to the encoder, pixels",
+    "lr": "base learning rate of SGD; unset, 0.03 × batch / 256",
+    "momentum": "SGD momentum",
+    "weight_decay": "SGD weight decay (L2)",
+    "schedule": "learning-rate schedule: step (×0.1 at 60 % and 80 % of the steps) or cosine",
+    "queue": "negatives kept per queue (one queue per projection head)",
+    "dim": "width of each projection head's output (the contrastive embedding)",
+    "encoder_momentum": "m of the momentum (key) encoder's moving average, in [0, 1)",
+    "temperature": "InfoNCE temperature T (> 0)",
+    "with_replacement": "draw a location's seasons with replacement (the original SeCo code)",
+    "seed": "seed of the weights, the data order, the seasons and the augmentations",
+    "workers": "DataLoader worker processes (capped at the CPUs this process may use)",
+    "checkpoint_every": "steps between checkpoints (and view images in TensorBoard)",
+    "log_every": "steps between rows of log.csv and TensorBoard scalars",
+    "compile": "torch.compile the encoders",
+    "channels_last": "channels-last memory format on CUDA",
+    "bf16": "bf16 autocast on CUDA",
+    "device": "auto, cpu, cuda or cuda:N (torchrun: one GPU per process)",
+    "progress": "show a progress bar",
+}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -1,19 +1,29 @@
-"""Export a pre-trained encoder as ``model.safetensors`` + ``config.json``, loadable by timm.
+"""Export a pre-trained encoder as a timm model folder: ``model.safetensors`` + ``config.json``.
 
 ```python
 import timm
-model = timm.create_model("resnet50", pretrained=True, in_chans=3, num_classes=0,
-                          pretrained_cfg_overlay=dict(file="runs/seco/export/model.safetensors"))
+model = timm.create_model("local-dir:runs/seco/export", pretrained=True)  # pooled features
 ```
 
-``config.json`` carries what a downstream user needs besides the weights: the architecture,
-the bands in channel order and the band scaling (DN → [0, 1] → standardised) to apply to
-inputs, plus where the weights came from.
+``config.json`` is timm's Hugging Face format (``architecture``, ``num_features``,
+``model_args`` with ``in_chans`` and ``num_classes=0``, ``pretrained_cfg`` with
+``input_size`` (C, H, W) and ``mean``/``std``), so the folder loads as it is, and so would a
+Hub repository holding the same two files. ``pretrained_cfg.first_conv`` is left empty: no
+timm version then tries to adapt the first convolution, so a multispectral export loads
+exactly (timm ≤ 1.0.28 would otherwise replace a 13-band ``conv1`` with a random one).
+
+The band scaling rides beside it: ``bands`` (channel order) and ``scaling`` (per-band p2/p98
+in DN, mean/std). Inputs are prepared as in pre-training: DN → ``(x - p2) / (p98 - p2)``
+clamped to [0, 1] → ``(x - mean) / std`` with ``pretrained_cfg``'s mean/std (which are in
+that stretched scale); ``trainer.scaling.BandScaling.from_dict(config["scaling"])`` does both.
+Files are written 0644, each through a temporary file and a rename.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,73 +31,154 @@ import timm
 import torch.nn as nn
 from safetensors.torch import save_file
 
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoint import CheckpointError, check_finite, load_backbone
 from trainer.scaling import BandScaling
 
 __all__ = ["export_encoder", "load_encoder", "encoder_from_checkpoint", "WEIGHTS", "CONFIG"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-_PREFIX = "encoder.backbone."
+_MODE = 0o644
+#: fields of timm's pretrained_cfg kept from the architecture's default (present in every
+#: timm version with ``local-dir:`` support, 1.0.16 on)
+_KEPT = ("fixed_input_size", "classifier")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Make ``tmp`` world-readable (0644), flush it to disk and rename it to ``final``."""
+    os.chmod(tmp, _MODE)
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+
+
+def timm_config(
+    model: nn.Module, arch: str, scaling: BandScaling, size: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """timm's Hugging Face ``config.json`` for a backbone trained on ``size``-px crops of
+    ``scaling.bands``, with ``extra`` (our own keys) beside timm's."""
+    default = dict(getattr(model, "pretrained_cfg", None) or {})
+    chans = len(scaling.bands)
+    fixed = bool(default.get("fixed_input_size", False))
+    side = tuple(default.get("input_size", (3, size, size))[1:]) if fixed else (size, size)
+    mean, std = scaling.unit_mean_std()
+    pretrained_cfg: dict[str, Any] = {
+        **{k: default[k] for k in _KEPT if k in default},
+        "tag": "seco",
+        "custom_load": False,
+        "input_size": [chans, *side],
+        "interpolation": "bilinear",
+        "crop_pct": 1.0,
+        "crop_mode": "center",
+        "mean": list(mean),
+        "std": list(std),
+        "num_classes": 0,
+        "first_conv": None,
+        "description": (
+            "SeCo-pipeline encoder; mean/std apply after the per-band stretch "
+            "(x - p2) / (p98 - p2) clamped to [0, 1] (see 'scaling')"
+        ),
+    }
+    return {
+        "architecture": arch,
+        "num_classes": 0,
+        "num_features": int(getattr(model, "num_features", 0)),
+        "model_args": {"in_chans": chans, "num_classes": 0},
+        "pretrained_cfg": pretrained_cfg,
+        **extra,
+    }
 
 
 def export_encoder(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write the query encoder's backbone of ``checkpoint`` into ``out``; returns ``out``."""
-    state = load_checkpoint(checkpoint)
+    """Write the query encoder's backbone of ``checkpoint`` into the folder ``out``.
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+        CheckpointError: the checkpoint is damaged, not ours, non-finite or does not fit its
+            architecture (see :func:`trainer.checkpoint.load_backbone`); nothing is written.
+    """
+    model, state = load_backbone(checkpoint)
     cfg = state["config"]
-    weights = {
-        k[len(_PREFIX) :]: v.contiguous()
-        for k, v in state["model"].items()
-        if k.startswith(_PREFIX)
-    }
-    if not weights:
-        raise ValueError(f"{checkpoint} holds no encoder weights")
+    scaling = BandScaling.from_dict(state["scaling"])
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(weights, folder / WEIGHTS, metadata={"format": "pt", "architecture": cfg["arch"]})
-    scaling = state["scaling"]
-    meta = {
-        "architecture": cfg["arch"],
-        "in_chans": len(scaling["bands"]),
-        "num_classes": 0,
-        "bands": scaling["bands"],
-        "scaling": scaling,
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(weights, tmp, metadata={"format": "pt", "architecture": cfg["arch"]})
+    _publish(tmp, folder / WEIGHTS)
+    extra = {
+        "in_chans": len(scaling.bands),
+        "bands": list(scaling.bands),
+        "scaling": scaling.to_dict(),
         "objective": cfg["objective"],
         "steps": int(state["step"]),
         "store": cfg["store"],
-        "load": (
-            f"timm.create_model({cfg['arch']!r}, pretrained=True, in_chans={len(scaling['bands'])}, "
-            f"num_classes=0, pretrained_cfg_overlay=dict(file='<this folder>/{WEIGHTS}'))"
-        ),
+        "weights_sha256": _sha256(folder / WEIGHTS),
+        "load": f'timm.create_model("local-dir:{folder}", pretrained=True)',
     }
-    (folder / CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
+    meta = timm_config(model, cfg["arch"], scaling, int(cfg["size"]), extra)
+    tmp = folder / (CONFIG + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    _publish(tmp, folder / CONFIG)
     return folder
 
 
 def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, Any]]:
-    """``(timm model in eval mode, its band scaling, its config)`` from an export folder."""
+    """``(timm model in eval mode, its band scaling, its config)`` from an export folder.
+
+    Loads through ``timm.create_model("local-dir:…")``; exports written before that format
+    (no ``pretrained_cfg``) through the file overlay they documented.
+
+    Raises:
+        FileNotFoundError: no ``config.json`` or weights in ``folder``.
+        CheckpointError: the weights do not match the recorded SHA-256, cannot be read or
+            hold non-finite values.
+    """
     root = Path(folder)
-    meta = json.loads((root / CONFIG).read_text())
-    model = timm.create_model(
-        meta["architecture"],
-        pretrained=True,
-        in_chans=meta["in_chans"],
-        num_classes=0,
-        pretrained_cfg_overlay=dict(file=str(root / WEIGHTS)),
-    )
+    if not (root / CONFIG).is_file() or not (root / WEIGHTS).is_file():
+        raise FileNotFoundError(f"{root} is not an export folder ({CONFIG} + {WEIGHTS})")
+    try:
+        meta = json.loads((root / CONFIG).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{root / CONFIG} is not valid JSON: {e}") from e
+    if not isinstance(meta, dict) or "scaling" not in meta or "architecture" not in meta:
+        raise CheckpointError(f"{root / CONFIG} is not the config of an export of this trainer")
+    recorded = meta.get("weights_sha256")
+    if recorded is not None and _sha256(root / WEIGHTS) != recorded:
+        raise CheckpointError(
+            f"{root / WEIGHTS} is damaged: its SHA-256 does not match config.json"
+        )
+    try:
+        if "pretrained_cfg" in meta:
+            model = timm.create_model(f"local-dir:{root}", pretrained=True)
+        else:
+            model = timm.create_model(
+                meta["architecture"],
+                pretrained=True,
+                in_chans=meta["in_chans"],
+                num_classes=0,
+                pretrained_cfg_overlay=dict(file=str(root / WEIGHTS)),
+            )
+    except (RuntimeError, ValueError, KeyError, OSError) as e:
+        raise CheckpointError(
+            f"{root}: the weights do not load ({type(e).__name__}: {str(e).splitlines()[0][:140]})"
+        ) from e
+    check_finite(model.state_dict(), root / WEIGHTS)
     return model.eval(), BandScaling.from_dict(meta["scaling"]), meta
 
 
 def encoder_from_checkpoint(
     checkpoint: str | Path,
 ) -> tuple[nn.Module, BandScaling, dict[str, Any]]:
-    """The query encoder's backbone straight from a training checkpoint (eval mode)."""
-    state = load_checkpoint(checkpoint)
-    cfg = state["config"]
-    scaling = BandScaling.from_dict(state["scaling"])
-    model = timm.create_model(
-        cfg["arch"], pretrained=False, num_classes=0, in_chans=len(scaling.bands)
-    )
-    weights = {k[len(_PREFIX) :]: v for k, v in state["model"].items() if k.startswith(_PREFIX)}
-    model.load_state_dict(weights)
-    return model.eval(), scaling, cfg
+    """The query encoder's backbone straight from a training checkpoint (eval mode), checked
+    as :func:`trainer.checkpoint.load_backbone` checks it."""
+    model, state = load_backbone(checkpoint)
+    return model, BandScaling.from_dict(state["scaling"]), state["config"]

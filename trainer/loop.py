@@ -8,8 +8,8 @@ step is a function of the step; so a run resumed from a checkpoint continues exa
 
 from __future__ import annotations
 
-import csv
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,9 @@ from shared.store import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
     CHECKPOINT,
+    PREVIOUS,
+    CheckpointError,
+    check_finite,
     load_checkpoint,
     restore_rng,
     run_identity,
@@ -33,11 +36,12 @@ from trainer.data import StepPlan, batch_loader, valid_samples
 from trainer.distributed import Dist, ShuffledKeys, setup
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
+from trainer.runlog import RunLog, write_run_toml
 from trainer.scaling import BandScaling
 from trainer.step import train_step
 from trainer.views import make_views
 
-__all__ = ["RunResult", "pretrain", "learning_rate", "TrainError"]
+__all__ = ["RunResult", "pretrain", "learning_rate", "TrainError", "available_cpus"]
 
 
 class TrainError(RuntimeError):
@@ -108,48 +112,12 @@ def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, 
     return model, scaling, plan, total
 
 
-class RunLog:
-    """TensorBoard scalars and a CSV of every logged step (written by the main process)."""
-
-    FIELDS = (
-        "step",
-        "epoch",
-        "loss",
-        "loss0",
-        "loss1",
-        "loss2",
-        "lr",
-        "locations_per_s",
-        "skipped",
-    )
-
-    def __init__(self, out: Path, enabled: bool) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(out / "tensorboard"))
-        path = out / "log.csv"
-        new = not path.exists()
-        self.file = path.open("a", newline="")
-        self.csv = csv.DictWriter(self.file, fieldnames=self.FIELDS)
-        if new:
-            self.csv.writeheader()
-
-    def write(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        self.csv.writerow({k: row.get(k, "") for k in self.FIELDS})
-        self.file.flush()
-        for k, v in row.items():
-            if k != "step" and isinstance(v, (int, float)):
-                self.writer.add_scalar(f"pretrain/{k}", v, row["step"])
-
-    def close(self) -> None:
-        if self.enabled:
-            self.writer.close()
-            self.file.close()
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a container's or taskset's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without affinity masks
+        return max(1, os.cpu_count() or 1)
 
 
 def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
@@ -183,10 +151,13 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
     encode_keys = shuffle or encode_keys
     augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile and cuda)
-    loader = batch_loader(cfg.store, cfg.bands, plan, first, total, cfg.workers, pin=cuda)
-    run_log = RunLog(out, d.main)
+    workers = min(cfg.workers, available_cpus())
+    loader = batch_loader(cfg.store, cfg.bands, plan, first, total, workers, pin=cuda)
+    run_log = RunLog(out, d.main, first)
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
+        resolved = {"lr": cfg.base_lr, "steps": total}
+        write_run_toml(cfg, out, resolved)
+        run_log.describe(cfg, resolved, first)
         log(
             f"{cfg.objective} on {cfg.store}: {cfg.arch}, {len(scaling.bands)} band(s), "
             f"batch {cfg.batch}, steps {first}..{total} ({plan.steps_per_epoch} per epoch), "
@@ -196,6 +167,10 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     start = time.perf_counter()
     seen = skipped = 0
     last_loss = float("nan")
+    saved = first  # the step the checkpoint on disk holds
+    # first step whose loss was not finite, kept on the device (-1: none): checking it costs
+    # a synchronisation, so it is read only where it matters (logs, checkpoints, the end)
+    nonfinite_at = torch.full((), -1, dtype=torch.long, device=d.device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16)
     for batch in DevicePrefetcher(loader, d.device):
         step = int(batch["step"])
@@ -210,15 +185,24 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
             augment,
             _step_generator(d.device, cfg.seed, step, d.rank),
         )
+        if step == first or (step + 1) % cfg.checkpoint_every == 0:
+            run_log.views(step + 1, views, scaling.bands)
         views = {
             k: _prepare(scaling.standardize(v), cfg.channels_last and cuda)
             for k, v in views.items()
         }
         loss, parts = train_step(model, views, optimizer, lr, encode, encode_keys, autocast)
+        nonfinite_at = torch.where(
+            (nonfinite_at < 0) & ~torch.isfinite(loss), step + 1, nonfinite_at
+        )
         seen += pixels.shape[0] * d.world
         done = step + 1
         bar.update(1)
-        if done % cfg.log_every == 0 or done == total:
+        logging = done % cfg.log_every == 0 or done == total
+        checkpointing = done % cfg.checkpoint_every == 0 or done == total
+        if logging or checkpointing:  # the same steps in every process
+            _stop_if_nonfinite(nonfinite_at, d, out, saved)
+        if logging:
             last_loss = float(loss)
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{last_loss:.3f}", loc_s=f"{rate:.1f}", refresh=False)
@@ -233,14 +217,37 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
                     **{k: float(v) for k, v in parts.items()},
                 }
             )
-        if d.main and (done % cfg.checkpoint_every == 0 or done == total):
+        if checkpointing and d.main:
+            try:
+                check_finite(model.state_dict(), f"the model at step {done}")
+            except CheckpointError as e:
+                raise TrainError(f"{e}: run stopped; {out / CHECKPOINT} keeps step {saved}") from e
             save_checkpoint(out / CHECKPOINT, _state(cfg, model, optimizer, done, scaling))
+        if checkpointing:
+            saved = done
     bar.close()
     run_log.close()
     seconds = time.perf_counter() - start
     return RunResult(
         out, first, total - first, last_loss, seconds, seen / max(seconds, 1e-9), skipped, model
     )
+
+
+def _stop_if_nonfinite(nonfinite_at: torch.Tensor, d: Dist, out: Path, saved: int) -> None:
+    """Raise :class:`TrainError` when any process saw a non-finite loss (before anything of
+    that step is logged or saved)."""
+    flag = nonfinite_at.clone()
+    if d.active:
+        flag = torch.where(flag < 0, torch.iinfo(torch.long).max, flag)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        flag = torch.where(flag == torch.iinfo(torch.long).max, -1, flag)
+    at = int(flag)
+    if at >= 0:
+        kept = f"{out / CHECKPOINT} keeps step {saved}" if saved else "no checkpoint was written"
+        raise TrainError(
+            f"the loss became non-finite (NaN or inf) at step {at}: run stopped; {kept} "
+            "(a lower --lr or other data may help)"
+        )
 
 
 def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -255,7 +262,6 @@ def _state(
     scaling: BandScaling,
 ) -> dict[str, Any]:
     return {
-        "format": 1,
         "step": step,
         "config": cfg.to_dict(),
         "scaling": scaling.to_dict(),
@@ -270,7 +276,10 @@ def _resume(
     path = out / CHECKPOINT
     if not path.exists():
         return 0
-    state = load_checkpoint(path)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as e:
+        raise TrainError(f"{e}{_previous_hint(out)}") from e
     stored, wanted = run_identity(state["config"]), run_identity(cfg.to_dict())
     if stored != wanted:
         diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
@@ -278,7 +287,28 @@ def _resume(
             f"{out} holds a run with other settings ({', '.join(diff)}): use the same settings "
             "to resume, or another --out"
         )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        check_finite(state["model"], path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except CheckpointError as e:
+        raise TrainError(f"{e}{_previous_hint(out)}") from e
+    except (RuntimeError, ValueError, KeyError) as e:
+        first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e))
+        raise TrainError(
+            f"{path} does not fit this run's model ({first[:160]}){_previous_hint(out)}"
+        ) from e
     restore_rng(state["rng"])
     return int(state["step"])
+
+
+def _previous_hint(out: Path) -> str:
+    """Where the checkpoint before the latest one is intact, how to resume from it."""
+    prev = out / PREVIOUS
+    if not prev.exists():
+        return ""
+    try:
+        step = int(load_checkpoint(prev)["step"])
+    except (CheckpointError, KeyError, ValueError):
+        return ""
+    return f"; {prev.name} (step {step}) is intact: rename it to {CHECKPOINT} to resume from it"

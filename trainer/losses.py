@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["contrastive_logits", "info_nce"]
+__all__ = ["contrastive_logits", "info_nce", "top1_accuracy"]
 
 
 def contrastive_logits(
@@ -35,3 +35,8 @@ def info_nce(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Mean cross-entropy with the positive in column 0."""
     target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     return F.cross_entropy(logits / temperature, target)
+
+
+def top1_accuracy(logits: torch.Tensor) -> torch.Tensor:
+    """Fraction of queries whose positive (column 0) scores highest: a scalar tensor."""
+    return (logits.argmax(dim=1) == 0).float().mean()

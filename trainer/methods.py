@@ -24,7 +24,7 @@ from lightly.models.modules import MoCoProjectionHead
 from lightly.models.utils import deactivate_requires_grad, update_momentum
 
 from trainer.encoders import create_encoder, feature_dim
-from trainer.losses import contrastive_logits, info_nce
+from trainer.losses import contrastive_logits, info_nce, top1_accuracy
 
 __all__ = ["QueryEncoder", "ContrastiveModel", "Gather"]
 
@@ -122,8 +122,9 @@ class ContrastiveModel(nn.Module):
             return self._seco(views, encode, encode_keys, gather)
         q = encode(views["q"])[0]
         k = self.keys(views["k"], encode_keys)[0]
-        loss = info_nce(contrastive_logits(q, k, self.queue[0]), self.temperature)
-        return loss, {"loss0": loss.detach()}, [gather(k)]
+        logits = contrastive_logits(q, k, self.queue[0])
+        loss = info_nce(logits, self.temperature)
+        return loss, {"loss0": loss.detach(), "acc0": top1_accuracy(logits)}, [gather(k)]
 
     def _seco(
         self,
@@ -136,16 +137,13 @@ class ContrastiveModel(nn.Module):
         # e[j][i] = h_i(k_j) from the momentum encoder; g: the same over the whole batch
         e = [self.keys(views[f"k{j}"], encode_keys) for j in range(3)]
         g = [[gather(e[j][i]) for i in range(3)] for j in range(3)]
-        parts = {
-            "loss0": info_nce(contrastive_logits(q[0], e[0][0], self.queue[0]), self.temperature),
-            "loss1": info_nce(
-                contrastive_logits(q[1], e[1][1], self.queue[1], [g[0][1], g[2][1]]),
-                self.temperature,
-            ),
-            "loss2": info_nce(
-                contrastive_logits(q[2], e[2][2], self.queue[2], [g[0][2], g[1][2]]),
-                self.temperature,
-            ),
-        }
-        loss = parts["loss0"] + parts["loss1"] + parts["loss2"]
-        return loss, {k: v.detach() for k, v in parts.items()}, [g[0][0], g[1][1], g[2][2]]
+        logits = [
+            contrastive_logits(q[0], e[0][0], self.queue[0]),
+            contrastive_logits(q[1], e[1][1], self.queue[1], [g[0][1], g[2][1]]),
+            contrastive_logits(q[2], e[2][2], self.queue[2], [g[0][2], g[1][2]]),
+        ]
+        losses = [info_nce(lg, self.temperature) for lg in logits]
+        parts = {f"loss{i}": v.detach() for i, v in enumerate(losses)}
+        # per-subspace top-1: how often the positive beats every negative of its subspace
+        parts.update({f"acc{i}": top1_accuracy(lg.detach()) for i, lg in enumerate(logits)})
+        return sum(losses[1:], losses[0]), parts, [g[0][0], g[1][1], g[2][2]]

@@ -56,10 +56,16 @@ class BandScaling:
         span = (self._column(self.p98, x, torch.float32) - low).clamp_min(1.0)
         return ((x.to(torch.float32) - low) / span).clamp_(0.0, 1.0).to(dtype)
 
-    def standardize(self, unit: torch.Tensor) -> torch.Tensor:
-        """``(…, C, H, W)`` in [0, 1] → zero mean, unit variance per band (approximately)."""
+    def unit_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-band ``(mean, std)`` in the stretched [0, 1] scale of :meth:`to_unit` (what
+        timm calls a model's ``mean``/``std``)."""
         p2, p98 = np.asarray(self.p2), np.asarray(self.p98)
         span = np.maximum(p98 - p2, 1.0)
         mean = tuple(float(v) for v in (np.asarray(self.mean) - p2) / span)
         std = tuple(float(v) for v in np.maximum(np.asarray(self.std) / span, 1e-3))
+        return mean, std
+
+    def standardize(self, unit: torch.Tensor) -> torch.Tensor:
+        """``(…, C, H, W)`` in [0, 1] → zero mean, unit variance per band (approximately)."""
+        mean, std = self.unit_mean_std()
         return (unit - self._column(mean, unit, unit.dtype)) / self._column(std, unit, unit.dtype)
