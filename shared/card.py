@@ -118,11 +118,9 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
             for b in spec.bands
         ),
         "",
-        "## How it was collected",
-        "",
     ]
-    lines += _collection(attrs)
-    lines += _provenance(attrs)
+    # an imported store was not collected here: its provenance section replaces this one
+    lines += _provenance(attrs) or ["## How it was collected", "", *_collection(attrs)]
     lines += [
         "",
         "## Counts",
@@ -372,7 +370,6 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
     if not src:
         return []
     out = [
-        "",
         "## Provenance",
         "",
         f"Imported from **{src.get('dataset')}** (format `{src.get('format')}`, folder "

@@ -101,8 +101,16 @@ def test_card_says_where_it_came_from_and_what_was_lost(imported):
     assert "## Provenance" in card
     for phrase in ("SeCo", "1/255 reflectance, JPEG", "bilinear", "no cloud mask"):
         assert phrase in card, phrase
+    assert "## How it was collected" not in card  # not collected here: provenance instead
     zcard = (imported["ssl4eo-s12-zarr"] / "card.md").read_text()
     assert "1000" in zcard and "UTM" in zcard
+
+
+def test_info_says_where_an_imported_store_came_from(imported):
+    from shared.info import format_summary, summarize
+
+    text = format_summary(summarize(imported["seco"]))
+    assert "imported from SeCo" in text and "SYNTHETIC" not in text
 
 
 def test_rerun_of_a_finished_import_changes_nothing(imported, datasets, capsys):
