@@ -79,8 +79,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from trainer.export import export_encoder
+    from trainer.weights import export_foreign, identify, read_weights_file
 
-    folder = export_encoder(args.checkpoint, args.out)
+    if identify(read_weights_file(args.checkpoint)) == "checkpoint":
+        folder = export_encoder(args.checkpoint, args.out)
+    else:  # an official SeCo checkpoint or a torchgeo / timm state dict
+        folder = export_foreign(args.checkpoint, args.out, args.arch)
     print(f"exported {folder}/model.safetensors and config.json")
     return 0
 
@@ -106,6 +110,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         multilabel=args.multilabel,
         change_steps=args.change_steps,
+        encoder_arch=args.encoder_arch,
     )
     print((Path(args.out) / "results.md").read_text())
     return 0
@@ -147,8 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
-    p.add_argument("checkpoint")
+    p.add_argument(
+        "checkpoint",
+        help="our checkpoint, an official SeCo .ckpt or a torchgeo/timm ResNet state dict",
+    )
     p.add_argument("--out", required=True)
+    p.add_argument("--arch", default=None, help="timm architecture when it cannot be inferred")
     p.set_defaults(func=_export)
     from trainer.evaluate.run import TASKS
 
@@ -159,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder",
         action="append",
         required=True,
-        help="checkpoint, export folder or random[:arch]; repeatable",
+        help="checkpoint, export folder, official SeCo .ckpt, state dict, "
+        "imagenet:<arch>[=<file>] or random[:arch]; repeatable",
+    )
+    p.add_argument(
+        "--encoder-arch", default=None, help="timm architecture of state dicts it cannot infer"
     )
     p.add_argument("--out", required=True)
     p.add_argument(

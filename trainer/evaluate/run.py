@@ -64,8 +64,10 @@ def _scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
         return encoder.scaling
     train = ds.indices("train")[:256]
     if kind == "change":  # the first date of a few pairs; sizes may differ (OSCD cities)
-        return scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
-    return scaling_from_images(_read(ds)(train), tuple(ds.bands))
+        task = scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
+    else:
+        task = scaling_from_images(_read(ds)(train), tuple(ds.bands))
+    return encoder.scaling_for(task)
 
 
 def evaluate(
@@ -80,6 +82,7 @@ def evaluate(
     seed: int = 0,
     multilabel: bool = False,
     change_steps: int = 300,
+    encoder_arch: str | None = None,
     log: Any = print,
 ) -> list[dict]:
     """Rows of ``(encoder, task, protocol, metric, value, n_train, n_val, n_test)``; also written
@@ -96,7 +99,7 @@ def evaluate(
     folder = Path(out)
     rows: list[dict] = []
     for spec in encoders:
-        enc = load_eval_encoder(spec, bands, seed)
+        enc = load_eval_encoder(spec, bands, seed, encoder_arch)
         ds = open_task(task, data, enc.bands, folder, seed, multilabel)
         scaling = _scaling(enc, ds, kind)
         n = {f"n_{s}": int(ds.indices(s).size) for s in ("train", "val", "test")}
