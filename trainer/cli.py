@@ -111,6 +111,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         multilabel=args.multilabel,
         change_steps=args.change_steps,
         encoder_arch=args.encoder_arch,
+        options={
+            "bigearthnet_classes": args.bigearthnet_classes,
+            "label_fraction": args.label_fraction,
+            "val_cities": args.val_cities,
+        },
     )
     print((Path(args.out) / "results.md").read_text())
     return 0
@@ -184,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
+    p.add_argument(
+        "--bigearthnet-classes", type=int, choices=(19, 43), default=19, help="nomenclature"
+    )
+    p.add_argument(
+        "--label-fraction",
+        type=float,
+        default=1.0,
+        help="fraction of BigEarthNet training labels kept (a fixed subset, e.g. 0.01, 0.1)",
+    )
+    p.add_argument(
+        "--val-cities", type=int, default=None, help="OSCD train cities held out for validation"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_evaluate)

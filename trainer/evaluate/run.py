@@ -20,13 +20,22 @@ TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "synthetic-change": ("change", ("change",)),
     "eurosat": ("classification", ("linear", "knn")),
     "oscd": ("change", ("change",)),
+    "bigearthnet": ("classification", ("linear",)),
 }
 
 
 def open_task(
-    task: str, data: str, bands: tuple[str, ...], out: Path, seed: int = 0, multilabel: bool = False
+    task: str,
+    data: str,
+    bands: tuple[str, ...],
+    out: Path,
+    seed: int = 0,
+    multilabel: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> Any:
-    """The dataset of ``task`` read with ``bands``; splits stored under ``out/splits``."""
+    """The dataset of ``task`` read with ``bands``; splits stored under ``out/splits``.
+    ``options``: ``bigearthnet_classes`` (19 | 43), ``label_fraction``, ``val_cities``."""
+    options = options or {}
     splits = out / "splits" / f"{task}.json"
     if task == "synthetic-landcover":
         from trainer.evaluate.synthetic import SyntheticLandcover
@@ -43,7 +52,25 @@ def open_task(
     if task == "oscd":
         from trainer.evaluate.readers import OSCD
 
+        if options.get("val_cities") is not None:
+            val = int(options["val_cities"])
+            return OSCD(
+                data,
+                bands=bands,
+                splits_file=out / "splits" / f"oscd-val{val}.json",
+                val_cities=val,
+            )
         return OSCD(data, bands=bands, splits_file=splits)
+    if task == "bigearthnet":
+        from trainer.evaluate.readers.bigearthnet import BigEarthNet
+
+        return BigEarthNet(
+            data,
+            bands=bands,
+            classes=int(options.get("bigearthnet_classes", 19)),
+            label_fraction=float(options.get("label_fraction", 1.0)),
+            splits_file=splits,
+        )
     raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
 
 
@@ -83,6 +110,7 @@ def evaluate(
     multilabel: bool = False,
     change_steps: int = 300,
     encoder_arch: str | None = None,
+    options: dict[str, Any] | None = None,
     log: Any = print,
 ) -> list[dict]:
     """Rows of ``(encoder, task, protocol, metric, value, n_train, n_val, n_test)``; also written
@@ -100,13 +128,21 @@ def evaluate(
     rows: list[dict] = []
     for spec in encoders:
         enc = load_eval_encoder(spec, bands, seed, encoder_arch)
-        ds = open_task(task, data, enc.bands, folder, seed, multilabel)
+        ds = open_task(task, data, enc.bands, folder, seed, multilabel, options)
         scaling = _scaling(enc, ds, kind)
         n = {f"n_{s}": int(ds.indices(s).size) for s in ("train", "val", "test")}
         log(f"{enc.name} on {task}: {n['n_train']} train, {n['n_val']} val, {n['n_test']} test")
         results: dict[str, dict[str, float]] = {}
         if kind == "classification":
-            results = _classification(enc, ds, scaling, size, dev, protocols, multilabel)
+            results = _classification(
+                enc,
+                ds,
+                scaling,
+                size,
+                dev,
+                protocols,
+                multilabel or getattr(ds, "multilabel", False),
+            )
         elif "change" in protocols:
             results["change"] = _change(enc, ds, scaling, dev, size, change_steps, seed)
         for protocol, metrics in results.items():
