@@ -111,6 +111,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         multilabel=args.multilabel,
         change_steps=args.change_steps,
         encoder_arch=args.encoder_arch,
+        setting=args.protocol,
+        epochs=args.epochs,
+        rounds=args.bootstrap,
         options={
             "bigearthnet_classes": args.bigearthnet_classes,
             "label_fraction": args.label_fraction,
@@ -189,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
+    p.add_argument(
+        "--protocol",
+        choices=("default", "paper"),
+        default="default",
+        help="default: our faster protocols; paper: the official SeCo settings per task",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=100, help="epochs of the paper protocol's head or decoder"
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals"
+    )
     p.add_argument(
         "--bigearthnet-classes", type=int, choices=(19, 43), default=19, help="nomenclature"
     )

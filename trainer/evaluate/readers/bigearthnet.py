@@ -184,8 +184,8 @@ class BigEarthNet:
                 "test": sorted(chosen[cut[1] :]),
             }
 
-        split = stored_split(path, make)
-        return present, {s: split.get(s, []) for s in SPLIT_FILES}
+        stored = stored_split(path, make)
+        return present, {name: stored.get(name, []) for name in SPLIT_FILES}
 
     def _official_lists(self) -> dict[str, list[str]] | None:
         for folder in (self.base, self.base / "splits"):
