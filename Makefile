@@ -45,7 +45,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BAN
 	$(if $(DRY_RUN),--dry-run) $(if $(STAC),--stac "$(STAC)")
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
-	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer clean-venv
+	demo-evaluate pretrain evaluate paper-table science bench bench-plan bench-collector bench-trainer clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
@@ -55,7 +55,8 @@ help:
 	@echo "make plan      REGION=europe N=1000 [SEED=0 OUT=dir]: plan.parquet + map.png, no download"
 	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a STAC=earth-search|planetary-computer|URL OUT=… SCHEDULER=… WORKERS=…]"
 	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
-	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
+	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd|bigearthnet DATA=… ENCODER=… [RUN=dir]"
+	@echo "make paper-table DATA_ROOT=… ENCODERS=\"…\" [PAPER_EPOCHS=100 PAPER_OUT=dir]: every task × protocol × encoder beside the published SeCo figures"
 	@echo "make bench     measure and record in docs/benchmarks.md"
 
 install: $(STAMP)
@@ -132,6 +133,17 @@ pretrain: $(STAMP)
 evaluate: $(STAMP)
 	$(PY) -m trainer evaluate --task $(TASK) --data "$(DATA)" --encoder "$(ENCODER)" \
 	    --encoder random:$(ARCH) --bands $(TRAIN_BANDS) --out "$(RUN)/eval"
+
+# The paper's table: EuroSAT, BigEarthNet and OSCD found under DATA_ROOT by folder name, each
+# encoder under our default and the official protocols, published SeCo figures beside them.
+DATA_ROOT ?= datasets/downstream
+ENCODERS ?= imagenet:resnet18 $(ENCODER)
+PAPER_EPOCHS ?= 100
+PAPER_OUT ?= runs/paper-table
+paper-table: $(STAMP)
+	$(PY) -m trainer.evaluate.paper_table --data-root "$(DATA_ROOT)" \
+	    $(foreach e,$(ENCODERS),--encoder "$(e)") --epochs $(PAPER_EPOCHS) --out "$(PAPER_OUT)" \
+	    --command "make paper-table DATA_ROOT=$(DATA_ROOT) ENCODERS=\"$(ENCODERS)\""
 
 bench-plan: $(STAMP)
 	$(PY) -m collector bench plan --n 666667

@@ -157,3 +157,24 @@ def test_empty_split_is_one_line(tmp_path, capsys):
     assert _evaluate("eurosat", eurosat, tmp_path / "o", "--size", "16") == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "the test split" in err and "is empty" in err
+
+
+def test_paper_table_runs_every_task_found_and_prints_the_published_figures(tmp_path, capsys):
+    from trainer.evaluate.paper_table import main as table
+
+    root = tmp_path / "data"
+    make_eurosat(root / "EuroSAT_MS", per_class=5, classes=2, size=64)
+    make_oscd(root / "OSCD", cities=tuple("abcdef"), train=tuple("abcde"), test=("f",))
+    out = tmp_path / "table"
+    argv = ["--data-root", str(root), "--encoder", "random", "--out", str(out)]
+    argv += ["--settings", "paper", "--epochs", "1", "--bootstrap", "20"]
+    assert table(argv) == 0
+    md = (out / "paper-table.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| random-resnet18 | paper |"))
+    eurosat, ben, oscd = (c.strip() for c in row.split("|")[3:6])
+    assert "[" in eurosat and ben == "–" and "[" in oscd
+    assert "| SeCo resnet18 (published) | paper | 93.14 | 87.27 | 46.94 |" in md
+    assert "| SeCo resnet50 (published) | paper | – | 87.81 | – |" in md
+    assert "bigearthnet: not run (no BigEarthNet" in md and (out / "paper-table.png").is_file()
+    assert table(["--data-root", str(tmp_path / "none"), "--encoder", "random"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
