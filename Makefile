@@ -104,26 +104,29 @@ demo-evaluate: demo-pretrain demo-eval-store
 
 demo: demo-evaluate
 
-# Science check (not in CI; ~1 h on 2 CPU cores at the default budget): same budget for
-# SeCo, MoCo-v2 and MoCo-TP, evaluated with a random encoder on both synthetic tasks.
+# Science check (not in CI; ~1.5 h on 2 CPU cores at the default budget and one seed): same
+# budget for SeCo, MoCo-v2 and MoCo-TP, evaluated with a random encoder on the season-invariant
+# (land cover), season-variant (season of the date) and change tasks. SCIENCE_SEEDS="0 1 2"
+# pre-trains each objective once per seed and adds the mean over seeds with its interval.
 SCIENCE_STEPS ?= 500
+SCIENCE_SEEDS ?= 0
 SCIENCE_ARGS = --arch resnet18 --bands rgb --steps $(SCIENCE_STEPS) --batch 32 --size 96 \
 	--queue 4096 --workers 2 --checkpoint-every 100 --no-progress
+SCIENCE_RUNS = $(foreach o,seco moco moco_tp,$(foreach s,$(SCIENCE_SEEDS),runs/science/$(o)-s$(s)))
 science: $(STAMP)
 	$(PY) -m collector collect --region=-11,34,45,62 --n 512 --seed 2 --spares 2 --source synthetic \
 	    --no-progress --out datasets/science-train.zarr
 	$(PY) -m collector collect --region=-125,25,-66,50 --n 512 --seed 3 --spares 2 --source synthetic \
 	    --truth --no-progress --out datasets/science-eval.zarr
-	for objective in seco moco moco_tp; do \
+	for objective in seco moco moco_tp; do for seed in $(SCIENCE_SEEDS); do \
 	    $(PY) -m trainer pretrain --store datasets/science-train.zarr --objective $$objective \
-	        $(SCIENCE_ARGS) --out runs/science/$$objective || exit 1; done
-	for task in synthetic-landcover synthetic-change; do \
+	        $(SCIENCE_ARGS) --seed $$seed --out runs/science/$$objective-s$$seed || exit 1; done; done
+	for task in synthetic-landcover synthetic-season synthetic-change; do \
 	    $(PY) -m trainer evaluate --task $$task --data datasets/science-eval.zarr --encoder random \
-	        --encoder runs/science/seco/checkpoint.pt --encoder runs/science/moco/checkpoint.pt \
-	        --encoder runs/science/moco_tp/checkpoint.pt --size 96 --change-steps 200 \
+	        $(foreach r,$(SCIENCE_RUNS),--encoder $(r)/checkpoint.pt) --size 96 --change-steps 200 \
 	        --out runs/science/eval || exit 1; done
 	$(PY) -m trainer.evaluate.science --results runs/science/eval --runs runs/science \
-	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS)"
+	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS) SCIENCE_SEEDS=\"$(SCIENCE_SEEDS)\""
 
 # Pre-training for real (a GPU is used when present; torchrun for several: see README).
 pretrain: $(STAMP)

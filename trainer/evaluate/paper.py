@@ -33,6 +33,7 @@ PAPER: dict[str, dict[str, Any]] = {
     "bigearthnet": {"size": 128, "dropout": 0.2, "view": "mean2std"},
     "oscd": {"size": 96, "view": "minmax"},
     "synthetic-landcover": {"size": 64, "dropout": 0.0, "view": None},
+    "synthetic-season": {"size": 64, "dropout": 0.0, "view": None},
     "synthetic-change": {"size": 96, "view": "minmax"},
 }
 STATS_SAMPLE = 512

@@ -38,9 +38,9 @@ def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.D
     """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
-    new = _complete(pd.DataFrame(rows, columns=COLUMNS))
+    new = complete_columns(pd.DataFrame(rows, columns=COLUMNS))
     if path.exists():
-        old = _complete(pd.read_csv(path))
+        old = complete_columns(pd.read_csv(path))
         keys = set(map(tuple, new[KEY].itertuples(index=False)))
         old = old[[tuple(k) not in keys for k in old[KEY].itertuples(index=False)]]
         new = pd.concat([old, new], ignore_index=True)
@@ -53,7 +53,7 @@ def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.D
     return new
 
 
-def _complete(df: pd.DataFrame) -> pd.DataFrame:
+def complete_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Tables written before intervals and settings existed: default setting, one run, no
     interval."""
     defaults = {"setting": "default", "ci_low": math.nan, "ci_high": math.nan, "runs": 1}

@@ -10,6 +10,7 @@ __all__ = ["TASKS", "open_task", "EmptySplitError", "check_splits"]
 #: task → (kind, default protocols)
 TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "synthetic-landcover": ("classification", ("linear", "knn")),
+    "synthetic-season": ("classification", ("linear", "knn")),
     "synthetic-change": ("change", ("change",)),
     "eurosat": ("classification", ("linear", "knn")),
     "oscd": ("change", ("change",)),
@@ -34,6 +35,10 @@ def open_task(
         from trainer.evaluate.synthetic import SyntheticLandcover
 
         return SyntheticLandcover(data, bands, splits, seed=seed, multilabel=multilabel)
+    if task == "synthetic-season":
+        from trainer.evaluate.synthetic import SyntheticSeason
+
+        return SyntheticSeason(data, bands, splits, seed=seed)
     if task == "synthetic-change":
         from trainer.evaluate.synthetic import SyntheticChange
 
