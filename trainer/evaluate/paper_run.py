@@ -36,7 +36,7 @@ def paper_results(
     Raises:
         ValueError: a task without a paper protocol, or ``epochs`` < 1.
     """
-    from trainer.evaluate.run import _labels, _read, _scaling, scored
+    from trainer.evaluate.run import encoder_scaling, read_images, scored, task_labels
 
     if task not in PAPER:
         raise ValueError(f"--protocol paper: no official protocol for {task}")
@@ -70,14 +70,14 @@ def paper_results(
         scaling = uint8_scaling(enc, tuple(ds.bands), sample)
         read = images.images
     else:
-        scaling = _scaling(enc, ds, kind)
-        read = _read(ds)
+        scaling = encoder_scaling(enc, ds, kind)
+        read = read_images(ds)
     size = cfg["size"]
     feats, labels = {}, {}
     for s in ("train", "test"):
         idx = ds.indices(s)
         feats[s] = extract(enc.model, read, idx, scaling, size, dev, desc=f"{enc.name} {s}")
-        labels[s] = _labels(ds, idx)
+        labels[s] = task_labels(ds, idx)
     n_out = len(ds.classes)
     logits = train_head(
         feats["train"], labels["train"], feats["test"], n_out, multilabel, epochs,

@@ -39,26 +39,29 @@ SETTINGS = ("default", "paper")
 Results = dict[str, tuple[dict[str, float], dict[str, tuple[float, float]]]]
 
 
-def _read(ds: Any):  # -> Callable[[np.ndarray], np.ndarray]
+def read_images(ds: Any):  # -> Callable[[np.ndarray], np.ndarray]
+    """``idx → (n, C, H, W)`` DN images of a dataset (batched where it can)."""
     if hasattr(ds, "images"):
         return ds.images
     return lambda idx: np.stack([ds.image(int(i)) for i in idx])
 
 
-def _labels(ds: Any, idx: np.ndarray) -> np.ndarray:
+def task_labels(ds: Any, idx: np.ndarray) -> np.ndarray:
+    """(n,) class indices or (n, K) bool multi-hot labels of the items ``idx``."""
     if hasattr(ds, "labels"):
         return ds.labels(idx)
     return np.array([ds.label(int(i)) for i in idx], dtype=np.int64)
 
 
-def _scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
+def encoder_scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
+    """The encoder's own scaling, or one completed from the task's training images."""
     if encoder.scaling is not None:
         return encoder.scaling
     train = ds.indices("train")[:256]
     if kind == "change":  # the first date of a few pairs; sizes may differ (OSCD cities)
         task = scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
     else:
-        task = scaling_from_images(_read(ds)(train), tuple(ds.bands))
+        task = scaling_from_images(read_images(ds)(train), tuple(ds.bands))
     return encoder.scaling_for(task)
 
 
@@ -129,10 +132,10 @@ def evaluate(
 
             results = paper_results(enc, ds, task, kind, dev, epochs, seed, rounds, ml)
         elif kind == "classification":
-            scaling = _scaling(enc, ds, kind)
+            scaling = encoder_scaling(enc, ds, kind)
             results = _classification(enc, ds, scaling, size, dev, protocols, ml, rounds, seed)
         else:
-            scaling = _scaling(enc, ds, kind)
+            scaling = encoder_scaling(enc, ds, kind)
             results = {"change": _change(enc, ds, scaling, dev, size, change_steps, seed, rounds)}
         for protocol, (metrics, intervals) in results.items():
             for m, v in metrics.items():
@@ -215,8 +218,8 @@ def _classification(
     split = {}
     for s in ("train", "val", "test"):
         idx = ds.indices(s)
-        feats = extract(enc.model, _read(ds), idx, scaling, size, dev, desc=f"{enc.name} {s}")
-        split[s] = Split(feats, _labels(ds, idx))
+        feats = extract(enc.model, read_images(ds), idx, scaling, size, dev, desc=f"{enc.name} {s}")
+        split[s] = Split(feats, task_labels(ds, idx))
     n_out = len(ds.classes)
     results: Results = {}
     y = split["test"].y
@@ -231,6 +234,8 @@ def _classification(
         pred = knn_predict(split["train"], split["test"], n_out)
         results["knn"] = scored(y, pred, False, n_out, rounds, seed)
     if "finetune" in protocols:
+        if multilabel:
+            raise ValueError("--protocols finetune is single-label only; use linear here")
         from trainer.evaluate.finetune import finetune
 
         results["finetune"] = (finetune(enc, ds, scaling, size, dev), {})
