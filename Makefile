@@ -45,7 +45,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BAN
 	$(if $(DRY_RUN),--dry-run) $(if $(STAC),--stac "$(STAC)")
 
 .PHONY: help install lint test plan collect demo demo-collect demo-eval-store demo-pretrain \
-	demo-evaluate pretrain evaluate paper-table science bench bench-plan bench-collector bench-trainer clean-venv
+	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer clean-venv
 
 help:
 	@echo "make install   create $(VENV) and install the project with extras [$(EXTRAS)]"
@@ -143,6 +143,7 @@ DATA_ROOT ?= datasets/downstream
 ENCODERS ?= imagenet:resnet18 $(ENCODER)
 PAPER_EPOCHS ?= 100
 PAPER_OUT ?= runs/paper-table
+.PHONY: paper-table
 paper-table: $(STAMP)
 	$(PY) -m trainer.evaluate.paper_table --data-root "$(DATA_ROOT)" \
 	    $(foreach e,$(ENCODERS),--encoder "$(e)") --epochs $(PAPER_EPOCHS) --out "$(PAPER_OUT)" \
