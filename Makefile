@@ -56,7 +56,8 @@ help:
 	@echo "make collect   REGION=… N=… [SOURCE=earthengine|stac|synthetic BANDS=l1c|l2a STAC=earth-search|planetary-computer|URL OUT=… SCHEDULER=… WORKERS=…]"
 	@echo "make import    FORMAT=seco|ssl4eo-s12|ssl4eo-s12-zarr DATA=<downloaded folder> [OUT=… LEVEL=l1c|l2a LIMIT=N WORKERS=…]"
 	@echo "make pretrain  STORE=… ARCH=resnet50 [OBJECTIVE=seco|moco|moco_tp TRAIN_BANDS=rgb|all EPOCHS= BATCH= RUN=dir]"
-	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd DATA=… ENCODER=… [RUN=dir]"
+	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd|bigearthnet DATA=… ENCODER=… [RUN=dir]"
+	@echo "make paper-table DATA_ROOT=… ENCODERS=\"…\" [PAPER_EPOCHS=100 PAPER_OUT=dir]: every task × protocol × encoder beside the published SeCo figures"
 	@echo "make bench     measure and record in docs/benchmarks.md"
 
 install: $(STAMP)
@@ -113,26 +114,29 @@ demo-evaluate: demo-pretrain demo-eval-store
 
 demo: demo-evaluate
 
-# Science check (not in CI; ~1 h on 2 CPU cores at the default budget): same budget for
-# SeCo, MoCo-v2 and MoCo-TP, evaluated with a random encoder on both synthetic tasks.
+# Science check (not in CI; ~1.5 h on 2 CPU cores at the default budget and one seed): same
+# budget for SeCo, MoCo-v2 and MoCo-TP, evaluated with a random encoder on the season-invariant
+# (land cover), season-variant (season of the date) and change tasks. SCIENCE_SEEDS="0 1 2"
+# pre-trains each objective once per seed and adds the mean over seeds with its interval.
 SCIENCE_STEPS ?= 500
+SCIENCE_SEEDS ?= 0
 SCIENCE_ARGS = --arch resnet18 --bands rgb --steps $(SCIENCE_STEPS) --batch 32 --size 96 \
 	--queue 4096 --workers 2 --checkpoint-every 100 --no-progress
+SCIENCE_RUNS = $(foreach o,seco moco moco_tp,$(foreach s,$(SCIENCE_SEEDS),runs/science/$(o)-s$(s)))
 science: $(STAMP)
 	$(PY) -m collector collect --region=-11,34,45,62 --n 512 --seed 2 --spares 2 --source synthetic \
 	    --no-progress --out datasets/science-train.zarr
 	$(PY) -m collector collect --region=-125,25,-66,50 --n 512 --seed 3 --spares 2 --source synthetic \
 	    --truth --no-progress --out datasets/science-eval.zarr
-	for objective in seco moco moco_tp; do \
+	for objective in seco moco moco_tp; do for seed in $(SCIENCE_SEEDS); do \
 	    $(PY) -m trainer pretrain --store datasets/science-train.zarr --objective $$objective \
-	        $(SCIENCE_ARGS) --out runs/science/$$objective || exit 1; done
-	for task in synthetic-landcover synthetic-change; do \
+	        $(SCIENCE_ARGS) --seed $$seed --out runs/science/$$objective-s$$seed || exit 1; done; done
+	for task in synthetic-landcover synthetic-season synthetic-change; do \
 	    $(PY) -m trainer evaluate --task $$task --data datasets/science-eval.zarr --encoder random \
-	        --encoder runs/science/seco/checkpoint.pt --encoder runs/science/moco/checkpoint.pt \
-	        --encoder runs/science/moco_tp/checkpoint.pt --size 96 --change-steps 200 \
+	        $(foreach r,$(SCIENCE_RUNS),--encoder $(r)/checkpoint.pt) --size 96 --change-steps 200 \
 	        --out runs/science/eval || exit 1; done
 	$(PY) -m trainer.evaluate.science --results runs/science/eval --runs runs/science \
-	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS)"
+	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS) SCIENCE_SEEDS=\"$(SCIENCE_SEEDS)\""
 
 # Pre-training for real (a GPU is used when present; torchrun for several: see README).
 pretrain: $(STAMP)
@@ -142,6 +146,18 @@ pretrain: $(STAMP)
 evaluate: $(STAMP)
 	$(PY) -m trainer evaluate --task $(TASK) --data "$(DATA)" --encoder "$(ENCODER)" \
 	    --encoder random:$(ARCH) --bands $(TRAIN_BANDS) --out "$(RUN)/eval"
+
+# The paper's table: EuroSAT, BigEarthNet and OSCD found under DATA_ROOT by folder name, each
+# encoder under our default and the official protocols, published SeCo figures beside them.
+DATA_ROOT ?= datasets/downstream
+ENCODERS ?= imagenet:resnet18 $(ENCODER)
+PAPER_EPOCHS ?= 100
+PAPER_OUT ?= runs/paper-table
+.PHONY: paper-table
+paper-table: $(STAMP)
+	$(PY) -m trainer.evaluate.paper_table --data-root "$(DATA_ROOT)" \
+	    $(foreach e,$(ENCODERS),--encoder "$(e)") --epochs $(PAPER_EPOCHS) --out "$(PAPER_OUT)" \
+	    --command "make paper-table DATA_ROOT=$(DATA_ROOT) ENCODERS=\"$(ENCODERS)\""
 
 bench-plan: $(STAMP)
 	$(PY) -m collector bench plan --n 666667

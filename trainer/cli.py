@@ -75,8 +75,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from trainer.export import export_encoder
+    from trainer.weights import export_foreign, identify, read_weights_file
 
-    folder = export_encoder(args.checkpoint, args.out)
+    if identify(read_weights_file(args.checkpoint)) == "checkpoint":
+        folder = export_encoder(args.checkpoint, args.out)
+    else:  # an official SeCo checkpoint or a torchgeo / timm state dict
+        folder = export_foreign(args.checkpoint, args.out, args.arch)
     print(f"exported {folder}/model.safetensors and config.json")
     return 0
 
@@ -102,6 +106,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         multilabel=args.multilabel,
         change_steps=args.change_steps,
+        encoder_arch=args.encoder_arch,
+        setting=args.protocol,
+        epochs=args.epochs,
+        rounds=args.bootstrap,
+        options={
+            "bigearthnet_classes": args.bigearthnet_classes,
+            "label_fraction": args.label_fraction,
+            "val_cities": args.val_cities,
+        },
     )
     print((Path(args.out) / "results.md").read_text())
     return 0
@@ -171,8 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
             )
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
-    p.add_argument("checkpoint")
+    p.add_argument(
+        "checkpoint",
+        help="our checkpoint, an official SeCo .ckpt or a torchgeo/timm ResNet state dict",
+    )
     p.add_argument("--out", required=True)
+    p.add_argument("--arch", default=None, help="timm architecture when it cannot be inferred")
     p.set_defaults(func=_export)
     from trainer.evaluate.run import TASKS
 
@@ -183,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder",
         action="append",
         required=True,
-        help="checkpoint, export folder or random[:arch]; repeatable",
+        help="checkpoint, export folder, official SeCo .ckpt, state dict, "
+        "imagenet:<arch>[=<file>] or random[:arch]; repeatable",
+    )
+    p.add_argument(
+        "--encoder-arch", default=None, help="timm architecture of state dicts it cannot infer"
     )
     p.add_argument("--out", required=True)
     p.add_argument(
@@ -195,6 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
+    p.add_argument(
+        "--protocol",
+        choices=("default", "paper"),
+        default="default",
+        help="default: our faster protocols; paper: the official SeCo settings per task",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=100, help="epochs of the paper protocol's head or decoder"
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals"
+    )
+    p.add_argument(
+        "--bigearthnet-classes", type=int, choices=(19, 43), default=19, help="nomenclature"
+    )
+    p.add_argument(
+        "--label-fraction",
+        type=float,
+        default=1.0,
+        help="fraction of BigEarthNet training labels kept (a fixed subset, e.g. 0.01, 0.1)",
+    )
+    p.add_argument(
+        "--val-cities", type=int, default=None, help="OSCD train cities held out for validation"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_evaluate)

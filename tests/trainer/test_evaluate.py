@@ -16,7 +16,7 @@ from trainer.cli import main
 from trainer.evaluate.probe import Split, knn, linear_probe
 from trainer.evaluate.science import MARKER
 from trainer.evaluate.science import main as science_main
-from trainer.evaluate.synthetic import SyntheticChange, SyntheticLandcover
+from trainer.evaluate.synthetic import SEASONS, SyntheticChange, SyntheticLandcover, SyntheticSeason
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +69,22 @@ def test_landcover_task_labels_and_stored_splits(truth_store, tmp_path):
     multi = SyntheticLandcover(truth_store, ("B8",), tmp_path / "m.json", multilabel=True)
     presence = multi.labels(np.arange(len(multi)))
     assert presence.dtype == bool and presence.any(axis=1).all()
+
+
+def test_season_task_labels_the_season_of_the_acquisition_date(truth_store, tmp_path):
+    from shared.store import open_store
+
+    task = SyntheticSeason(truth_store, ("B4", "B3", "B2"), tmp_path / "s.json")
+    land = SyntheticLandcover(truth_store, ("B4", "B3", "B2"), tmp_path / "l.json")
+    assert task.classes == SEASONS and np.array_equal(task.season, land.season)  # same images
+    times = np.asarray(open_store(truth_store).array("time")[:]).astype("datetime64[ms]")
+    for i in (0, len(task) // 2, len(task) - 1):
+        month = int(str(times[task.samples[i], task.season[i]])[5:7])
+        expected = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2}.get(month, 3)
+        assert task.label(i) == expected  # the fixture lies north of the equator
+    assert len(set(task.labels(np.arange(len(task))).tolist())) > 1
+    test = task.labels(task.indices("test"))
+    assert test.dtype == np.int64 and test.max() < 4
 
 
 def test_change_task_masks_match_the_truth(truth_store, tmp_path):

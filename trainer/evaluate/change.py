@@ -22,7 +22,7 @@ from trainer.evaluate.features import prepare
 from trainer.evaluate.metrics import BinaryCounts
 from trainer.scaling import BandScaling
 
-__all__ = ["PairSource", "ChangeDecoder", "change_detection"]
+__all__ = ["PairSource", "ChangeDecoder", "UNetChangeDecoder", "change_detection"]
 
 
 class PairSource(Protocol):
@@ -51,6 +51,40 @@ class ChangeDecoder(nn.Module):
             for r, d in zip(self.reduce, diffs, strict=True)
         )
         return F.interpolate(self.head(fused), size=size, mode="bilinear", align_corners=False)
+
+
+class UNetChangeDecoder(nn.Module):
+    """The official SeCo OSCD decoder's shape: U-Net-style, from the coarsest difference map up.
+
+    ``diffs`` are ``|f(a) − f(b)|`` of conv1 and layer1–4 (timm ``features_only`` of a ResNet:
+    strides 2, 4, 8, 16, 32). Each step upsamples ×2 to the next finer map, concatenates it and
+    applies conv–BN–ReLU; a last ×2 upsampling and a 1×1 convolution give one logit per pixel.
+    """
+
+    def __init__(self, channels: list[int], width: int = 64) -> None:
+        super().__init__()
+        coarse_to_fine = channels[::-1]
+        self.steps = nn.ModuleList()
+        current = coarse_to_fine[0]
+        for skip in coarse_to_fine[1:]:
+            out = max(width, skip)
+            self.steps.append(
+                nn.Sequential(
+                    nn.Conv2d(current + skip, out, 3, padding=1),
+                    nn.BatchNorm2d(out),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            current = out
+        self.head = nn.Conv2d(current, 1, 1)
+
+    def forward(self, diffs: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        maps = diffs[::-1]
+        x = maps[0]
+        for step, skip in zip(self.steps, maps[1:], strict=True):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = step(torch.cat([x, skip], dim=1))
+        return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
 
 
 def _diffs(net: nn.Module, a: torch.Tensor, b: torch.Tensor) -> list[torch.Tensor]:
@@ -82,7 +116,7 @@ def _crops(
 
 def _predict(
     net: nn.Module,
-    decoder: ChangeDecoder,
+    decoder: nn.Module,
     pair: tuple[np.ndarray, np.ndarray, np.ndarray],
     scaling: BandScaling,
     tile: int,
@@ -114,8 +148,14 @@ def change_detection(
     steps: int = 300,
     batch: int = 16,
     seed: int = 0,
+    paper: bool = False,
+    per_pair: list[BinaryCounts] | None = None,
 ) -> dict[str, float]:
-    """Train the decoder on the ``train`` pairs; test metrics at the validation-best threshold."""
+    """Train the decoder on the ``train`` pairs; test metrics at the validation-best threshold.
+
+    ``paper``: the official protocol instead — :class:`UNetChangeDecoder`, plain (unweighted)
+    BCE, threshold 0.5. ``per_pair``, if given, receives the pixel counts of each test pair (for
+    bootstrap intervals)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = net.to(device).eval()
@@ -125,10 +165,11 @@ def change_detection(
     crop = min(crop, *(p[2].shape[0] for p in train), *(p[2].shape[1] for p in train))
     probe = prepare(train[0][0][None, :, :crop, :crop], scaling, crop, device)
     channels = [f.shape[1] for f in net(probe)]
-    decoder = ChangeDecoder(channels).to(device)
+    decoder: nn.Module = (UNetChangeDecoder if paper else ChangeDecoder)(channels).to(device)
     positive = np.mean([p[2].mean() for p in train])
     weight = torch.tensor(
-        float(np.clip((1 - positive) / max(positive, 1e-4), 1.0, 20.0)), device=device
+        1.0 if paper else float(np.clip((1 - positive) / max(positive, 1e-4), 1.0, 20.0)),
+        device=device,
     )
     opt = torch.optim.Adam(decoder.parameters(), lr=1e-3)
     decoder.train()
@@ -142,11 +183,16 @@ def change_detection(
         loss.backward()
         opt.step()
     decoder.eval()
-    threshold = _best_threshold(net, decoder, data, scaling, crop, device)
+    threshold = 0.5 if paper else _best_threshold(net, decoder, data, scaling, crop, device)
     counts = BinaryCounts()
     for i in data.indices("test"):
         pair = data.pair(int(i))
-        counts.update(_predict(net, decoder, pair, scaling, crop, device) >= threshold, pair[2])
+        one = BinaryCounts().update(
+            _predict(net, decoder, pair, scaling, crop, device) >= threshold, pair[2]
+        )
+        counts = counts + one
+        if per_pair is not None:
+            per_pair.append(one)
     return {
         "precision": counts.precision,
         "recall": counts.recall,
@@ -158,7 +204,7 @@ def change_detection(
 
 def _best_threshold(
     net: nn.Module,
-    decoder: ChangeDecoder,
+    decoder: nn.Module,
     data: PairSource,
     scaling: BandScaling,
     tile: int,

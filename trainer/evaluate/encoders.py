@@ -1,14 +1,23 @@
-"""Encoders under evaluation: a training checkpoint, an export folder, or a random one.
+"""Encoders under evaluation, named on the command line (``--encoder``, repeatable):
 
-Pre-trained encoders bring the band scaling of their pre-training store (the same
-normalisation downstream as during pre-training). A random encoder has none, so it is scaled
-with statistics of the task's own training images; ``random`` is ``random:resnet18``.
+* a file, recognised by its content (:mod:`trainer.weights`): our training checkpoint, an
+  official SeCo Lightning checkpoint, a timm / torchvision / torchgeo ResNet state dict;
+* an export folder (``config.json`` + ``model.safetensors``);
+* ``imagenet:<timm arch>`` (timm's ImageNet weights; ``imagenet:<arch>=<file>`` offline);
+* ``random`` / ``random:<timm arch>`` (``random`` is ``random:resnet18``).
+
+Pre-trained encoders of ours bring the band scaling of their pre-training store (the same
+normalisation downstream as during pre-training); published SeCo weights bring SeCo's. ImageNet
+and other foreign weights bring their mean/std in [0, 1] units, and the [0, 1] range comes from
+the task's training images (2nd–98th percentile per band); a random encoder is scaled entirely
+with statistics of the task's training images.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import timm
@@ -17,6 +26,16 @@ import torch.nn as nn
 
 from trainer.export import CONFIG, encoder_from_checkpoint, load_encoder
 from trainer.scaling import BandScaling
+from trainer.weights import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    build_model,
+    identify,
+    imagenet_encoder,
+    load_foreign,
+    read_weights_file,
+    unit_scaling,
+)
 
 __all__ = ["EvalEncoder", "load_eval_encoder", "scaling_from_images", "pyramid"]
 
@@ -30,10 +49,39 @@ class EvalEncoder:
     model: nn.Module
     bands: tuple[str, ...]
     scaling: BandScaling | None  # None: derive from the task's training images
+    #: with ``scaling`` None: mean/std in [0, 1] units (ImageNet's), the range from the task
+    unit_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    kind: str = "random"  # checkpoint | export | seco-lightning | state-dict | imagenet | random
+    group: str = ""  # runs that differ only in their seed share a group (see run.py)
+    seed: int | None = None  # pre-training seed, where known
+
+    def __post_init__(self) -> None:
+        self.group = self.group or self.name
+
+    def scaling_for(self, task_scaling: BandScaling) -> BandScaling:
+        """The scaling to use, given one derived from the task's training images."""
+        if self.scaling is not None:
+            return self.scaling
+        if self.unit_stats is not None:
+            mean, std = self.unit_stats
+            return unit_scaling(self.bands, task_scaling.p2, task_scaling.p98, mean, std)
+        return task_scaling
 
 
-def load_eval_encoder(spec: str, bands: tuple[str, ...], seed: int = 0) -> EvalEncoder:
-    """``checkpoint.pt`` | export folder | ``random`` | ``random:<timm arch>``."""
+def load_eval_encoder(
+    spec: str, bands: tuple[str, ...], seed: int = 0, arch: str | None = None
+) -> EvalEncoder:
+    """An encoder from its command-line spec (see the module docstring); ``arch`` is
+    ``--encoder-arch`` for foreign weights whose architecture cannot be inferred.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        trainer.weights.WeightsError: weights that cannot be read or used.
+    """
+    if spec.startswith("imagenet:"):
+        model, name, mean, std = imagenet_encoder(spec)
+        rgb = ("B4", "B3", "B2")
+        return EvalEncoder(f"imagenet-{name}", name, model, rgb, None, (mean, std), "imagenet")
     if spec == "random" or spec.startswith("random:"):
         arch = spec.partition(":")[2] or "resnet18"
         if not timm.is_model(arch):
@@ -44,12 +92,34 @@ def load_eval_encoder(spec: str, bands: tuple[str, ...], seed: int = 0) -> EvalE
     path = Path(spec)
     if path.is_dir() and (path / CONFIG).is_file():
         model, scaling, meta = load_encoder(path)
-        return EvalEncoder(path.name, meta["architecture"], model, scaling.bands, scaling)
+        return EvalEncoder(
+            path.name, meta["architecture"], model, scaling.bands, scaling, None, "export"
+        )
     if path.is_file():
+        return _from_file(path, bands, arch)
+    raise FileNotFoundError(
+        f"encoder {spec!r}: no checkpoint, weights file or export folder there, and not "
+        f"imagenet:<arch> or random[:<arch>]"
+    )
+
+
+def _from_file(path: Path, bands: tuple[str, ...], arch: str | None) -> EvalEncoder:
+    obj: Any = read_weights_file(path)
+    if identify(obj) == "checkpoint":
+        del obj  # read again by the checkpoint module, which owns its integrity checks
         model, scaling, cfg = encoder_from_checkpoint(path)
         name = f"{cfg['objective']}-{cfg['arch']}"
-        return EvalEncoder(name, cfg["arch"], model, scaling.bands, scaling)
-    raise FileNotFoundError(f"encoder {spec!r}: no checkpoint, export folder or 'random[:arch]'")
+        seed = cfg.get("seed")
+        return EvalEncoder(
+            name, cfg["arch"], model, scaling.bands, scaling, None, "checkpoint", name, seed
+        )
+    weights = load_foreign(path, arch, bands, obj)
+    model = build_model(weights)
+    stem = path.stem if path.stem not in ("model", "checkpoint") else path.parent.name
+    unit = None if weights.scaling is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    return EvalEncoder(
+        stem, weights.arch, model, weights.bands, weights.scaling, unit, weights.kind, stem
+    )
 
 
 def scaling_from_images(

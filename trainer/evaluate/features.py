@@ -35,11 +35,17 @@ def extract(
     size: int,
     device: torch.device,
     batch: int = 64,
+    desc: str = "features",
 ) -> np.ndarray:
-    """(n, D) float32 features of the items ``idx``; ``read(idx)`` gives their DN images."""
+    """(n, D) float32 features of the items ``idx``; ``read(idx)`` gives their DN images, read
+    batch by batch (only features are kept). A progress bar shows on a terminal."""
+    from tqdm import tqdm
+
     model = model.to(device).eval()
     parts = []
-    for start in range(0, idx.size, batch):
-        chunk = idx[start : start + batch]
-        parts.append(model(prepare(read(chunk), scaling, size, device)).float().cpu().numpy())
+    with tqdm(total=int(idx.size), desc=desc, unit="img", disable=None, leave=False) as bar:
+        for start in range(0, idx.size, batch):
+            chunk = idx[start : start + batch]
+            parts.append(model(prepare(read(chunk), scaling, size, device)).float().cpu().numpy())
+            bar.update(len(chunk))
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)

@@ -153,7 +153,9 @@ def multilabel_scores(
     * ``micro_precision``, ``micro_recall``, ``micro_f1``: from TP, FP, FN summed over all
       N × K decisions (0.0 for a zero denominator);
     * ``map``: mean of :func:`average_precision` over the classes with at least one positive
-      (NaN if none has); thresholds and the sigmoid do not affect it;
+      (NaN if none has), i.e. macro mAP; thresholds and the sigmoid do not affect it;
+    * ``micro_map``: :func:`average_precision` of all N × K decisions ranked together (the
+      metric SeCo reports on BigEarthNet, scikit-learn's ``average='micro'``);
     * ``map_classes``: how many classes entered that mean.
     """
     t, s = _check_multilabel(y_true, scores)
@@ -169,6 +171,7 @@ def multilabel_scores(
         "micro_recall": _ratio(tp, tp + fn),
         "micro_f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "map": float(ap[has_pos].mean()) if has_pos.any() else float("nan"),
+        "micro_map": average_precision(t.ravel(), s.ravel()) if t.any() else float("nan"),
         "map_classes": float(has_pos.sum()),
     }
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from trainer.evaluate.metrics import accuracy, confusion_matrix, macro_f1, multilabel_scores
 
-__all__ = ["Split", "linear_probe", "knn"]
+__all__ = ["Split", "linear_probe", "linear_probe_logits", "knn", "knn_predict"]
 
 WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 
@@ -70,6 +70,21 @@ def linear_probe(
 ) -> dict[str, float]:
     """Test metrics of the best weight decay on validation (``accuracy``/``macro_f1``, or the
     multi-label scores), plus the chosen ``weight_decay``."""
+    logits, wd = linear_probe_logits(train, val, test, n_out, multilabel)
+    if multilabel:
+        result = multilabel_scores(test.y.astype(bool), logits, from_logits=True)
+    else:
+        cm = confusion_matrix(test.y, logits.argmax(1), n_out)
+        result = {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm)}
+    result["weight_decay"] = wd
+    return result
+
+
+def linear_probe_logits(
+    train: Split, val: Split, test: Split, n_out: int, multilabel: bool = False
+) -> tuple[np.ndarray, float]:
+    """``(test logits (n_test, n_out) float32, chosen weight decay)`` of the probe trained on
+    ``train`` with the weight decay that scores best on ``val``."""
     mean, std = train.x.mean(0), train.x.std(0) + 1e-6
 
     def t(a: np.ndarray) -> torch.Tensor:
@@ -84,15 +99,22 @@ def linear_probe(
         for _, head in fitted
     ]
     wd, head = fitted[int(np.argmax(scores))]  # first best on ties: the least regularised
-    result = _score(head, xte, test.y, n_out, multilabel)
-    result["weight_decay"] = wd
-    return result
+    with torch.no_grad():
+        return head(xte).numpy(), wd
 
 
 def knn(
     train: Split, test: Split, n_classes: int, k: int = 20, temperature: float = 0.07
 ) -> dict[str, float]:
     """Accuracy and macro-F1 of weighted cosine kNN (single-label tasks)."""
+    cm = confusion_matrix(test.y, knn_predict(train, test, n_classes, k, temperature), n_classes)
+    return {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm)}
+
+
+def knn_predict(
+    train: Split, test: Split, n_classes: int, k: int = 20, temperature: float = 0.07
+) -> np.ndarray:
+    """(n_test,) int64 classes voted by the k nearest training features (cosine)."""
     a = F.normalize(torch.from_numpy(train.x.astype(np.float32)), dim=1)
     b = F.normalize(torch.from_numpy(test.x.astype(np.float32)), dim=1)
     k = min(k, a.shape[0])
@@ -104,5 +126,4 @@ def knn(
         votes = torch.zeros(top.shape[0], n_classes)
         votes.scatter_add_(1, labels[idx], (top / temperature).exp())
         preds.append(votes.argmax(1))
-    cm = confusion_matrix(test.y, torch.cat(preds).numpy(), n_classes)
-    return {"accuracy": accuracy(cm), "macro_f1": macro_f1(cm)}
+    return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)

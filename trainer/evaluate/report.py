@@ -1,9 +1,11 @@
-"""Results: ``results.csv`` (one row per encoder × task × protocol × metric), ``results.md``
-and ``results.png``. New results replace older rows of the same encoder, task and protocol, so
-several runs into one folder build one table."""
+"""Results: ``results.csv`` (one row per encoder × task × protocol × setting × metric, with its
+95 % bootstrap interval ``ci_low``–``ci_high`` and the number of runs behind it),
+``results.md`` and ``results.png``. New results replace older rows of the same encoder, task,
+protocol and setting, so several runs into one folder build one table."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -14,13 +16,17 @@ import pandas as pd  # noqa: E402
 
 __all__ = ["write_results", "MAIN_METRIC"]
 
-COLUMNS = ["encoder", "task", "protocol", "metric", "value", "n_train", "n_val", "n_test"]
+COLUMNS = [
+    "encoder", "task", "protocol", "setting", "metric", "value", "ci_low", "ci_high", "runs",
+    "n_train", "n_val", "n_test",
+]  # fmt: skip
+KEY = ["encoder", "task", "protocol", "setting"]
 #: the number a reader looks at first, per protocol
 MAIN_METRIC = {
     "linear": "accuracy",
     "knn": "accuracy",
     "finetune": "accuracy",
-    "linear-multilabel": "map",
+    "linear-multilabel": "micro_map",
     "change": "f1",
 }
 
@@ -32,18 +38,38 @@ def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.D
     """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
-    new = pd.DataFrame(rows, columns=COLUMNS)
+    new = complete_columns(pd.DataFrame(rows, columns=COLUMNS))
     if path.exists():
-        old = pd.read_csv(path)
-        keys = set(zip(new.encoder, new.task, new.protocol, strict=True))
-        old = old[[k not in keys for k in zip(old.encoder, old.task, old.protocol, strict=True)]]
+        old = complete_columns(pd.read_csv(path))
+        keys = set(map(tuple, new[KEY].itertuples(index=False)))
+        old = old[[tuple(k) not in keys for k in old[KEY].itertuples(index=False)]]
         new = pd.concat([old, new], ignore_index=True)
-    new = new.sort_values(["task", "protocol", "encoder", "metric"]).reset_index(drop=True)
+    new = new.sort_values(["task", "protocol", "setting", "encoder", "metric"])
+    new = new.reset_index(drop=True)
     new.to_csv(path, index=False)
     title = title or "Evaluation on " + ", ".join(sorted(new.task.unique()))
     _markdown(new, out / "results.md", title)
     plot_results(new, out / "results.png", title)
     return new
+
+
+def complete_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Tables written before intervals and settings existed: default setting, one run, no
+    interval."""
+    defaults = {"setting": "default", "ci_low": math.nan, "ci_high": math.nan, "runs": 1}
+    for col, value in defaults.items():
+        if col not in df.columns:
+            df[col] = value
+        elif col in ("setting", "runs"):
+            df[col] = df[col].fillna(value)
+    return df[COLUMNS]
+
+
+def cell(value: float, low: float, high: float, digits: int = 4) -> str:
+    """``0.8123 [0.7950, 0.8301]``, or the value alone without an interval."""
+    if isinstance(low, float) and math.isnan(low):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _main(df: pd.DataFrame) -> pd.DataFrame:
@@ -54,23 +80,31 @@ def _main(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
-    lines = [f"# {title}", ""]
-    for (task, protocol), group in df.groupby(["task", "protocol"], sort=True):
+    lines = [
+        f"# {title}",
+        "",
+        "Each cell: the value on the whole test split and its 95 % bootstrap interval over test "
+        "items (1,000 resamples); rows of several runs: the mean over runs and its interval over "
+        "runs. `setting`: `default` (our faster protocols) or `paper` (the official SeCo ones).",
+        "",
+    ]
+    for (task, protocol, setting), group in df.groupby(["task", "protocol", "setting"], sort=True):
         metrics = sorted(m for m in group.metric.unique() if m not in ("weight_decay", "threshold"))
         n = group.iloc[0]
         lines += [
-            f"## {task} — {protocol} (train {int(n.n_train)}, val {int(n.n_val)}, test {int(n.n_test)})",
+            f"## {task} — {protocol}, {setting} protocol (n: train {int(n.n_train)}, val "
+            f"{int(n.n_val)}, test {int(n.n_test)})",
             "",
-            "| encoder | " + " | ".join(metrics) + " |",
-            "|---|" + "---|" * len(metrics),
+            "| encoder | runs | " + " | ".join(metrics) + " |",
+            "|---|---|" + "---|" * len(metrics),
         ]
         for encoder, rows in group.groupby("encoder", sort=True):
-            values = dict(zip(rows.metric, rows.value, strict=True))
-            lines.append(
-                f"| {encoder} | "
-                + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics)
-                + " |"
-            )
+            by = rows.set_index("metric")
+            cells = [
+                cell(by.value[m], by.ci_low[m], by.ci_high[m]) if m in by.index else "–"
+                for m in metrics
+            ]
+            lines.append(f"| {encoder} | {int(rows.runs.iloc[0])} | " + " | ".join(cells) + " |")
         lines.append("")
     path.write_text("\n".join(lines))
 
@@ -80,10 +114,21 @@ def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
     main = _main(df)
     if main.empty:
         return
-    main = main.assign(case=main.task + "\n" + main.protocol + " (" + main.metric + ")")
+    main = main.assign(
+        case=main.task + "\n" + main.protocol + ", " + main.setting + " (" + main.metric + ")"
+    )
     table = main.pivot_table(index="case", columns="encoder", values="value")
-    ax = table.plot.bar(figsize=(max(6.0, 1.8 * len(table)), 4.2), rot=0, ylim=(0, 1))
-    ax.set_ylabel("score on the test split")
+    low = main.pivot_table(index="case", columns="encoder", values="ci_low", dropna=False)
+    high = main.pivot_table(index="case", columns="encoder", values="ci_high", dropna=False)
+    low, high = low.reindex_like(table), high.reindex_like(table)
+    errors = [
+        [(table[c] - low[c]).fillna(0).clip(lower=0), (high[c] - table[c]).fillna(0).clip(lower=0)]
+        for c in table.columns
+    ]
+    ax = table.plot.bar(
+        figsize=(max(6.0, 1.8 * len(table)), 4.2), rot=0, ylim=(0, 1), yerr=errors, capsize=3
+    )
+    ax.set_ylabel("score on the test split (95 % interval)")
     ax.set_xlabel("")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)

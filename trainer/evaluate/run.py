@@ -1,7 +1,17 @@
-"""Evaluate encoders on one task with its protocols; write the results table."""
+"""Evaluate encoders on one task with its protocols; write the results table.
+
+Two settings: ``default`` (our faster protocols: L-BFGS linear probe with the weight decay
+chosen on validation, kNN, a light change decoder with a tuned threshold, inputs resized to
+``size``) and ``paper`` (the official SeCo settings per task, :mod:`trainer.evaluate.paper`).
+Every metric comes with a 95 % bootstrap interval over the test items
+(:mod:`trainer.evaluate.uncertainty`); runs of one configuration that differ only in their
+pre-training seed are also summarised over seeds.
+"""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -10,62 +20,64 @@ import torch
 
 from trainer.evaluate.encoders import EvalEncoder, load_eval_encoder, pyramid, scaling_from_images
 from trainer.evaluate.features import extract
+from trainer.evaluate.metrics import BinaryCounts
 from trainer.evaluate.report import write_results
+from trainer.evaluate.tasks import TASKS, check_splits, open_task
+from trainer.evaluate.uncertainty import (
+    ROUNDS,
+    bootstrap,
+    change_metrics,
+    classification_metrics,
+    multilabel_metrics,
+    seed_interval,
+)
 
-__all__ = ["TASKS", "evaluate", "open_task"]
+__all__ = ["TASKS", "SETTINGS", "evaluate", "open_task"]
 
-#: task → (kind, default protocols)
-TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "synthetic-landcover": ("classification", ("linear", "knn")),
-    "synthetic-change": ("change", ("change",)),
-    "eurosat": ("classification", ("linear", "knn")),
-    "oscd": ("change", ("change",)),
-}
-
-
-def open_task(
-    task: str, data: str, bands: tuple[str, ...], out: Path, seed: int = 0, multilabel: bool = False
-) -> Any:
-    """The dataset of ``task`` read with ``bands``; splits stored under ``out/splits``."""
-    splits = out / "splits" / f"{task}.json"
-    if task == "synthetic-landcover":
-        from trainer.evaluate.synthetic import SyntheticLandcover
-
-        return SyntheticLandcover(data, bands, splits, seed=seed, multilabel=multilabel)
-    if task == "synthetic-change":
-        from trainer.evaluate.synthetic import SyntheticChange
-
-        return SyntheticChange(data, bands, splits, seed=seed)
-    if task == "eurosat":
-        from trainer.evaluate.readers import EuroSAT
-
-        return EuroSAT(data, bands=bands, splits_file=splits)
-    if task == "oscd":
-        from trainer.evaluate.readers import OSCD
-
-        return OSCD(data, bands=bands, splits_file=splits)
-    raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+SETTINGS = ("default", "paper")
+#: protocol → (metrics, 95 % intervals)
+Results = dict[str, tuple[dict[str, float], dict[str, tuple[float, float]]]]
 
 
-def _read(ds: Any):  # -> Callable[[np.ndarray], np.ndarray]
+def read_images(ds: Any):  # -> Callable[[np.ndarray], np.ndarray]
+    """``idx → (n, C, H, W)`` DN images of a dataset (batched where it can)."""
     if hasattr(ds, "images"):
         return ds.images
     return lambda idx: np.stack([ds.image(int(i)) for i in idx])
 
 
-def _labels(ds: Any, idx: np.ndarray) -> np.ndarray:
+def task_labels(ds: Any, idx: np.ndarray) -> np.ndarray:
+    """(n,) class indices or (n, K) bool multi-hot labels of the items ``idx``."""
     if hasattr(ds, "labels"):
         return ds.labels(idx)
     return np.array([ds.label(int(i)) for i in idx], dtype=np.int64)
 
 
-def _scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
+def encoder_scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
+    """The encoder's own scaling, or one completed from the task's training images."""
     if encoder.scaling is not None:
         return encoder.scaling
     train = ds.indices("train")[:256]
     if kind == "change":  # the first date of a few pairs; sizes may differ (OSCD cities)
-        return scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
-    return scaling_from_images(_read(ds)(train), tuple(ds.bands))
+        task = scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
+    else:
+        task = scaling_from_images(read_images(ds)(train), tuple(ds.bands))
+    return encoder.scaling_for(task)
+
+
+def _unique_names(encs: list[EvalEncoder]) -> None:
+    """Runs sharing a name (e.g. two seeds of one objective) get the seed, or a run number."""
+    counts = Counter(e.name for e in encs)
+    seen: Counter[str] = Counter()
+    for e in encs:
+        if counts[e.name] > 1:
+            seen[e.name] += 1
+            e.name = (
+                f"{e.name}-seed{e.seed}" if e.seed is not None else f"{e.name}-run{seen[e.name]}"
+            )
+    if len({e.name for e in encs}) != len(encs):  # equal seeds: fall back to run numbers
+        for k, e in enumerate(encs):
+            e.name = f"{e.group}-run{k + 1}"
 
 
 def evaluate(
@@ -80,12 +92,23 @@ def evaluate(
     seed: int = 0,
     multilabel: bool = False,
     change_steps: int = 300,
+    encoder_arch: str | None = None,
+    options: dict[str, Any] | None = None,
+    setting: str = "default",
+    epochs: int = 100,
+    rounds: int = ROUNDS,
     log: Any = print,
 ) -> list[dict]:
-    """Rows of ``(encoder, task, protocol, metric, value, n_train, n_val, n_test)``; also written
-    to ``out/results.{csv,md,png}``."""
+    """Rows of ``(encoder, task, protocol, setting, metric, value, ci_low, ci_high, runs,
+    n_train, n_val, n_test)``; also written to ``out/results.{csv,md,png}``.
+
+    Raises:
+        ValueError: unknown task or setting, empty splits, unusable weights or data.
+    """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown protocol setting {setting!r}: choose {' or '.join(SETTINGS)}")
     kind, default = TASKS[task]
     protocols = protocols or default
     dev = torch.device(
@@ -94,32 +117,89 @@ def evaluate(
         else ("cpu" if device == "auto" else device)
     )
     folder = Path(out)
+    encs = [load_eval_encoder(spec, bands, seed, encoder_arch) for spec in encoders]
+    _unique_names(encs)
     rows: list[dict] = []
-    for spec in encoders:
-        enc = load_eval_encoder(spec, bands, seed)
-        ds = open_task(task, data, enc.bands, folder, seed, multilabel)
-        scaling = _scaling(enc, ds, kind)
-        n = {f"n_{s}": int(ds.indices(s).size) for s in ("train", "val", "test")}
-        log(f"{enc.name} on {task}: {n['n_train']} train, {n['n_val']} val, {n['n_test']} test")
-        results: dict[str, dict[str, float]] = {}
-        if kind == "classification":
-            results = _classification(enc, ds, scaling, size, dev, protocols, multilabel)
-        elif "change" in protocols:
-            results["change"] = _change(enc, ds, scaling, dev, size, change_steps, seed)
-        for protocol, metrics in results.items():
-            rows += [
-                {
-                    "encoder": enc.name,
-                    "task": task,
-                    "protocol": protocol,
-                    "metric": m,
-                    "value": float(v),
-                    **n,
-                }
-                for m, v in metrics.items()
-            ]
-    write_results(rows, folder)
+    for enc in encs:
+        ds = open_task(task, data, enc.bands, folder, seed, multilabel, options)
+        n = check_splits(task, data, ds)
+        log(
+            f"{enc.name} on {task} ({setting}): {n['n_train']} train, {n['n_val']} val, {n['n_test']} test"
+        )
+        ml = multilabel or getattr(ds, "multilabel", False)
+        if setting == "paper":
+            from trainer.evaluate.paper_run import paper_results
+
+            results = paper_results(enc, ds, task, kind, dev, epochs, seed, rounds, ml)
+        elif kind == "classification":
+            scaling = encoder_scaling(enc, ds, kind)
+            results = _classification(enc, ds, scaling, size, dev, protocols, ml, rounds, seed)
+        else:
+            scaling = encoder_scaling(enc, ds, kind)
+            results = {"change": _change(enc, ds, scaling, dev, size, change_steps, seed, rounds)}
+        for protocol, (metrics, intervals) in results.items():
+            for m, v in metrics.items():
+                low, high = intervals.get(m, (math.nan, math.nan))
+                rows.append(
+                    {
+                        "encoder": enc.name,
+                        "task": task,
+                        "protocol": protocol,
+                        "setting": setting,
+                        "metric": m,
+                        "value": float(v),
+                        "ci_low": low,
+                        "ci_high": high,
+                        "runs": 1,
+                        "group": enc.group,
+                        **n,
+                    }
+                )
+    rows += seed_rows(rows, rounds, seed)
+    write_results([{k: v for k, v in r.items() if k != "group"} for r in rows], folder)
     return rows
+
+
+def seed_rows(rows: list[dict], rounds: int = ROUNDS, seed: int = 0) -> list[dict]:
+    """Where several runs share a group (one configuration, several pre-training seeds), one
+    more row per metric: the mean over runs and its bootstrap interval over runs."""
+    by: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by.setdefault((r["group"], r["task"], r["protocol"], r["setting"], r["metric"]), []).append(
+            r
+        )
+    out = []
+    for (group, *_), members in by.items():
+        names = {r["encoder"] for r in members}
+        if len(names) < 2:
+            continue
+        mean, low, high = seed_interval([r["value"] for r in members], rounds, seed)
+        first = members[0]
+        out.append(
+            first
+            | {
+                "encoder": f"{group} (mean of {len(names)} runs)",
+                "value": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "runs": len(names),
+            }
+        )
+    return out
+
+
+def scored(
+    y: np.ndarray, logits: np.ndarray, multilabel: bool, n_out: int, rounds: int, seed: int
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Metrics of test predictions over the whole split, and their bootstrap intervals.
+    ``logits`` (n, K) scores, or (n,) predicted classes."""
+    if multilabel:
+        stat = multilabel_metrics(y.astype(bool), logits)
+    else:
+        pred = logits if logits.ndim == 1 else logits.argmax(1)
+        stat = classification_metrics(y, pred, n_out)
+    n = len(y)
+    return stat(np.arange(n)), bootstrap(stat, n, rounds, seed)
 
 
 def _classification(
@@ -130,32 +210,59 @@ def _classification(
     dev: torch.device,
     protocols: tuple[str, ...],
     multilabel: bool,
-) -> dict[str, dict[str, float]]:
-    from trainer.evaluate.probe import Split, knn, linear_probe
+    rounds: int,
+    seed: int,
+) -> Results:
+    from trainer.evaluate.probe import Split, knn_predict, linear_probe_logits
 
     split = {}
     for s in ("train", "val", "test"):
         idx = ds.indices(s)
-        split[s] = Split(extract(enc.model, _read(ds), idx, scaling, size, dev), _labels(ds, idx))
+        feats = extract(enc.model, read_images(ds), idx, scaling, size, dev, desc=f"{enc.name} {s}")
+        split[s] = Split(feats, task_labels(ds, idx))
     n_out = len(ds.classes)
-    results: dict[str, dict[str, float]] = {}
+    results: Results = {}
+    y = split["test"].y
     if "linear" in protocols:
         name = "linear-multilabel" if multilabel else "linear"
-        results[name] = linear_probe(split["train"], split["val"], split["test"], n_out, multilabel)
+        logits, wd = linear_probe_logits(
+            split["train"], split["val"], split["test"], n_out, multilabel
+        )
+        metrics, ci = scored(y, logits, multilabel, n_out, rounds, seed)
+        results[name] = (metrics | {"weight_decay": wd}, ci)
     if "knn" in protocols and not multilabel:
-        results["knn"] = knn(split["train"], split["test"], n_out)
+        pred = knn_predict(split["train"], split["test"], n_out)
+        results["knn"] = scored(y, pred, False, n_out, rounds, seed)
     if "finetune" in protocols:
+        if multilabel:
+            raise ValueError("--protocols finetune is single-label only; use linear here")
         from trainer.evaluate.finetune import finetune
 
-        results["finetune"] = finetune(enc, ds, scaling, size, dev)
+        results["finetune"] = (finetune(enc, ds, scaling, size, dev), {})
     return results
 
 
 def _change(
-    enc: EvalEncoder, ds: Any, scaling: Any, dev: torch.device, size: int, steps: int, seed: int
-) -> dict[str, float]:
+    enc: EvalEncoder,
+    ds: Any,
+    scaling: Any,
+    dev: torch.device,
+    size: int,
+    steps: int,
+    seed: int,
+    rounds: int,
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     from trainer.evaluate.change import change_detection
 
-    return change_detection(
-        pyramid(enc), ds, scaling, dev, crop=min(size, 128), steps=steps, seed=seed
+    per_pair: list[BinaryCounts] = []
+    metrics = change_detection(
+        pyramid(enc),
+        ds,
+        scaling,
+        dev,
+        crop=min(size, 128),
+        steps=steps,
+        seed=seed,
+        per_pair=per_pair,
     )
+    return metrics, bootstrap(change_metrics(per_pair), len(per_pair), rounds, seed)

@@ -3,6 +3,10 @@
 * **land cover** — one image per location, of one season drawn per location (seeded), so
   season is a nuisance a good representation ignores; the label is the majority land-cover
   class of that image (``multilabel``: every class covering ≥ 10 % of it).
+* **season** (season-variant) — the same one image per location, labelled with the
+  meteorological season of its acquisition date (winter DJF, spring MAM, summer JJA, autumn SON;
+  shifted by half a year south of the equator, so it names the phenological stage): a
+  representation good for this must keep what land cover throws away.
 * **change** — for each location the first and the last season, and the mask of pixels whose
   land cover differs between them (about a quarter of the synthetic locations carry a change
   event: new urban area, clearing, cultivation, flooding).
@@ -25,7 +29,15 @@ from shared.store import open_store
 from shared.view import sample_mask
 from trainer.evaluate.splits import stored_split, stratified_split
 
-__all__ = ["SyntheticLandcover", "SyntheticChange", "PRESENCE_THRESHOLD"]
+__all__ = [
+    "SyntheticLandcover",
+    "SyntheticSeason",
+    "SyntheticChange",
+    "PRESENCE_THRESHOLD",
+    "SEASONS",
+]
+
+SEASONS = ("winter", "spring", "summer", "autumn")
 
 PRESENCE_THRESHOLD = 0.10
 
@@ -72,9 +84,13 @@ class SyntheticLandcover:
         keys = [str(s) for s in self.samples]
         self.split = stored_split(
             Path(self.splits_file),
-            lambda: stratified_split(keys, self.majority.tolist(), seed=self.seed),
+            lambda: stratified_split(keys, self._strata().tolist(), seed=self.seed),
         )
         self._index = {k: i for i, k in enumerate(keys)}
+
+    def _strata(self) -> np.ndarray:
+        """The labels the split is stratified by."""
+        return self.majority
 
     def __len__(self) -> int:
         return int(self.samples.size)
@@ -101,6 +117,43 @@ class SyntheticLandcover:
 
     def indices(self, split: str) -> np.ndarray:
         return np.array(sorted(self._index[k] for k in self.split[split]), dtype=np.int64)
+
+
+class SyntheticSeason(SyntheticLandcover):
+    """Scene classification by the season of the image's acquisition date (season-variant)."""
+
+    def __post_init__(self) -> None:
+        self.multilabel = False
+        super().__post_init__()
+        self.classes = SEASONS
+
+    def _strata(self) -> np.ndarray:
+        store = self.reader.store
+        times = _datetimes(store.array("time"))[self.samples, self.season]
+        lat = np.asarray(store.array("lat")[:], dtype=np.float64)[self.samples]
+        month = times.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
+        north = (month + 1) % 12 // 3  # 0 DJF, 1 MAM, 2 JJA, 3 SON
+        self.stage = np.where(lat < 0, (north + 2) % 4, north).astype(np.int64)
+        return self.stage
+
+    def label(self, i: int) -> int:
+        return int(self.stage[i])
+
+    def labels(self, idx: np.ndarray) -> np.ndarray:
+        """(n,) season indices into :data:`SEASONS`."""
+        return self.stage[idx]
+
+
+def _datetimes(array) -> np.ndarray:  # zarr.Array -> datetime64[ms]
+    """The store's ``time`` as datetime64: stored as int64 milliseconds since 1970 (its
+    ``units`` attribute), or already as datetime64."""
+    raw = np.asarray(array[:])
+    if np.issubdtype(raw.dtype, np.datetime64):
+        return raw.astype("datetime64[ms]")
+    units = str(array.attrs.get("units", "milliseconds since 1970-01-01"))
+    if not units.startswith("milliseconds since 1970-01-01"):
+        raise ValueError(f"time stored in {units!r}: expected milliseconds since 1970-01-01")
+    return raw.astype(np.int64).astype("datetime64[ms]")
 
 
 @dataclass

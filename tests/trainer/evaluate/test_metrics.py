@@ -79,11 +79,13 @@ def test_multilabel_scores_by_hand():
     # TP 2, FP 2, FN 2 → precision 2/4, recall 2/4, F1 4/(4+2+2)
     # AP class 0: ranks +(0.9) +(0.3) -(0.2) → (1 + 1)/2 = 1
     # AP class 1: ranks +(0.8) -(0.6) +(0.4) → (1 + 2/3)/2 = 5/6; class 2 left out
+    # micro AP, all 9 ranked: +(0.9) +(0.8) -(0.7) -(0.6) +(0.4) +(0.3) … → (1 + 1 + 3/5 + 4/6)/4
     expected = {
         "micro_precision": 0.5,
         "micro_recall": 0.5,
         "micro_f1": 0.5,
         "map": (1 + 5 / 6) / 2,
+        "micro_map": (1 + 1 + 3 / 5 + 4 / 6) / 4,
         "map_classes": 2,
     }
     assert multilabel_scores(y, p, from_logits=False) == pytest.approx(expected)

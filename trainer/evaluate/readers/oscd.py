@@ -14,7 +14,9 @@ a pixel-wise urban-change mask. Layout, as the authors distribute it::
 
 Masks are read as greyscale (RGB or palette PNGs are converted); any value > 0 is change.
 
-Splits: ``"test"`` is test.txt (14 train and 10 test cities in the release). ``"val"`` is
+Splits: ``"test"`` is test.txt (14 train and 10 test cities in the release). Where train.txt
+and test.txt are absent (some copies drop them), the cities with a ``cm/cm.png`` under the Train
+Labels folder are the train cities and those under the Test Labels folder the test cities. ``"val"`` is
 ``val_cities`` train cities chosen with seed 0 and ``"train"`` the remaining train cities; that
 choice is made once and stored as JSON at ``splits_file`` (default
 ``seco-split-oscd-val<k>.json`` in the Images folder, or in
@@ -112,10 +114,13 @@ class OSCD:
                 f"{', '.join(repr(f) for f in OSCD_FOLDERS.values())} in it"
             )
         self.images_dir = images
-        official = {
-            "train": _city_list(images / "train.txt"),
-            "test": _city_list(images / "test.txt"),
-        }
+        if (images / "train.txt").is_file() or (images / "test.txt").is_file():
+            official = {
+                "train": _city_list(images / "train.txt"),
+                "test": _city_list(images / "test.txt"),
+            }
+        else:
+            official = {s: self._labelled_cities(s) for s in ("train", "test")}
         both = set(official["train"]) & set(official["test"])
         if both:
             raise DatasetFormatError(
@@ -135,6 +140,16 @@ class OSCD:
             else default_splits_path(images, f"seco-split-oscd-val{val_cities}.json")
         )
         self._splits = self._load_splits(official, val_cities)
+
+    def _labelled_cities(self, split: str) -> list[str]:
+        """Cities with a change mask in the Train (or Test) Labels folder, sorted."""
+        folder = self.root / OSCD_FOLDERS[split]
+        if not folder.is_dir():
+            raise DatasetNotFoundError(
+                f"OSCD: neither train.txt/test.txt in {self.root / OSCD_FOLDERS['images']} nor "
+                f"the folder {folder} to take the {split} cities from"
+            )
+        return sorted(d.name for d in folder.iterdir() if (d / "cm" / "cm.png").is_file())
 
     def _load_splits(
         self, official: dict[str, list[str]], val_cities: int
