@@ -34,7 +34,14 @@ from safetensors.torch import save_file
 from trainer.checkpoint import CheckpointError, check_finite, load_backbone
 from trainer.scaling import BandScaling
 
-__all__ = ["export_encoder", "load_encoder", "encoder_from_checkpoint", "WEIGHTS", "CONFIG"]
+__all__ = [
+    "export_encoder",
+    "write_export",
+    "load_encoder",
+    "encoder_from_checkpoint",
+    "WEIGHTS",
+    "CONFIG",
+]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -108,23 +115,39 @@ def export_encoder(checkpoint: str | Path, out: str | Path) -> Path:
     model, state = load_backbone(checkpoint)
     cfg = state["config"]
     scaling = BandScaling.from_dict(state["scaling"])
+    extra = {
+        "objective": cfg["objective"],
+        "steps": int(state["step"]),
+        "store": cfg["store"],
+    }
+    return write_export(out, model, cfg["arch"], scaling, int(cfg["size"]), extra)
+
+
+def write_export(
+    out: str | Path,
+    model: nn.Module,
+    arch: str,
+    scaling: BandScaling,
+    size: int,
+    extra: dict[str, Any],
+) -> Path:
+    """Write ``model``'s weights and timm's ``config.json`` (with ``extra`` and the band
+    scaling beside timm's keys) into the folder ``out``, each file 0644 via a rename."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {k: v.contiguous() for k, v in model.state_dict().items()}
     tmp = folder / (WEIGHTS + ".tmp")
-    save_file(weights, tmp, metadata={"format": "pt", "architecture": cfg["arch"]})
+    save_file(weights, tmp, metadata={"format": "pt", "architecture": arch})
     _publish(tmp, folder / WEIGHTS)
-    extra = {
+    ours = {
         "in_chans": len(scaling.bands),
         "bands": list(scaling.bands),
         "scaling": scaling.to_dict(),
-        "objective": cfg["objective"],
-        "steps": int(state["step"]),
-        "store": cfg["store"],
+        **extra,
         "weights_sha256": _sha256(folder / WEIGHTS),
         "load": f'timm.create_model("local-dir:{folder}", pretrained=True)',
     }
-    meta = timm_config(model, cfg["arch"], scaling, int(cfg["size"]), extra)
+    meta = timm_config(model, arch, scaling, size, ours)
     tmp = folder / (CONFIG + ".tmp")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     _publish(tmp, folder / CONFIG)

@@ -30,7 +30,6 @@ weights get ImageNet's mean and std over a [0, 1] range taken from the task's tr
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -411,35 +410,19 @@ def export_foreign(
         WeightsError: as :func:`load_foreign`, or weights without a known input scaling (only
             SeCo weights carry one; others are evaluated with ImageNet statistics instead).
     """
-    from safetensors.torch import save_file
-
-    from trainer.export import CONFIG, WEIGHTS
+    from trainer.export import write_export
 
     weights = load_foreign(path, arch, bands)
-    build_model(weights)  # refuse weights that do not fit before writing anything
+    model = build_model(weights)  # refuse weights that do not fit before writing anything
     if weights.scaling is None:
         raise WeightsError(
             f"{path}: no input scaling is known for these weights (only published SeCo weights "
             f"carry one); evaluate the file directly instead of exporting it"
         )
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.contiguous() for k, v in weights.state.items()}
-    save_file(tensors, folder / WEIGHTS, metadata={"format": "pt", "architecture": weights.arch})
-    meta = {
-        "architecture": weights.arch,
-        "in_chans": weights.in_chans,
-        "num_classes": 0,
-        "bands": list(weights.bands),
-        "scaling": weights.scaling.to_dict(),
+    extra = {
         "objective": "seco (published weights)" if weights.kind == "seco-lightning" else "foreign",
         "steps": int(weights.meta.get("global_step", 0) or 0),
         "store": None,
         "converted_from": {"file": Path(path).name, "format": weights.kind, **weights.meta},
-        "load": (
-            f"timm.create_model({weights.arch!r}, pretrained=True, in_chans={weights.in_chans}, "
-            f"num_classes=0, pretrained_cfg_overlay=dict(file='<this folder>/{WEIGHTS}'))"
-        ),
     }
-    (folder / CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
-    return folder
+    return write_export(out, model, weights.arch, weights.scaling, 224, extra)

@@ -204,9 +204,12 @@ def test_export_converts_an_official_seco_checkpoint(tmp_path, capsys):
     model, scaling, meta = load_encoder(tmp_path / "export")
     assert meta["architecture"] == "resnet18" and scaling == seco_scaling()
     assert meta["converted_from"]["format"] == "seco-lightning"
-    assert json.loads((tmp_path / "export" / "config.json").read_text())["steps"] == 1234
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["steps"] == 1234 and config["pretrained_cfg"]["input_size"] == [3, 224, 224]
+    plain = timm.create_model(f"local-dir:{tmp_path / 'export'}", pretrained=True).eval()
     with torch.no_grad():
         assert torch.allclose(model(IMAGES), encoder_q(IMAGES), atol=1e-5)
+        assert torch.allclose(plain(IMAGES), encoder_q(IMAGES), atol=1e-5)  # timm alone
     # a file of another kind: one line, exit 1, nothing written
     bad = tmp_path / "bad.pth"
     torch.save({"weights": torch.zeros(3)}, bad)
