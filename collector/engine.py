@@ -1,8 +1,10 @@
 """The collection engine: plan → fetch (Dask, one task per shard) → finalize.
 
-Rerunning the same command resumes: finished shards are skipped, the others are redone whole,
-and the result equals an uninterrupted run. The client creates the store (its final size)
-once, before any task runs; tasks write only their own shards.
+Rerunning the same command resumes: finished shards are skipped, the others are redone whole
+(or, when they wait for retries after source errors, just their waiting slots), and the
+result equals an uninterrupted run. The client creates the store (its final size) once,
+before any task runs; tasks write only their own shards. ``repair=True`` first unmarks every
+finished shard that is damaged (see :mod:`shared.integrity`), so it is rewritten from its plan.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from collector.choose import ChoiceRules
 from collector.config import CollectConfig
+from collector.fill import SourceUnreachableError
 from collector.jobs import ShardJob, run_shard
 from collector.ledger import Ledger, StoreLock, open_ledger
 from collector.retry import RetryPolicy
@@ -107,7 +110,7 @@ def _run_shards(
 
     spec = ledger.store.spec
     total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = requests = 0
+    filled = rejected = retries = requests = waiting = 0
     failures: list[str] = []
     with dask_client(cfg, len(shards), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -121,9 +124,17 @@ def _run_shards(
         for future in as_completed(futures):
             try:
                 report = future.result()
+            except SourceUnreachableError as e:  # no point trying the rest of the plan
+                client.cancel(futures)
+                bar.close()
+                raise CollectError(
+                    f"source unreachable: {str(e).splitlines()[0]}; nothing more was tried; "
+                    "check the source and rerun the same command"
+                ) from None
             except Exception as e:  # a task crashed: keep going, report, resume later
                 failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
                 continue
+            waiting += len((report.get("pending") or {}).get("slots", []))
             filled += report["filled"]
             rejected += len(report["rejected"])
             retries += report["retries"]
@@ -137,16 +148,50 @@ def _run_shards(
             f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
+    if waiting:
+        raise CollectError(f"{waiting} slots unfilled after source errors; rerun to retry")
     return filled, rejected, retries, requests, seconds
 
 
-def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
-    """Plan (unless the store has its plan) → fetch the pending shards → finalize."""
+def _unmark_damaged(ledger: Ledger, log: Log) -> None:
+    """Unmark every damaged finished shard so that it is rewritten (``--repair``)."""
+    from shared.integrity import find_damage, record_manifests
+    from shared.verify import format_ranges
+    from shared.writer import clear_shard_marker
+
+    store = ledger.store
+    damage, aware = find_damage(store, checksums=True)
+    if not aware:  # written before manifests: check the chunks, record the good shards
+        _, damage = record_manifests(store)
+    shards = sorted({d.shard for d in damage})
+    for shard in shards:
+        clear_shard_marker(store, shard)
+    if shards:
+        log(
+            f"repair: rewriting {len(shards)} damaged shard(s) {format_ranges(shards)} ({damage[0]})"
+        )
+    else:
+        log("repair: no damaged shard found")
+
+
+def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
+    """Plan (unless the store has its plan) → fetch the pending shards → finalize.
+
+    ``repair`` rewrites every damaged finished shard first (see :func:`_unmark_damaged`).
+
+    Raises:
+        CollectError: shard tasks failed, the source was unreachable, or slots wait for a
+            retry after source errors (the store is then not finished; rerun to resume).
+    """
     from collector.finalize import finalize
 
     preflight(cfg.source, cfg.source_options)
     ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store) as lock:
+        if lock.warning:
+            log(f"warning: {lock.warning}")
+        if repair and not ledger.created:
+            _unmark_damaged(ledger, log)
         pending = ledger.store.pending_shards()
         done = ledger.store.spec.n_shards - len(pending)
         verb = "creating" if ledger.created else "resuming"

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from shared.integrity import DamagedShardError, damage_message, missing_objects
 from shared.store import open_store
 
 __all__ = ["open_dataset", "sample_mask"]
@@ -30,9 +31,17 @@ def open_dataset(
 
     ``only_done`` keeps just the samples of finished shards that hold data (``valid``),
     which is what an analysis almost always wants. Plain ``xarray.open_zarr(path)`` works
-    too; it returns every slot and one dask chunk per image.
+    too; it returns every slot and one dask chunk per image, and cannot tell a deleted chunk
+    from an empty one.
+
+    Raises:
+        DamagedShardError: an object listed in a finished shard's manifest is missing (it
+            would read as fill values).
     """
     store = open_store(location, "r", storage_options)
+    damage = missing_objects(store)
+    if damage:
+        raise DamagedShardError(damage_message(store, damage))
     k = store.spec.shard_samples
     chunks: dict[str, int] | None = {"sample": k, "season": -1, "band": -1, "y": -1, "x": -1}
     if importlib.util.find_spec("dask") is None:
