@@ -66,6 +66,8 @@ class Damage:
     detail: str = ""
 
     def __str__(self) -> str:
+        if self.kind == "manifest":
+            return f"shard {self.shard}: manifest is missing ({self.key})"
         what = {
             "missing": "object is missing",
             "size": "object has the wrong size (truncated or overwritten)",
