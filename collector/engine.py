@@ -19,7 +19,7 @@ from typing import Any
 
 from collector.choose import ChoiceRules
 from collector.config import CollectConfig
-from collector.fill import SourceUnreachableError
+from collector.fill import GIVE_UP_AFTER, SourceUnreachableError
 from collector.jobs import ShardJob, run_shard
 from collector.ledger import Ledger, StoreLock, open_ledger
 from collector.retry import RetryPolicy
@@ -102,6 +102,22 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
+def _unreachable(what: str) -> CollectError:
+    return CollectError(
+        f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
+        "check the source and rerun the same command"
+    )
+
+
+def _failure_streak(streak: int, report: dict[str, Any]) -> int:
+    """Candidates failing for source reasons in a row, over shard reports in arrival order."""
+    tried = report.get("tried", 0)
+    failed = sum(1 for r in report.get("rejected", []) if r.get("outcome") == "failed")
+    if tried and failed == tried:
+        return streak + failed
+    return 0
+
+
 def _run_shards(
     cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
 ) -> tuple[int, int, int, int, float]:
@@ -110,7 +126,7 @@ def _run_shards(
 
     spec = ledger.store.spec
     total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = requests = waiting = 0
+    filled = rejected = retries = requests = waiting = streak = 0
     failures: list[str] = []
     with dask_client(cfg, len(shards), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -127,13 +143,18 @@ def _run_shards(
             except SourceUnreachableError as e:  # no point trying the rest of the plan
                 client.cancel(futures)
                 bar.close()
-                raise CollectError(
-                    f"source unreachable: {str(e).splitlines()[0]}; nothing more was tried; "
-                    "check the source and rerun the same command"
-                ) from None
+                raise _unreachable(str(e)) from None
             except Exception as e:  # a task crashed: keep going, report, resume later
                 failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
                 continue
+            streak = _failure_streak(streak, report)
+            if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed at the source
+                client.cancel(futures)
+                bar.close()
+                last = report["rejected"][-1].get("reason", "")
+                raise _unreachable(
+                    f"{streak} candidates in a row failed for source reasons (last: {last})"
+                )
             waiting += len((report.get("pending") or {}).get("slots", []))
             filled += report["filled"]
             rejected += len(report["rejected"])
@@ -174,6 +195,15 @@ def _unmark_damaged(ledger: Ledger, log: Log) -> None:
         log("repair: no damaged shard found")
 
 
+def _refuse_damage(ledger: Ledger) -> None:
+    """Finished shards with missing or resized objects are not finalized over (sizes only)."""
+    from shared.integrity import damage_message, find_damage
+
+    damage, _ = find_damage(ledger.store, checksums=False)
+    if damage:
+        raise CollectError(damage_message(ledger.store, damage))
+
+
 def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
     """Plan (unless the store has its plan) → fetch the pending shards → finalize.
 
@@ -204,6 +234,7 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
         seconds = 0.0
         if pending:
             filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
+        _refuse_damage(ledger)
         summary = finalize(ledger, log)
     return CollectResult(
         out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
