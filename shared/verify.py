@@ -83,9 +83,11 @@ def verify(
             f"{sum(retry.values())} slot(s) unfilled after source errors in shard(s) "
             f"{format_ranges(list(retry))}: rerun the collect command to retry them"
         )
-    _check_manifests(store, decode, report)
-    if decode:
-        _check_chunks(store, np.flatnonzero(done), report)
+    damaged = _check_manifests(store, decode, report)
+    if decode:  # shards already reported damaged are not decoded again
+        _check_chunks(
+            store, np.array([s for s in np.flatnonzero(done) if s not in damaged]), report
+        )
     _check_samples(store, done, report)
     return report
 
@@ -111,7 +113,8 @@ def _check_arrays(store: Store, report: VerifyReport) -> None:
             report.problems.append(f"band coordinate {names} differs from attributes")
 
 
-def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> None:
+def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> set[int]:
+    """Report damage against the manifests; returns the damaged shards."""
     damage, aware = find_damage(store, checksums)
     if not aware:
         if store.done_shards().any():
@@ -119,7 +122,7 @@ def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> Non
                 "written before per-shard manifests: a deleted object cannot be told from an "
                 "empty one; run python -m shared upgrade to check and record them"
             )
-        return
+        return set()
     for d in damage[:20]:
         report.problems.append(str(d))
     if len(damage) > 20:
@@ -130,6 +133,7 @@ def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> Non
             f"{format_ranges(sorted({d.shard for d in damage}))}: rerun the collect command "
             "that made the store with --repair to rewrite them"
         )
+    return {d.shard for d in damage}
 
 
 def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> None:
