@@ -196,10 +196,10 @@ def _unmark_damaged(ledger: Ledger, log: Log) -> None:
 
 
 def _refuse_damage(ledger: Ledger) -> None:
-    """Finished shards with missing or resized objects are not finalized over (sizes only)."""
-    from shared.integrity import damage_message, find_damage
+    """Finished shards with a missing object or manifest are not finalized over."""
+    from shared.integrity import damage_message, missing_objects
 
-    damage, _ = find_damage(ledger.store, checksums=False)
+    damage = missing_objects(ledger.store)
     if damage:
         raise CollectError(damage_message(ledger.store, damage))
 

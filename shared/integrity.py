@@ -15,6 +15,7 @@ finished shards (crc32c of every chunk) and records them.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from shared.errors import StoreError
 from shared.layout import shard_arrays
-from shared.storage import get_bytes, list_prefix, put_bytes
+from shared.storage import get_bytes, is_url, list_prefix, local_path, put_bytes
 from shared.store import Store
 
 __all__ = [
@@ -166,14 +167,21 @@ def _array_of(key: str) -> str:
     return key.split("/", 1)[0]
 
 
-def check_shard(store: Store, shard: int, checksums: bool = True) -> list[Damage]:
-    """Damage of one finished shard against its manifest: missing objects, wrong sizes and,
-    with ``checksums``, crc32c mismatches (reads every object whole)."""
+def check_shard(
+    store: Store, shard: int, checksums: bool = True, present: set[str] | None = None
+) -> list[Damage]:
+    """Damage of one finished shard against its manifest.
+
+    With ``checksums`` every listed object is read whole: missing, wrong size, crc32c
+    mismatch. Without, objects are checked for presence (against ``present``, a listing of
+    the store, when given) and, in a local store, for their size.
+    """
     manifest = read_manifest(store, shard)
     if manifest is None:
         return [Damage(shard, "", manifest_key(shard), "manifest")]
     out = []
     zstore = store.group.store
+    root = None if is_url(store.location) else local_path(store.location)
     for key, want in sorted(manifest["objects"].items()):
         name = _array_of(key)
         if checksums:
@@ -185,23 +193,19 @@ def check_shard(store: Store, shard: int, checksums: bool = True) -> list[Damage
             elif _crc(data) != want["crc32c"]:
                 out.append(Damage(shard, name, key, "crc"))
             continue
+        if present is not None and key not in present:
+            out.append(Damage(shard, name, key, "missing"))
+            continue
+        if root is None:
+            continue  # object stores: presence only (a size would cost one request each)
         try:
-            size = _getsize(store, key)
+            size = os.stat(root / key).st_size
         except FileNotFoundError:
             out.append(Damage(shard, name, key, "missing"))
             continue
         if size != want["bytes"]:
             out.append(Damage(shard, name, key, "size", f"({size} of {want['bytes']} B)"))
     return out
-
-
-def _getsize(store: Store, key: str) -> int:
-    from zarr.core.sync import sync
-
-    try:
-        return int(sync(store.group.store.getsize(key)))
-    except (FileNotFoundError, KeyError) as e:
-        raise FileNotFoundError(key) from e
 
 
 def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], bool]:
@@ -213,9 +217,10 @@ def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], boo
     have = manifest_shards(store)
     if not have:
         return [], False
+    present = None if checksums else set(list_prefix(store.group.store, ""))
     damage: list[Damage] = []
     for shard in done:
-        damage.extend(check_shard(store, int(shard), checksums))
+        damage.extend(check_shard(store, int(shard), checksums, present))
     return damage, True
 
 
