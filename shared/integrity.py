@@ -140,20 +140,18 @@ def write_manifest(store: Store, shard: int, known: dict[str, bytes | None] | No
 
 def read_manifest(store: Store, shard: int) -> dict[str, Any] | None:
     """A shard's manifest, or ``None`` when it has none (or an unreadable one)."""
-    raw = get_bytes(store.group.store, manifest_key(shard))
-    if raw is None:
-        return None
-    try:
-        manifest = json.loads(raw)
-    except ValueError:
-        return None
-    return manifest if isinstance(manifest, dict) and "objects" in manifest else None
+    return _parse(get_bytes(store.group.store, manifest_key(shard)))
 
 
 def manifest_shards(store: Store) -> set[int]:
     """Shards that have a manifest object."""
-    out = set()
-    for key in list_prefix(store.group.store, MANIFEST_PREFIX):
+    out: set[int] = set()
+    if is_url(store.location):
+        keys = list_prefix(store.group.store, MANIFEST_PREFIX)
+    else:
+        folder = local_path(store.location) / MANIFEST_PREFIX
+        keys = [MANIFEST_PREFIX + n for n in os.listdir(folder)] if folder.is_dir() else []
+    for key in keys:
         stem = key[len(MANIFEST_PREFIX) :]
         if stem.startswith("shard-") and stem.endswith(".json"):
             try:
@@ -224,19 +222,59 @@ def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], boo
     return damage, True
 
 
-def missing_objects(store: Store) -> list[Damage]:
+def _read_many(store: Store, keys: list[str]) -> dict[str, bytes | None]:
+    """Several small objects at once: direct file reads locally, concurrent gets otherwise."""
+    if not is_url(store.location):
+        root = str(local_path(store.location))
+        out: dict[str, bytes | None] = {}
+        for key in keys:
+            try:
+                with open(os.path.join(root, key), "rb") as f:
+                    out[key] = f.read()
+            except FileNotFoundError:
+                out[key] = None
+        return out
+    import asyncio
+
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    zstore, proto = store.group.store, default_buffer_prototype()
+
+    async def fetch() -> list[Any]:
+        return list(await asyncio.gather(*(zstore.get(k, proto) for k in keys)))
+
+    return {
+        k: None if b is None else b.to_bytes() for k, b in zip(keys, sync(fetch()), strict=True)
+    }
+
+
+def _exists_all(store: Store, keys: list[str]) -> set[str]:
+    """Those of ``keys`` that exist: one stat each locally, one paged listing otherwise."""
+    if is_url(store.location):
+        return set(keys) & set(list_prefix(store.group.store, ""))
+    root = str(local_path(store.location))
+    return {k for k in keys if os.path.exists(os.path.join(root, k))}
+
+
+def missing_objects(store: Store, done: np.ndarray | None = None) -> list[Damage]:
     """The cheap check for readers: finished shards whose manifest is missing or lists an
-    object that does not exist (one listing of the store plus one small read per shard).
+    object that does not exist (one small read per shard plus a stat per object, or one
+    listing of an object store). ``done``: the store's done-shard mask, if already read.
 
     Empty for a store written before manifests existed.
     """
     have = manifest_shards(store)
     if not have:
         return []
-    present = set(list_prefix(store.group.store, ""))
+    mask = store.done_shards() if done is None else done
+    finished = [int(i) for i in np.flatnonzero(mask)]
+    raw = _read_many(store, [manifest_key(s) for s in finished if s in have])
+    manifests = {s: _parse(raw.get(manifest_key(s))) for s in finished}
+    listed = [k for m in manifests.values() if m is not None for k in m["objects"]]
+    present = _exists_all(store, listed)
     out: list[Damage] = []
-    for shard in (int(i) for i in np.flatnonzero(store.done_shards())):
-        manifest = read_manifest(store, shard) if shard in have else None
+    for shard, manifest in manifests.items():
         if manifest is None:
             out.append(Damage(shard, "", manifest_key(shard), "manifest"))
             continue
@@ -246,6 +284,16 @@ def missing_objects(store: Store) -> list[Damage]:
             if key not in present
         )
     return out
+
+
+def _parse(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        manifest = json.loads(raw)
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) and "objects" in manifest else None
 
 
 def damage_message(store: Store, damage: list[Damage]) -> str:
@@ -271,12 +319,13 @@ def live_samples(store: Store) -> np.ndarray:
         DamagedShardError: a finished shard lacks an object its manifest lists (for example
             its ``valid`` chunk, which would otherwise read as "no samples here").
     """
-    damage = missing_objects(store)
+    done = store.done_shards()
+    damage = missing_objects(store, done)
     if damage:
         raise DamagedShardError(damage_message(store, damage))
     valid = np.asarray(store.array("valid")[:], bool)
     shard_of = np.arange(valid.size) // store.spec.shard_samples
-    return np.flatnonzero(valid & store.done_shards()[shard_of])
+    return np.flatnonzero(valid & done[shard_of])
 
 
 def record_manifests(store: Store) -> tuple[int, list[Damage]]:

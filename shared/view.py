@@ -39,7 +39,8 @@ def open_dataset(
             would read as fill values).
     """
     store = open_store(location, "r", storage_options)
-    damage = missing_objects(store)
+    done = store.done_shards()
+    damage = missing_objects(store, done)
     if damage:
         raise DamagedShardError(damage_message(store, damage))
     k = store.spec.shard_samples
@@ -54,6 +55,6 @@ def open_dataset(
             chunks=chunks,
         )
     if only_done:
-        keep = sample_mask(store.done_shards(), ds["valid"].values, k)
+        keep = sample_mask(done, ds["valid"].values, k)
         ds = ds.isel(sample=np.flatnonzero(keep))
     return ds
