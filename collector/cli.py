@@ -121,6 +121,8 @@ def _plan(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
+    if (out / "zarr.json").exists():  # a store keeps the plan it was collected from
+        raise UsageError(f"--out {out} is a store; plan into another folder")
     plan = make_plan(config)
     if getattr(args, "recipe_record", None):
         plan.attrs["seco_plan"]["recipe"] = args.recipe_record
@@ -227,7 +229,7 @@ def _collect(args: argparse.Namespace) -> int:
         print(f"dry run: {cfg.source} {cfg.collection}, nothing contacted, nothing written")
         print("\n".join(dry_run(cfg).lines()))
         return 0
-    result = collect(cfg, args.out)
+    result = collect(cfg, args.out, repair=args.repair)
     print(f"store      {result.location} (python -m shared info {result.location})")
     return 0
 
@@ -340,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="rewrite every damaged finished shard (crc mismatch, truncated or missing object, "
+        "missing manifest) from the plan",
     )
     p.set_defaults(func=_collect)
     p = sub.add_parser("import", help="turn a published dataset on disk into a store")

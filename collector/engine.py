@@ -1,8 +1,10 @@
 """The collection engine: plan → fetch (Dask, one task per shard) → finalize.
 
-Rerunning the same command resumes: finished shards are skipped, the others are redone whole,
-and the result equals an uninterrupted run. The client creates the store (its final size)
-once, before any task runs; tasks write only their own shards.
+Rerunning the same command resumes: finished shards are skipped, the others are redone whole
+(or, when they wait for retries after source errors, just their waiting slots), and the
+result equals an uninterrupted run. The client creates the store (its final size) once,
+before any task runs; tasks write only their own shards. ``repair=True`` first unmarks every
+finished shard that is damaged (see :mod:`shared.integrity`), so it is rewritten from its plan.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from collector.choose import ChoiceRules
 from collector.config import CollectConfig
+from collector.fill import GIVE_UP_AFTER, SourceUnreachableError
 from collector.jobs import ShardJob, run_shard
 from collector.ledger import Ledger, StoreLock, open_ledger
 from collector.retry import RetryPolicy
@@ -99,6 +102,22 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
+def _unreachable(what: str) -> CollectError:
+    return CollectError(
+        f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
+        "check the source and rerun the same command"
+    )
+
+
+def _failure_streak(streak: int, report: dict[str, Any]) -> int:
+    """Candidates failing for source reasons in a row, over shard reports in arrival order."""
+    tried = report.get("tried", 0)
+    failed = sum(1 for r in report.get("rejected", []) if r.get("outcome") == "failed")
+    if tried and failed == tried:
+        return streak + failed
+    return 0
+
+
 def _run_shards(
     cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
 ) -> tuple[int, int, int, int, float]:
@@ -107,7 +126,7 @@ def _run_shards(
 
     spec = ledger.store.spec
     total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = requests = 0
+    filled = rejected = retries = requests = waiting = streak = 0
     failures: list[str] = []
     with dask_client(cfg, len(shards), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -121,9 +140,22 @@ def _run_shards(
         for future in as_completed(futures):
             try:
                 report = future.result()
+            except SourceUnreachableError as e:  # no point trying the rest of the plan
+                client.cancel(futures)
+                bar.close()
+                raise _unreachable(str(e)) from None
             except Exception as e:  # a task crashed: keep going, report, resume later
                 failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
                 continue
+            streak = _failure_streak(streak, report)
+            if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed at the source
+                client.cancel(futures)
+                bar.close()
+                last = report["rejected"][-1].get("reason", "")
+                raise _unreachable(
+                    f"{streak} candidates in a row failed for source reasons (last: {last})"
+                )
+            waiting += len((report.get("pending") or {}).get("slots", []))
             filled += report["filled"]
             rejected += len(report["rejected"])
             retries += report["retries"]
@@ -137,16 +169,59 @@ def _run_shards(
             f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
+    if waiting:
+        raise CollectError(f"{waiting} slots unfilled after source errors; rerun to retry")
     return filled, rejected, retries, requests, seconds
 
 
-def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
-    """Plan (unless the store has its plan) → fetch the pending shards → finalize."""
+def _unmark_damaged(ledger: Ledger, log: Log) -> None:
+    """Unmark every damaged finished shard so that it is rewritten (``--repair``)."""
+    from shared.integrity import find_damage, record_manifests
+    from shared.verify import format_ranges
+    from shared.writer import clear_shard_marker
+
+    store = ledger.store
+    damage, aware = find_damage(store, checksums=True)
+    if not aware:  # written before manifests: check the chunks, record the good shards
+        _, damage = record_manifests(store)
+    shards = sorted({d.shard for d in damage})
+    for shard in shards:
+        clear_shard_marker(store, shard)
+    if shards:
+        log(
+            f"repair: rewriting {len(shards)} damaged shard(s) {format_ranges(shards)} ({damage[0]})"
+        )
+    else:
+        log("repair: no damaged shard found")
+
+
+def _refuse_damage(ledger: Ledger) -> None:
+    """Finished shards with a missing object or manifest are not finalized over."""
+    from shared.integrity import damage_message, missing_objects
+
+    damage = missing_objects(ledger.store)
+    if damage:
+        raise CollectError(damage_message(ledger.store, damage))
+
+
+def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
+    """Plan (unless the store has its plan) → fetch the pending shards → finalize.
+
+    ``repair`` rewrites every damaged finished shard first (see :func:`_unmark_damaged`).
+
+    Raises:
+        CollectError: shard tasks failed, the source was unreachable, or slots wait for a
+            retry after source errors (the store is then not finished; rerun to resume).
+    """
     from collector.finalize import finalize
 
     preflight(cfg.source, cfg.source_options)
     ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store) as lock:
+        if lock.warning:
+            log(f"warning: {lock.warning}")
+        if repair and not ledger.created:
+            _unmark_damaged(ledger, log)
         pending = ledger.store.pending_shards()
         done = ledger.store.spec.n_shards - len(pending)
         verb = "creating" if ledger.created else "resuming"
@@ -159,6 +234,7 @@ def collect(cfg: CollectConfig, out: str, log: Log = print) -> CollectResult:
         seconds = 0.0
         if pending:
             filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
+        _refuse_damage(ledger)
         summary = finalize(ledger, log)
     return CollectResult(
         out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary

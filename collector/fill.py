@@ -7,6 +7,12 @@ next-best scene of a failing season (up to ``refetch`` times) → reject if stil
 Slots are filled in waves so that the outcome never depends on timing: wave 1 tries every
 slot's primary candidate concurrently; the slots that failed (in slot order) then take the
 shard's spares in rank order, and so on until the slots are full or the spares run out.
+
+A cloud rejection is final; a source error is not. When slots stay empty and some candidates
+failed for source reasons, the outcome is *pending*: the shard is written without its
+done-marker and a rerun retries exactly those candidates for exactly those slots
+(:class:`Resume`). ``give_up_after`` consecutive source failures (no candidate answered at
+all) raise :class:`SourceUnreachableError` instead of trying the rest of the plan.
 """
 
 from __future__ import annotations
@@ -27,9 +33,24 @@ from collector.sources.base import Location, Patch, PermanentError, Scene, Sourc
 from shared.layout import StoreSpec
 from shared.writer import ShardData, empty_shard
 
-__all__ = ["Candidate", "LocationResult", "ShardOutcome", "collect_location", "fill_shard"]
+__all__ = [
+    "Candidate",
+    "LocationResult",
+    "Resume",
+    "ShardOutcome",
+    "SourceUnreachableError",
+    "collect_location",
+    "fill_shard",
+    "GIVE_UP_AFTER",
+]
 
 Limiter = Callable[[], AbstractContextManager[Any]]
+#: consecutive candidates failing for source reasons after which a shard gives up
+GIVE_UP_AFTER = 8
+
+
+class SourceUnreachableError(RuntimeError):
+    """Every one of many consecutive candidates failed for source reasons (not clouds)."""
 
 
 @dataclass(frozen=True)
@@ -125,18 +146,33 @@ def collect_location(
     return result
 
 
+@dataclass(frozen=True)
+class Resume:
+    """A shard written earlier with slots waiting for retries after source errors.
+
+    ``data`` holds the slots filled so far; ``slots`` are the empty ones, ``retry`` the
+    candidate ids that failed for source reasons, tried again in (spare rank, id) order.
+    """
+
+    data: ShardData
+    slots: tuple[int, ...]
+    retry: tuple[int, ...]
+
+
 @dataclass
 class ShardOutcome:
-    """A filled shard and what it took."""
+    """A filled shard and what it took; ``pending`` is set when it must be retried."""
 
     data: ShardData
     tried: list[dict[str, Any]]
     counters: Counters
     seconds: float
+    pending: dict[str, list[int]] | None = None
 
     def report(self, shard: int) -> dict[str, Any]:
         rejected = [t for t in self.tried if t["outcome"] != "ok"]
         return {
+            "pending": self.pending,
             "shard": shard,
             "slots": int(self.data.n_slots),
             "filled": int(self.data.valid.sum()),
@@ -177,24 +213,48 @@ def fill_shard(
     refetch: int = 2,
     limiter: Limiter = nullcontext,
     sleep: Callable[[float], None] = time.sleep,
+    resume: Resume | None = None,
+    give_up_after: int | None = GIVE_UP_AFTER,
 ) -> ShardOutcome:
-    """Fill every slot of ``shard`` from its candidates (primaries, then spares in rank order)."""
+    """Fill every slot of ``shard`` from its candidates (primaries, then spares in rank order),
+    or, with ``resume``, only its waiting slots from the candidates that failed before.
+
+    Raises:
+        SourceUnreachableError: ``give_up_after`` candidates in a row failed for source reasons.
+    """
     start = time.perf_counter()
-    data = empty_shard(spec, shard)
-    primaries, spares = _waves(candidates, data.n_slots)
-    assignment = {slot: primaries[slot] for slot in range(data.n_slots)}
+    if resume is None:
+        data = empty_shard(spec, shard)
+        primaries, spares = _waves(candidates, data.n_slots)
+        assignment = {slot: primaries[slot] for slot in range(data.n_slots)}
+    else:
+        data = resume.data
+        wanted = set(resume.retry)
+        pool_order = sorted(
+            (c for c in candidates if c.location.candidate_id in wanted),
+            key=lambda c: (c.spare_rank, c.location.candidate_id),
+        )
+        spares = iter(pool_order)
+        assignment = {}
+        for slot in sorted(resume.slots):
+            nxt_candidate = next(spares, None)
+            if nxt_candidate is None:
+                break
+            assignment[slot] = nxt_candidate
     counters = Counters()
     tried: list[dict[str, Any]] = []
+    failed_ids: list[int] = []
+    streak = 0
 
     def run(c: Candidate) -> LocationResult:
         return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
 
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max(1, concurrency))
+    try:
         while assignment:
             slots = sorted(assignment)
-            results = list(pool.map(run, [assignment[s] for s in slots]))
             nxt: dict[int, Candidate] = {}
-            for slot, res in zip(slots, results, strict=True):
+            for slot, res in zip(slots, pool.map(run, [assignment[s] for s in slots]), strict=True):
                 counters.merge(res.counters)
                 c = assignment[slot]
                 entry = {
@@ -205,6 +265,7 @@ def fill_shard(
                 if res.patch is not None and res.clear is not None:
                     _place(data, slot, c.location, res.patch, res.clear)
                     tried.append({**entry, "outcome": "ok"})
+                    streak = 0
                     continue
                 tried.append(
                     {
@@ -213,11 +274,27 @@ def fill_shard(
                         "reason": res.reason,
                     }
                 )
+                if res.failed:
+                    failed_ids.append(c.location.candidate_id)
+                    streak += 1
+                    if give_up_after and streak >= give_up_after:
+                        raise SourceUnreachableError(
+                            f"{streak} candidates in a row failed for source reasons "
+                            f"(last: {res.reason})"
+                        )
+                else:
+                    streak = 0
                 spare = next(spares, None)
                 if spare is not None:
                     nxt[slot] = spare
             assignment = nxt
-    return ShardOutcome(data, tried, counters, time.perf_counter() - start)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    unfilled = [int(s) for s in np.flatnonzero(~np.asarray(data.valid, bool))]
+    pending = None
+    if unfilled and failed_ids:  # each retried candidate can fill one slot at most
+        pending = {"slots": unfilled[: len(failed_ids)], "retry": sorted(failed_ids)}
+    return ShardOutcome(data, tried, counters, time.perf_counter() - start, pending)
 
 
 def _place(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.ndarray) -> None:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.choose import ChoiceRules
-from collector.fill import Candidate, fill_shard
-from collector.ledger import write_report
+from collector.fill import GIVE_UP_AFTER, Candidate, Resume, fill_shard
+from collector.ledger import read_report, write_report
 from collector.retry import RetryPolicy
 from collector.sources import Source, make_source
 from shared.store import open_store
-from shared.writer import write_shard
+from shared.writer import read_shard, reset_slots, write_shard
 
 __all__ = ["ShardJob", "RequestLimiter", "run_shard"]
 
@@ -45,6 +45,7 @@ class ShardJob:
     requests_per_s: float | None = None  # per worker
     semaphore_name: str = "seco-requests"
     storage_options: dict[str, Any] = field(default_factory=dict)
+    give_up_after: int | None = GIVE_UP_AFTER
 
 
 class TokenBucket:
@@ -129,8 +130,43 @@ def _limiter(job: ShardJob) -> RequestLimiter:
     return _cached(("limiter", job.semaphore_name, job.max_in_flight, job.requests_per_s), build)
 
 
+def _resume(store: Any, job: ShardJob) -> tuple[Resume | None, dict[str, Any] | None]:
+    """The shard's earlier pending outcome (slots waiting for retries), if it left one."""
+    previous = read_report(store, job.shard)
+    pending = (previous or {}).get("pending") or {}
+    if not pending.get("slots") or not pending.get("retry"):
+        return None, None
+    data = read_shard(store, job.shard)
+    slots = [int(s) for s in pending["slots"]]
+    reset_slots(data, store.spec, job.shard, slots)  # a killed retry may have half-filled them
+    return Resume(data, tuple(slots), tuple(int(i) for i in pending["retry"])), previous
+
+
+def _merge_reports(previous: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+    """This run's report of a retried shard, with the earlier runs' attempts and counts."""
+    if previous is None:
+        return report
+    out = dict(report)
+    out["rejected"] = list(previous.get("rejected", [])) + list(report["rejected"])
+    for key in ("tried", "requests", "retries", "transient_errors", "permanent_errors"):
+        out[key] = int(previous.get(key, 0)) + int(report[key])
+    out["retries_exhausted"] = int(previous.get("retries_exhausted", 0)) + int(
+        report["retries_exhausted"]
+    )
+    out["seconds"] = round(float(previous.get("seconds", 0)) + float(report["seconds"]), 3)
+    return out
+
+
 def run_shard(job: ShardJob) -> dict[str, Any]:
-    """Fill, report and write one shard; a shard already done is left alone (idempotent)."""
+    """Fill, report and write one shard; a shard already done is left alone (idempotent).
+
+    A shard with slots left empty after source errors is written without its done-marker and
+    its report lists them under ``pending``; the next run retries exactly those.
+
+    Raises:
+        SourceUnreachableError: ``job.give_up_after`` candidates in a row failed for source
+            reasons (nothing of this shard is written).
+    """
     store = open_store(job.location, "r+", job.storage_options)
     if store.done_shards()[job.shard]:
         return {
@@ -146,6 +182,7 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
     if hasattr(source, "set_request_limiter"):  # the source bounds its own network calls
         source.set_request_limiter(limiter)
         limiter = nullcontext  # type: ignore[assignment]
+    resume, previous = _resume(store, job)
     outcome = fill_shard(
         source,
         store.spec,
@@ -156,8 +193,16 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
         concurrency=job.concurrency,
         refetch=job.refetch,
         limiter=limiter,
+        resume=resume,
+        give_up_after=job.give_up_after,
     )
-    report = outcome.report(job.shard)
+    report = _merge_reports(previous, outcome.report(job.shard))
+    if outcome.pending:
+        # data first, then the report that points at it: a crash in between retries the
+        # earlier report's slots (reset before the retry) or redoes the shard whole
+        write_shard(store, job.shard, outcome.data, finish=False)
+        write_report(store, job.shard, report)
+        return report
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
     write_shard(store, job.shard, outcome.data)
     return report

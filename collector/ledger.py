@@ -11,33 +11,31 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from collector.config import CollectConfig, config_differences
 from collector.fill import Candidate
+from collector.lock import StoreBusyError, StoreLock
 from collector.plan import PLAN_FILE, make_plan, plan_windows, write_plan
 from collector.sources.base import Location
 from shared.errors import StoreMismatchError
+from shared.integrity import report_key
 from shared.layout import StoreSpec
 from shared.storage import get_bytes, is_url, list_prefix, local_path, put_bytes
 from shared.store import Store, create_store, is_half_created, open_store, store_exists
 
-__all__ = ["Ledger", "open_ledger", "StoreBusyError", "report_key", "read_reports"]
-
-LOCK_FILE = "collect.lock"
-
-
-class StoreBusyError(RuntimeError):
-    """Another live collection holds the store's lock."""
-
-
-def report_key(shard: int) -> str:
-    return f"reports/shard-{shard:06d}.json"
+__all__ = [
+    "Ledger",
+    "open_ledger",
+    "StoreBusyError",
+    "StoreLock",
+    "report_key",
+    "read_reports",
+    "read_report",
+]
 
 
 @dataclass
@@ -166,6 +164,16 @@ def write_report(store: Store, shard: int, report: dict[str, Any]) -> None:
     put_bytes(store.group.store, report_key(shard), json.dumps(report, sort_keys=True).encode())
 
 
+def read_report(store: Store, shard: int) -> dict[str, Any] | None:
+    """One shard's report, or ``None`` when it has none (or an unreadable one)."""
+    raw = get_bytes(store.group.store, report_key(shard))
+    try:
+        report = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
 def read_reports(store: Store) -> list[dict[str, Any]]:
     """Reports of every shard that has one, in shard order."""
     done = store.done_shards()
@@ -177,62 +185,3 @@ def read_reports(store: Store) -> list[dict[str, Any]]:
             if done[int(rep["shard"])]:
                 out.append(rep)
     return sorted(out, key=lambda r: r["shard"])
-
-
-class StoreLock:
-    """A lock file in a local store: one live collection at a time (stale locks are taken over)."""
-
-    def __init__(self, store: Store) -> None:
-        self.path = None if is_url(store.location) else local_path(store.location) / LOCK_FILE
-        self.removed = 0  # temporaries of killed writes removed on taking the lock
-
-    def __enter__(self) -> StoreLock:
-        if self.path is None:
-            return self
-        me = {"host": socket.gethostname(), "pid": os.getpid()}
-        if self.path.exists():
-            try:
-                other = json.loads(self.path.read_text())
-            except (OSError, ValueError):
-                other = {}
-            if (
-                other.get("host") == me["host"]
-                and _alive(int(other.get("pid", -1)))
-                and other["pid"] != me["pid"]
-            ):
-                raise StoreBusyError(
-                    f"another collection (pid {other['pid']}) is writing this store; wait for it"
-                )
-        self.path.write_text(json.dumps(me))
-        self.removed = remove_partial_writes(self.path.parent)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-
-def remove_partial_writes(root: Path) -> int:
-    """Delete the temporaries a killed write left under ``root``; returns how many.
-
-    zarr's local store writes each object to ``<key>.<uuid>.partial`` and renames it into
-    place, so a SIGKILL mid-write leaves the temporary behind (never a half-written object).
-    Call only while holding the store's lock: then no live writer owns one.
-    """
-    removed = 0
-    for path in root.rglob("*.partial"):
-        path.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -44,6 +44,8 @@ def _cmd(args: argparse.Namespace, out: Path) -> list[str]:
         "--no-progress",
         "--faults",
         f"transient=0.1,permanent=0.02,seed={args.seed}",
+        "--spares",
+        "3",  # permanent faults must never leave a slot waiting for a retry (exit 1)
         "--backoff",
         "0",
         "--out",

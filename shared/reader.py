@@ -8,13 +8,18 @@ them straight into the output array. Decoders release the GIL, so ``threads > 1`
 It understands exactly the codec chains this layout writes (``bytes`` → ``blosc``/``zstd`` →
 optional ``crc32c`` inside ``sharding_indexed`` with the index at the end) and falls back to
 zarr-python for anything else, so it is never wrong, only sometimes slower.
+
+An absent shard object normally means "all fill values" (zarr leaves empty shards out). In a
+finished shard whose manifest lists the object it means damage: the reader raises
+:class:`~shared.integrity.DamagedShardError` naming the shard and the array. The check runs
+only when an object is absent, so reading present objects costs nothing extra.
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 from typing import Any
@@ -23,6 +28,14 @@ import numcodecs.blosc
 import numpy as np
 from numcodecs import Zstd
 
+from shared.integrity import (
+    Damage,
+    DamagedShardError,
+    damage_message,
+    manifest_key,
+    manifest_shards,
+    read_manifest,
+)
 from shared.shards import EMPTY, ChunkReadError, ShardLayout, check_crc, shard_layout
 from shared.storage import ByteSource, byte_source
 from shared.store import Store, open_store
@@ -48,9 +61,16 @@ class _Where:
 class _ImageArray:
     """Fast access to one sharded image array."""
 
-    def __init__(self, layout: ShardLayout, src: ByteSource, cache_shards: int) -> None:
+    def __init__(
+        self,
+        layout: ShardLayout,
+        src: ByteSource,
+        cache_shards: int,
+        on_absent: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.layout = layout
         self.src = src
+        self.on_absent = on_absent  # raises when an absent object is damage
         self._cache: OrderedDict[tuple[int, ...], np.ndarray | None] = OrderedDict()
         self._cache_size = cache_shards
         self._lock = Lock()
@@ -71,6 +91,8 @@ class _ImageArray:
         key = self.shard_key(shard_coords)
         raw = self.src.read_suffix(key, lay.index_nbytes)
         if raw is None:
+            if self.on_absent is not None:
+                self.on_absent(key, shard_coords[0])
             idx = None
         else:
             if len(raw) != lay.index_nbytes:
@@ -165,7 +187,31 @@ class StoreReader:
         names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
         for name in names:
             layout = shard_layout(self.store.array(name))
-            self._arrays[name] = None if layout is None else _ImageArray(layout, src, cache_shards)
+            self._arrays[name] = (
+                None
+                if layout is None
+                else _ImageArray(layout, src, cache_shards, on_absent=self._absent)
+            )
+        self._done: np.ndarray | None = None
+        self._manifests: set[int] | None = None
+        self._manifest_lock = Lock()
+
+    def _absent(self, key: str, shard: int) -> None:
+        """An image shard object is absent: raise if its finished shard's manifest lists it."""
+        with self._manifest_lock:
+            if self._done is None:
+                self._done = self.store.done_shards()
+                self._manifests = manifest_shards(self.store)
+        if not self._done[shard] or not self._manifests:
+            return  # unfinished, or a store written before manifests existed
+        manifest = read_manifest(self.store, shard) if shard in self._manifests else None
+        if manifest is None:
+            damage = Damage(shard, "", manifest_key(shard), "manifest")
+        elif key in manifest["objects"]:
+            damage = Damage(shard, key.split("/", 1)[0], key, "missing")
+        else:
+            return  # never written: every image of the shard is fill
+        raise DamagedShardError(damage_message(self.store, [damage]))
 
     def close(self) -> None:
         """Stop the decode threads and close the files kept open."""

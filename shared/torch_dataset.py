@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shared.bands import resolve_bands
+from shared.integrity import live_samples
 from shared.reader import StoreReader
 from shared.sample import open_sample
 from shared.store import open_store
-from shared.view import sample_mask
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -63,10 +63,7 @@ class SeasonalPatches:
         self.reflectance = reflectance
         self.transform = transform
         self.synthetic = store.synthetic
-        valid = np.asarray(store.array("valid")[:], bool)
-        self.samples = np.flatnonzero(
-            sample_mask(store.done_shards(), valid, store.spec.shard_samples)
-        )
+        self.samples = live_samples(store)  # refuses a finished shard with a missing object
         self._time = np.asarray(store.array("time")[:])
         self._lon = np.asarray(store.array("lon")[:])
         self._lat = np.asarray(store.array("lat")[:])

@@ -154,4 +154,32 @@ def upgrade(
         if _finish(store, bool(done)):
             done.append(f"layout version {before} -> {LAYOUT_VERSION}")
             log(f"layout version {before} -> {LAYOUT_VERSION}")
+        done += _record_manifests(location, storage_options, log)
     return done
+
+
+def _record_manifests(
+    location: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None,
+    log: Callable[[str], Any],
+) -> list[str]:
+    """Record the per-shard manifests a store written before them lacks (after the version
+    is raised, so that they list the current layout's objects, ``x``/``y`` included).
+
+    Idempotent: shards that have one are skipped, so an interrupted run finishes on the next.
+    A shard that fails its checksums gets none and is named; the collector's ``--repair``
+    rewrites it.
+    """
+    from shared.integrity import record_manifests
+    from shared.store import open_store
+
+    recorded, damage = record_manifests(open_store(location, "r+", storage_options))
+    for d in damage:
+        log(
+            f"shard {d.shard} is damaged ({d.array}): no manifest recorded; rerun its collect "
+            "command with --repair"
+        )
+    if recorded:
+        log(f"recorded manifests of {recorded} finished shard(s)")
+        return [f"manifests of {recorded} shard(s)"]
+    return []

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.errors import LayoutVersionError
+from shared.errors import LayoutVersionError, StoreError
+from shared.integrity import find_damage, unfilled_after_source_errors
 from shared.layout import array_defs, shard_arrays
 from shared.reader import ChunkReadError, StoreReader
 from shared.store import Store, open_store
@@ -54,8 +55,10 @@ def verify(
     """Check a store's layout, completeness and readability.
 
     Problems found: wrong layout version, missing or mis-shaped arrays, shards without their
-    done-marker, chunks that fail their checksum or do not decode (``decode=True`` reads every
-    chunk), duplicate locations, and valid samples with incomplete metadata.
+    done-marker (and slots waiting for a retry after source errors), objects of finished shards
+    that are missing, resized or altered against the shard's manifest (``decode=True`` also
+    checks every object's crc32c and decodes every chunk), finished shards without a manifest,
+    duplicate locations, and valid samples with incomplete metadata.
     Raises :class:`~shared.errors.NotAStoreError` when ``location`` is no store at all.
     """
     report = VerifyReport(str(location))
@@ -74,8 +77,17 @@ def verify(
         report.problems.append(
             f"{missing.size} of {spec.n_shards} shards not done: {format_ranges(missing)}"
         )
-    if decode:
-        _check_chunks(store, np.flatnonzero(done), report)
+    retry = unfilled_after_source_errors(store)
+    if retry:
+        report.problems.append(
+            f"{sum(retry.values())} slot(s) unfilled after source errors in shard(s) "
+            f"{format_ranges(list(retry))}: rerun the collect command to retry them"
+        )
+    damaged = _check_manifests(store, decode, report)
+    if decode:  # shards already reported damaged are not decoded again
+        _check_chunks(
+            store, np.array([s for s in np.flatnonzero(done) if s not in damaged]), report
+        )
     _check_samples(store, done, report)
     return report
 
@@ -101,6 +113,29 @@ def _check_arrays(store: Store, report: VerifyReport) -> None:
             report.problems.append(f"band coordinate {names} differs from attributes")
 
 
+def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> set[int]:
+    """Report damage against the manifests; returns the damaged shards."""
+    damage, aware = find_damage(store, checksums)
+    if not aware:
+        if store.done_shards().any():
+            report.notes.append(
+                "written before per-shard manifests: a deleted object cannot be told from an "
+                "empty one; run python -m shared upgrade to check and record them"
+            )
+        return set()
+    for d in damage[:20]:
+        report.problems.append(str(d))
+    if len(damage) > 20:
+        report.problems.append(f"… and {len(damage) - 20} more damaged object(s)")
+    if damage:
+        report.problems.append(
+            f"{len({d.shard for d in damage})} damaged shard(s) "
+            f"{format_ranges(sorted({d.shard for d in damage}))}: rerun the collect command "
+            "that made the store with --repair to rewrite them"
+        )
+    return {d.shard for d in damage}
+
+
 def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> None:
     reader = StoreReader(store)
     bad: dict[str, list[int]] = {}
@@ -113,7 +148,7 @@ def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> Non
                     reader.check_shard(name, int(shard))
                 else:
                     store.array(name)[sl]
-            except (ChunkReadError, RuntimeError, ValueError, OSError) as e:
+            except (ChunkReadError, StoreError, RuntimeError, ValueError, OSError) as e:
                 bad.setdefault(name, []).append(int(shard))
                 first_error.setdefault(name, str(e).splitlines()[0][:200])
     for name, shard_list in bad.items():

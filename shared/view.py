@@ -18,6 +18,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from shared.integrity import DamagedShardError, damage_message, missing_objects
 from shared.reader import StoreReader
 from shared.store import Store, open_store
 
@@ -123,10 +124,18 @@ def open_dataset(
     data; ``_FillValue`` stays in the attributes); plain ``xarray.open_zarr(path)`` instead
     applies CF masking (float, NaN) and makes one dask chunk per image.
 
+    ``xarray.open_zarr`` cannot tell a deleted chunk from an empty one; this function can.
+
     Raises:
         NotAStoreError: nothing SeCo-shaped at ``location``.
+        DamagedShardError: an object listed in a finished shard's manifest is missing (it
+            would read as fill values).
     """
     store = open_store(location, "r", storage_options)
+    done = store.done_shards()
+    damage = missing_objects(store, done)
+    if damage:
+        raise DamagedShardError(damage_message(store, damage))
     k = store.spec.shard_samples
     with warnings.catch_warnings():
         # stores are consolidated at finalize; an unfinished one is read without it
@@ -135,7 +144,7 @@ def open_dataset(
     valid = np.asarray(store.array("valid")[:], bool)
     keep = np.ones(valid.size, bool)
     if only_done:
-        keep &= store.done_shards()[np.arange(valid.size) // k]
+        keep &= done[np.arange(valid.size) // k]
     if not keep_empty:
         keep &= valid
     if chunks not in ("shard", None):

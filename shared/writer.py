@@ -1,8 +1,9 @@
 """Writing one whole shard: every array of its samples, then its done-marker.
 
-A shard is the unit of writing. One writer fills it in one go; its ``shard_done`` flag is
-set only after all its arrays are written, so a writer killed half-way leaves a shard that
-readers, ``verify`` and the collector treat as not done and that a rerun rewrites whole.
+A shard is the unit of writing. One writer fills it in one go: its arrays, then its manifest
+(every object key with size and crc32c, :mod:`shared.integrity`), then its ``shard_done``
+flag, so a writer killed half-way leaves a shard that readers, ``verify`` and the collector
+treat as not done and that a rerun rewrites whole.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
 from shared.georef import crs_units, pixel_centres
+from shared.integrity import manifest_key, write_manifest
 from shared.layout import CLOUD_NODATA, StoreSpec, shard_arrays
 from shared.shards import encode_shard, shard_key, shard_layout
 from shared.storage import put_bytes
 from shared.store import Store
 
-__all__ = ["ShardData", "empty_shard", "write_shard", "to_time_ms"]
+__all__ = ["ShardData", "empty_shard", "write_shard", "read_shard", "to_time_ms"]
 
 
 @dataclass
@@ -102,11 +104,12 @@ def _expected_shapes(spec: StoreSpec, k: int) -> dict[str, tuple[int, ...]]:
     }
 
 
-def write_shard(store: Store, shard: int, data: ShardData) -> None:
-    """Write every array of ``shard`` from ``data``, then set its done-marker.
+def write_shard(store: Store, shard: int, data: ShardData, finish: bool = True) -> None:
+    """Write every array of ``shard`` from ``data``, then its manifest, then its done-marker.
 
     Only the objects of this shard are touched, so different shards may be written by
-    different processes or machines at the same time.
+    different processes or machines at the same time. ``finish=False`` writes the arrays
+    only: the shard stays unfinished (kept for a later retry, see :func:`read_shard`).
     """
     if store.read_only:
         raise PermissionError(f"store {store.location} is open read-only")
@@ -135,8 +138,12 @@ def write_shard(store: Store, shard: int, data: ShardData) -> None:
     if spec.has_truth:
         values["landcover"] = np.asarray(data.landcover, np.uint8)
     values["x"], values["y"] = _coordinates(spec, shard, values)
+    known: dict[str, bytes | None] = {}
     for name in shard_arrays(spec, store.layout_version):
-        _write(store, name, shard, sl, values[name])
+        known.update(_write(store, name, shard, sl, values[name]))
+    if not finish:
+        return
+    write_manifest(store, shard, known)
     store.array("shard_done")[shard] = 1
 
 
@@ -163,21 +170,75 @@ def _coordinates(
     return x, y
 
 
-def _write(store: Store, name: str, shard: int, sl: slice, value: np.ndarray) -> None:
-    """Image arrays go through the direct shard encoder; everything else through zarr."""
+def read_shard(store: Store, shard: int) -> ShardData:
+    """Everything written for ``shard``, as :class:`ShardData` (the inverse of the writer)."""
+    sl = store.spec.shard_slice(shard)
+
+    def get(name: str) -> np.ndarray:
+        return np.asarray(store.array(name)[sl])
+
+    ms = get("time")
+    times = ms.astype("datetime64[ms]")
+    times[ms == np.iinfo(np.int64).min] = np.datetime64("NaT")
+    return ShardData(
+        pixels=get("pixels"),
+        cloud=get("cloud"),
+        clear_fraction=get("clear_fraction"),
+        time=times,
+        product_id=get("product_id").astype(object),
+        lon=get("lon"),
+        lat=get("lat"),
+        epsg=get("epsg"),
+        transform=get("transform"),
+        candidate_id=get("candidate_id"),
+        valid=get("valid").astype(bool),
+        landcover=get("landcover") if store.spec.has_truth else None,
+    )
+
+
+def reset_slots(data: ShardData, spec: StoreSpec, shard: int, slots: list[int]) -> None:
+    """Put the fill values back into ``slots`` of ``data`` (before they are retried)."""
+    empty = empty_shard(spec, shard)
+    for name in [
+        "pixels",
+        "cloud",
+        "clear_fraction",
+        "time",
+        "product_id",
+        "lon",
+        "lat",
+        "epsg",
+        "transform",
+        "candidate_id",
+        "valid",
+    ]:
+        getattr(data, name)[slots] = getattr(empty, name)[slots]
+    if data.landcover is not None and empty.landcover is not None:
+        data.landcover[slots] = empty.landcover[slots]
+
+
+def _write(
+    store: Store, name: str, shard: int, sl: slice, value: np.ndarray
+) -> dict[str, bytes | None]:
+    """Image arrays go through the direct shard encoder; everything else through zarr.
+
+    Returns the bytes of the objects written directly (``None``: deleted), by key.
+    """
     array = store.array(name)
     layout = shard_layout(array) if name in ("pixels", "cloud", "landcover") else None
     if layout is None or layout.shard[0] != store.spec.shard_samples:
         array[sl] = value
-        return
+        return {}
     data = encode_shard(layout, value)
     key = shard_key(layout, shard)
     if data is None:  # an all-empty shard: no object, as zarr-python would leave it
         sync(store.group.store.delete(key))
     else:
         put_bytes(store.group.store, key, data)
+    return {key: data}
 
 
 def clear_shard_marker(store: Store, shard: int) -> None:
-    """Unset a shard's done-marker (used before rewriting a shard)."""
+    """Unset a shard's done-marker and drop its manifest (before rewriting the shard)."""
     store.array("shard_done")[shard] = 0
+    sync(store.group.store.delete(manifest_key(shard)))

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from shared.bands import resolve_bands
+from shared.integrity import live_samples
 from shared.reader import ChunkReadError, StoreReader
 from shared.store import open_store
-from shared.view import sample_mask
 
 __all__ = ["StepPlan", "BatchSource", "batch_loader", "valid_samples"]
 
@@ -138,9 +138,7 @@ def valid_samples(
 ) -> tuple[np.ndarray, int]:
     """Indices of the store's usable samples and its number of seasons."""
     store = open_store(location, "r", storage_options)
-    valid = np.asarray(store.array("valid")[:], bool)
-    mask = sample_mask(store.done_shards(), valid, store.spec.shard_samples)
-    return np.flatnonzero(mask), store.spec.n_seasons
+    return live_samples(store), store.spec.n_seasons  # refuses a shard with a missing object
 
 
 def batch_loader(

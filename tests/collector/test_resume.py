@@ -40,7 +40,7 @@ ARGS = [
     "--faults",
     "latency=0.02,transient=0.2,permanent=0.03,seed=9",
     "--spares",
-    "2",
+    "3",  # enough spares that no slot stays empty after the permanent faults (it would wait)
 ]
 
 

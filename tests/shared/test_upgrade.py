@@ -28,9 +28,10 @@ CF_KEYS |= {"flag_values", "flag_meanings", "comment"}
 
 
 def make_v1_store(path: Path) -> Path:
-    """A finalized-looking version-1 store: no x/y, no CF attributes, consolidated."""
+    """A finalized-looking version-1 store: no x/y, no CF attributes, no manifests,
+    consolidated."""
     make_store(path, n_samples=10, size=16, shard_samples=4, shards=[0, 2])
-    for name in ("x", "y"):
+    for name in ("x", "y", "manifests"):
         shutil.rmtree(path / name)
     for meta_path in path.glob("*/zarr.json"):
         meta = json.loads(meta_path.read_text())
@@ -80,7 +81,19 @@ def test_upgrade_adds_coordinates_and_attributes_and_is_idempotent(tmp_path):
     path = make_v1_store(tmp_path / "v1.zarr")
     pixels_before = pixel_bytes(path)
     done = upgrade(path, log=lambda _: None)
-    assert done == ["x/y pixel-centre coordinates", "CF attributes", "layout version 1 -> 2"]
+    assert done == [
+        "x/y pixel-centre coordinates",
+        "CF attributes",
+        "layout version 1 -> 2",
+        "manifests of 2 shard(s)",
+    ]
+    assert sorted(p.name for p in (path / "manifests").glob("shard-*.json")) == [
+        "shard-000000.json",
+        "shard-000002.json",
+    ]
+    manifest = json.loads((path / "manifests" / "shard-000000.json").read_text())
+    assert any(key.startswith("x/") for key in json.dumps(manifest).split('"'))  # v2 objects
+    assert not any("manifest" in note for note in verify(path).notes)
     store = open_store(path)
     assert store.layout_version == 2 and store.attrs["Conventions"].startswith("CF-")
     assert whole(path) and pixel_bytes(path) == pixels_before
