@@ -91,7 +91,8 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
     description = (
         f"{live.size} locations x {spec.n_seasons} seasons of Sentinel-2 {spec.collection} "
         f"({level} reflectance x 10000, uint16) in {spec.n_bands} bands, "
-        f"{spec.size}x{spec.size} px at {spec.resolution_m:g} m on each location's UTM grid, "
+        f"{spec.size}x{spec.size} px at {spec.resolution_m:g} m on each location's "
+        f"{'UTM grid' if spec.crs_units == 'metre' else 'own latitude/longitude grid'}, "
         "around the world's cities, for self-supervised pre-training (Seasonal Contrast). "
         "Seasons are offsets of about 3 months from a per-location reference date."
     )

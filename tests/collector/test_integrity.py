@@ -61,7 +61,7 @@ def _flip(path: Path) -> None:
 
 
 def test_repair_rewrites_every_damage_kind_byte_identical(reference, tmp_path, capsys):
-    out = tmp_path / "damaged.zarr"
+    out = tmp_path / reference.name  # the same name: the STAC id is the folder's
     shutil.copytree(reference, out)
     want = content(out)
     assert any(k.startswith("manifests/") for k in want)
