@@ -8,7 +8,7 @@ treat as not done and that a rerun rewrites whole.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from zarr.core.sync import sync
@@ -199,19 +199,7 @@ def read_shard(store: Store, shard: int) -> ShardData:
 def reset_slots(data: ShardData, spec: StoreSpec, shard: int, slots: list[int]) -> None:
     """Put the fill values back into ``slots`` of ``data`` (before they are retried)."""
     empty = empty_shard(spec, shard)
-    for name in [
-        "pixels",
-        "cloud",
-        "clear_fraction",
-        "time",
-        "product_id",
-        "lon",
-        "lat",
-        "epsg",
-        "transform",
-        "candidate_id",
-        "valid",
-    ]:
+    for name in (f.name for f in fields(ShardData) if f.name != "landcover"):
         getattr(data, name)[slots] = getattr(empty, name)[slots]
     if data.landcover is not None and empty.landcover is not None:
         data.landcover[slots] = empty.landcover[slots]
