@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from shared.cli import OneLineParser, run_command
 
@@ -20,10 +21,12 @@ class UsageError(Exception):
 
 
 def _int_list(text: str) -> tuple[int, ...]:
+    from shared.validate import ConfigValueError, check_int_list
+
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+        return check_int_list("offsets", text)
+    except ConfigValueError as e:
+        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from e
 
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,6 +70,15 @@ def _dests(parser: argparse.ArgumentParser) -> set[str]:
     return {a.dest for a in parser._actions if a.option_strings}
 
 
+def _kind(action: argparse.Action) -> Any:
+    """The type of value an option takes, for checking recipe settings."""
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        return bool
+    return {int: int, float: float, _int_list: tuple[int, ...], _json_object: dict[str, Any]}.get(
+        action.type, str
+    )
+
+
 def apply_recipe(
     parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str], known: set[str]
 ) -> dict | None:
@@ -74,7 +86,7 @@ def apply_recipe(
     against ``known``, every setting ``collect`` accepts); returns the recipe's record."""
     if not getattr(args, "recipe", None):
         return None
-    from collector.recipes import load_recipe
+    from collector.recipes import check_setting_types, load_recipe
 
     mine = _dests(parser)
     given = {
@@ -84,6 +96,7 @@ def apply_recipe(
         if any(arg == opt or arg.startswith(opt + "=") for arg in argv)
     }
     recipe = load_recipe(args.recipe, known)
+    check_setting_types(recipe, {a.dest: _kind(a) for a in parser._actions if a.dest in mine})
     for key, value in recipe.settings.items():
         if key in mine and key not in given:
             setattr(args, key, tuple(value) if isinstance(value, list) else value)
@@ -171,7 +184,7 @@ def _json_object(text: str) -> dict:
 
 
 def collect_config(args: argparse.Namespace):  # -> CollectConfig
-    from collector.config import CollectConfig
+    from collector.config import CollectConfig, check_source_options
 
     bands = args.bands or ("l2a" if args.source == "stac" else "l1c")
     level, _, names = bands.partition(":")
@@ -191,7 +204,11 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         raise UsageError(f"--stac {args.stac} needs --source stac")
     if args.source == "stac":
         options["catalog"] = args.stac or options.get("catalog", "earth-search")
+    from shared.secrets import remember_secrets
+
+    remember_secrets([options, args.storage_options or {}, args.stac or "", args.out])
     try:
+        check_source_options(args.source, options)
         if args.source == "stac":  # offline check: a bad catalogue is a usage error
             from collector.sources import preflight
 
@@ -206,6 +223,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
             source_options=options,
             truth=args.truth,
             scheduler=args.scheduler or None,
+            dashboard=args.dashboard,
             workers=args.workers,
             max_in_flight=args.max_in_flight,
             concurrency=args.concurrency,
@@ -221,6 +239,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
 
 def _collect(args: argparse.Namespace) -> int:
     from collector.engine import collect
+    from shared.secrets import redact_text
 
     cfg = collect_config(args)
     if args.dry_run:
@@ -229,7 +248,10 @@ def _collect(args: argparse.Namespace) -> int:
         print(f"dry run: {cfg.source} {cfg.collection}, nothing contacted, nothing written")
         print("\n".join(dry_run(cfg).lines()))
         return 0
-    result = collect(cfg, args.out, repair=args.repair)
+    from collector.outputs import check_output
+
+    check_output(args.out, cfg.storage_options)
+    result = collect(cfg, args.out, repair=args.repair, log=lambda line: print(redact_text(line)))
     print(f"store      {result.location} (python -m shared info {result.location})")
     return 0
 
@@ -305,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
     )
     p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument(
+        "--dashboard",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="where a local cluster's Dask dashboard listens (default 127.0.0.1, any free "
+        "port; :8787 for port 8787 on every interface)",
+    )
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument(
         "--max-in-flight", type=int, default=None, help="cluster-wide requests in flight"

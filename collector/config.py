@@ -8,13 +8,28 @@ in the store's attributes; resuming with a different identity is refused. Runtim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from collector.plan import PlanConfig
 from shared.bands import band_names, resolve_bands
 from shared.secrets import redact
+from shared.validate import (
+    ConfigValueError,
+    Range,
+    check_choice,
+    check_fields,
+    check_host_port,
+    check_scheduler_address,
+)
 
-__all__ = ["CollectConfig", "SOURCE_DEFAULTS", "config_differences"]
+__all__ = [
+    "CollectConfig",
+    "SOURCE_DEFAULTS",
+    "COLLECT_LIMITS",
+    "config_differences",
+    "check_source_options",
+]
 
 #: Per-source runtime defaults: cluster-wide requests in flight, requests/s, locations fetched
 #: at once per task, and tasks run at once per worker (network sources wait, the synthetic
@@ -47,6 +62,22 @@ SOURCE_DEFAULTS: dict[str, dict[str, float | int | None]] = {
 }
 
 
+#: allowed ranges of CollectConfig's numbers (types come from the annotations)
+COLLECT_LIMITS: dict[str, Range] = {
+    "clear_threshold": Range(0, 1, low_open=True),
+    "granule_cloud_max": Range(0, 100),
+    "workers": Range(1, 4096),
+    "max_in_flight": Range(1, 1_000_000),
+    "max_requests_per_s": Range(0, 1e9, low_open=True),
+    "concurrency": Range(1, 4096),
+    "tasks_per_worker": Range(1, 4096),
+    "max_attempts": Range(1, 1000),
+    "backoff_s": Range(0, 3600),
+    "backoff_max_s": Range(0, 86_400),
+    "refetch": Range(0, 100),
+}
+
+
 @dataclass(frozen=True)
 class CollectConfig:
     """Everything ``collect`` needs. ``bands`` is ``"all"``, ``"rgb"`` or a comma list."""
@@ -61,6 +92,7 @@ class CollectConfig:
     truth: bool = False  # store the synthetic world's land cover (evaluation stores)
     # runtime
     scheduler: str | None = None
+    dashboard: str = "127.0.0.1:0"  # host:port of a LocalCluster's dashboard (and HTTP server)
     workers: int | None = None
     max_in_flight: int | None = None
     max_requests_per_s: float | None = None
@@ -75,10 +107,11 @@ class CollectConfig:
     recipe: dict[str, Any] | None = None  # the resolved recipe, recorded in the store
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCE_DEFAULTS:
-            raise ValueError(
-                f"unknown SOURCE {self.source!r}: choose one of {', '.join(SOURCE_DEFAULTS)}"
-            )
+        check_fields(self, COLLECT_LIMITS)
+        check_choice("source", self.source, SOURCE_DEFAULTS)
+        if self.scheduler is not None:
+            check_scheduler_address("scheduler", self.scheduler)
+        check_host_port("dashboard", self.dashboard)
         if self.collection.upper() not in ("L1C", "L2A"):
             raise ValueError(f"BANDS level must be l1c or l2a, got {self.collection!r}")
         object.__setattr__(self, "collection", self.collection.upper())
@@ -115,9 +148,13 @@ class CollectConfig:
 
     def identity(self) -> dict[str, Any]:
         """What decides the data; stored in the store and compared on resume (no secrets)."""
+        plan = self.plan.to_dict()
+        region = Path(str(plan["region"]))
+        if region.is_file():  # a vector file: the same file however its path was written
+            plan["region"] = str(region.resolve())
         return redact(
             {
-                "plan": self.plan.to_dict(),
+                "plan": plan,
                 "source": self.source,
                 "collection": self.collection,
                 "bands": list(self.band_list()),
@@ -126,6 +163,34 @@ class CollectConfig:
                 "source_options": dict(sorted(self.source_options.items())),
                 "truth": self.truth,
             }
+        )
+
+
+def check_source_options(source: str, options: dict[str, Any]) -> None:
+    """Check ``source_options`` against the keyword arguments the source's class takes, so a
+    misspelt option is a usage error before anything is created, not a crash in every task.
+
+    Raises:
+        ConfigValueError: an option the source does not take; the message lists those it does.
+    """
+    import importlib
+    import inspect
+
+    from collector.sources import SOURCES
+
+    check_choice("source", source, SOURCES)
+    module, name = SOURCES[source]
+    factory = getattr(importlib.import_module(module), name)
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    taken = sorted(set(params) - {"self", "collection", "bands", "granule_cloud_max"})
+    unknown = sorted(set(options) - set(taken) - {"faults"})
+    if unknown:
+        raise ConfigValueError(
+            "source_options",
+            f"SOURCE {source} takes no option {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(taken) or 'none'}",
         )
 
 

@@ -25,7 +25,7 @@ from collector.ledger import Ledger, StoreLock, open_ledger
 from collector.retry import RetryPolicy
 from collector.sources import preflight
 
-__all__ = ["CollectError", "CollectResult", "collect", "dask_client"]
+__all__ = ["CollectError", "CollectResult", "collect", "dask_client", "dashboard_address"]
 
 Log = Callable[[str], None]
 
@@ -55,6 +55,7 @@ def dask_client(cfg: CollectConfig, n_tasks: int, log: Log) -> Iterator[Any]:
 
     if cfg.scheduler and cfg.scheduler != "threads":
         client = Client(cfg.scheduler)
+        log(f"dask: scheduler {cfg.scheduler}, its dashboard {client.dashboard_link}")
         try:
             yield client
         finally:
@@ -65,15 +66,32 @@ def dask_client(cfg: CollectConfig, n_tasks: int, log: Log) -> Iterator[Any]:
         n_workers=workers,
         threads_per_worker=int(cfg.runtime("tasks_per_worker")),
         processes=cfg.scheduler != "threads",
-        dashboard_address=":0",
+        dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
+        # still open the scheduler's HTTP server, on every interface: never pass it)
         silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
     )
+    address = dashboard_address(cluster)
+    log(f"dask: dashboard {address}" if address else "dask: no dashboard")
     client = Client(cluster)
     try:
         yield client
     finally:
         client.close()
         cluster.close()
+
+
+def dashboard_address(cluster: Any) -> str | None:
+    """``http://host:port/status`` where the local cluster's dashboard really listens (read
+    from its bound socket: ``0.0.0.0`` means every interface), or None without one."""
+    server = getattr(cluster.scheduler, "http_server", None)
+    if server is None or "dashboard" not in getattr(cluster.scheduler, "services", {}):
+        return None
+    sockets = getattr(server, "_sockets", {})  # tornado keeps the bound sockets here
+    bound = [sock.getsockname()[:2] for sock in sockets.values()]
+    host, port = bound[0] if bound else ("?", getattr(server, "port", "?"))
+    everywhere = any(h in ("0.0.0.0", "::") for h, _ in bound)
+    shown = f"[{host}]" if ":" in str(host) else host
+    return f"http://{shown}:{port}/status" + (" (every interface)" if everywhere else "")
 
 
 def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int) -> list[ShardJob]:
@@ -130,7 +148,7 @@ def _run_shards(
     failures: list[str] = []
     with dask_client(cfg, len(shards), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
+        log(f"dask: {n_workers} worker(s)")
         jobs = _jobs(cfg, ledger, shards, n_workers)
         futures = client.map(
             run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False

@@ -24,6 +24,7 @@ from collector.ledger import Ledger, read_reports
 from collector.pictures import location_map, season_preview
 from shared.bands import RGB
 from shared.reader import StoreReader
+from shared.secrets import redact
 from shared.stac import write_stac_collection
 from shared.stats import compute_stats
 from shared.storage import put_bytes
@@ -144,7 +145,7 @@ def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
         for name in ("index.parquet", "map.png", "preview.png"):
             if (Path(tmp) / name).exists():
                 put_bytes(zstore, name, (Path(tmp) / name).read_bytes())
-    report = {"summary": summary, "shards": read_reports(store)}
+    report = redact({"summary": summary, "shards": read_reports(store)})
     put_bytes(zstore, "report.json", json.dumps(report, indent=1, sort_keys=True).encode())
     write_stac_collection(store)
     with warnings.catch_warnings():

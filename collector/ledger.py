@@ -24,6 +24,7 @@ from collector.sources.base import Location
 from shared.errors import StoreMismatchError
 from shared.integrity import report_key
 from shared.layout import StoreSpec
+from shared.secrets import redact
 from shared.storage import get_bytes, is_url, list_prefix, local_path, put_bytes
 from shared.store import Store, create_store, is_half_created, open_store, store_exists
 
@@ -161,7 +162,8 @@ def _put_plan(store: Store, plan: gpd.GeoDataFrame) -> None:
 
 
 def write_report(store: Store, shard: int, report: dict[str, Any]) -> None:
-    put_bytes(store.group.store, report_key(shard), json.dumps(report, sort_keys=True).encode())
+    text = json.dumps(redact(report), sort_keys=True)  # source errors may quote signed URLs
+    put_bytes(store.group.store, report_key(shard), text.encode())
 
 
 def read_report(store: Store, shard: int) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from collector.cities import load_cities
 from collector.regions import Region, parse_region
 from collector.sampling import SamplingConfig, sample_candidates
 from collector.seasons import SeasonConfig, draw_reference_dates, season_windows
+from shared.validate import Range, check_fields
 
 __all__ = [
     "PlanConfig",
@@ -41,6 +42,22 @@ _META_KEY = b"seco_plan"
 
 class PlanError(ValueError):
     """The plan's parameters are invalid or cannot be satisfied."""
+
+
+#: allowed ranges of PlanConfig's numbers (types come from the annotations)
+PLAN_LIMITS: dict[str, Range] = {
+    "n": Range(1, 100_000_000),
+    "seed": Range(0, 2**63 - 1),
+    "sigma_km": Range(0, 2_000, low_open=True),
+    "cities": Range(1, 10_000_000),
+    "spares": Range(1, 100),
+    "shard_samples": Range(1, 65_536),
+    "size": Range(1, 10_000),
+    "resolution_m": Range(0, 10_000, low_open=True),
+    "seasons": Range(1, 24),
+    "offsets_months": Range(-1200, 1200),
+    "window_days": Range(1, 366),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,7 @@ class PlanConfig:
     reference_end: str = "2025-01-01"
 
     def __post_init__(self) -> None:
+        check_fields(self, PLAN_LIMITS)
         if not isinstance(self.n, int) or self.n < 1:
             raise PlanError(f"N must be a positive integer, got {self.n!r}")
         if not isinstance(self.cities, int) or self.cities < 1:

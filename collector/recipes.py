@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Recipe", "RecipeError", "load_recipe", "recipe_names", "RECIPES_DIR"]
+__all__ = [
+    "Recipe",
+    "RecipeError",
+    "load_recipe",
+    "check_setting_types",
+    "recipe_names",
+    "RECIPES_DIR",
+]
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "datasets" / "recipes"
 
@@ -75,3 +82,19 @@ def load_recipe(name_or_path: str, known: set[str]) -> Recipe:
         differences=tuple(str(d) for d in meta.get("differences", [])),
         settings=dict(settings),
     )
+
+
+def check_setting_types(recipe: Recipe, kinds: dict[str, Any]) -> None:
+    """Check each setting of ``recipe`` named in ``kinds`` against its type there (``int``,
+    ``float``, ``str``, ``bool``, ``tuple[int, ...]``, ``dict[str, Any]``): the same checks as
+    the configuration classes run (:func:`shared.validate.check_value`); ranges are checked
+    there once the settings are resolved.
+
+    Raises:
+        ConfigValueError: a setting of the wrong type, named with its recipe.
+    """
+    from shared.validate import check_value
+
+    for key, value in recipe.settings.items():
+        if key in kinds:
+            check_value(f"recipe {recipe.name}: {key}", value, kinds[key])

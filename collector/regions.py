@@ -187,6 +187,8 @@ def _areas_region(raw: str, items: list[str]) -> Region:
 
 def _file_region(raw: str) -> Region:
     path = Path(raw).expanduser()
+    if path.is_dir():
+        raise RegionError(f"REGION {raw} is a folder: give a GeoJSON, GeoPackage or shapefile")
     if not path.is_file():
         raise RegionError(f"REGION file {raw} does not exist")
     try:

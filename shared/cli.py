@@ -12,14 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from shared.errors import NotAStoreError, StoreError
+from shared.secrets import redact_text
+from shared.validate import ConfigValueError
 
 __all__ = ["main", "OneLineParser", "one_line", "run_command"]
 
 
 def one_line(e: BaseException) -> str:
-    """The first line of an error's message (its type's name when it has none)."""
+    """The first line of an error's message (its type's name when it has none), with
+    credentials masked (:func:`shared.secrets.redact_text`)."""
     text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    return redact_text(text[0]) if text else type(e).__name__
 
 
 def run_command(
@@ -27,11 +30,13 @@ def run_command(
     usage_errors: tuple[type[BaseException], ...],
     job_errors: tuple[type[BaseException], ...],
 ) -> int:
-    """Run a CLI command: ``usage_errors`` print one line and exit 2, ``job_errors`` one line
-    and exit 1, Ctrl-C exits 130; anything else is a bug and keeps its traceback."""
+    """Run a CLI command: ``usage_errors`` (and every :class:`ConfigValueError`) print one line
+    and exit 2, ``job_errors`` one line and exit 1, Ctrl-C exits 130; anything else is a bug and
+    keeps its traceback. Printed lines never carry credentials."""
+    usage: tuple[type[BaseException], ...] = (ConfigValueError, *usage_errors)
     try:
         return int(command())
-    except usage_errors as e:
+    except usage as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 2
     except job_errors as e:
@@ -46,7 +51,7 @@ class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {redact_text(message)} (see {self.prog} --help)\n")
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -81,11 +86,10 @@ def _card(args: argparse.Namespace) -> int:
 
 def _export_geotiff(args: argparse.Namespace) -> int:
     from shared.geotiff import export_geotiffs
+    from shared.validate import check_int_list, check_path
 
-    try:
-        samples = [int(s) for s in args.samples.split(",") if s.strip()]
-    except ValueError as e:
-        raise ValueError(f"--samples must be comma-separated integers, got {args.samples!r}") from e
+    samples = list(check_int_list("--samples", args.samples))
+    check_path("--out", args.out, "dir-or-new")
     paths = export_geotiffs(args.store, samples, args.out)
     print(f"wrote {len(paths)} GeoTIFF(s) to {args.out}")
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 
 from shared.reader import StoreReader
 from shared.store import open_store
+from shared.validate import ConfigValueError
 
 __all__ = ["export_geotiffs"]
 
@@ -34,8 +35,9 @@ def export_geotiffs(
     valid = np.asarray(store.array("valid")[:], bool)
     bad = [s for s in samples if not 0 <= s < spec.n_samples or not valid[s]]
     if bad:
-        raise ValueError(
-            f"sample(s) {bad} do not hold data (the store has samples 0..{spec.n_samples - 1})"
+        raise ConfigValueError(
+            "--samples",
+            f"sample(s) {bad} do not hold data (the store has samples 0..{spec.n_samples - 1})",
         )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,14 @@ class CheckpointError(ValueError):
 
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a resumed run must share with the run that wrote the checkpoint."""
-    return {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
+    """The settings a resumed run must share with the run that wrote the checkpoint (a local
+    store path compared as its real path: relative and absolute spellings are one store)."""
+    from trainer.config import normalise_store_path
+
+    identity = {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
+    if isinstance(identity.get("store"), str):
+        identity["store"] = normalise_store_path(identity["store"])
+    return identity
 
 
 def rng_state() -> dict[str, Any]:

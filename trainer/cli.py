@@ -59,9 +59,11 @@ def pretrain_config(args: argparse.Namespace):  # -> PretrainConfig
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    from trainer.config import check_against_store
     from trainer.loop import pretrain
 
     cfg = pretrain_config(args)
+    check_against_store(cfg)  # device, arch, bands, size, batch: before anything is allocated
     result = pretrain(cfg)
     if result.steps:
         print(
@@ -74,9 +76,11 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from shared.validate import check_path
     from trainer.export import export_encoder
     from trainer.weights import export_foreign, identify, read_weights_file
 
+    check_path("--out", args.out, "dir-or-new")
     if identify(read_weights_file(args.checkpoint)) == "checkpoint":
         folder = export_encoder(args.checkpoint, args.out)
     else:  # an official SeCo checkpoint or a torchgeo / timm state dict
@@ -87,13 +91,15 @@ def _export(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from shared.bands import band_names, resolve_bands
-    from trainer.evaluate.run import evaluate
+    from trainer.config import check_evaluation, check_protocols
+    from trainer.evaluate.run import TASKS, evaluate
 
     try:
         bands = resolve_bands(args.bands, band_names("L1C"))
     except ValueError as e:
         raise UsageError(str(e)) from e
-    protocols = tuple(p.strip() for p in args.protocols.split(",")) if args.protocols else None
+    protocols = check_protocols(args.protocols, TASKS[args.task][0])
+    check_evaluation(args.data, args.encoder, args.size, args.device, args.change_steps)
     evaluate(
         args.task,
         args.data,
@@ -124,14 +130,24 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     from trainer.bench import run
+    from trainer.config import PretrainConfig, check_against_store
 
     cuda = torch.cuda.is_available()
+    cfg = PretrainConfig(
+        store=args.store,
+        arch=args.arch or ("resnet50" if cuda else "resnet18"),
+        batch=args.batch or (256 if cuda else 16),
+        size=args.size or (224 if cuda else 64),
+        steps=args.steps or (50 if cuda else 4),
+        workers=args.workers,
+    )
+    check_against_store(cfg, check_batch=False)
     figures = run(
         args.store,
-        args.arch or ("resnet50" if cuda else "resnet18"),
-        args.batch or (256 if cuda else 16),
-        args.size or (224 if cuda else 64),
-        args.steps or (50 if cuda else 4),
+        cfg.arch,
+        cfg.batch,
+        cfg.size,
+        int(cfg.steps or 1),
         args.compile,
         args.workers,
         args.reader_locations,

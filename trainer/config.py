@@ -10,15 +10,58 @@ them with replacement; ``with_replacement=True`` restores that).
 from __future__ import annotations
 
 import json
+import re
 import tomllib
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PretrainConfig", "OBJECTIVES", "SETTING_HELP", "load_config"]
+from shared.validate import (
+    ConfigValueError,
+    Range,
+    check_choice,
+    check_device_name,
+    check_fields,
+    check_path,
+    check_value,
+)
+
+__all__ = [
+    "PretrainConfig",
+    "OBJECTIVES",
+    "PRETRAIN_LIMITS",
+    "SETTING_HELP",
+    "load_config",
+    "check_device",
+    "check_arch",
+    "check_against_store",
+    "check_evaluation",
+    "check_protocols",
+    "normalise_store_path",
+]
 
 #: objective → (seasons read per location, projection heads)
 OBJECTIVES: dict[str, tuple[int, int]] = {"seco": (3, 3), "moco": (1, 1), "moco_tp": (2, 1)}
+
+#: allowed ranges of PretrainConfig's numbers (types come from the annotations)
+PRETRAIN_LIMITS: dict[str, Range] = {
+    "epochs": Range(0, 1_000_000, low_open=True),
+    "steps": Range(1, 10**12),
+    "batch": Range(1, 1_048_576),
+    "size": Range(1, 8192),
+    "lr": Range(0, 1000, low_open=True),
+    "momentum": Range(0, 1, high_open=True),
+    "weight_decay": Range(0, 10),
+    "queue": Range(1, 2**26),
+    "dim": Range(1, 65_536),
+    "encoder_momentum": Range(0, 1, high_open=True),
+    "temperature": Range(0, 1000, low_open=True),
+    "seed": Range(0, 2**63 - 1),
+    "workers": Range(0, 1024),
+    "checkpoint_every": Range(1, 10**12),
+    "log_every": Range(1, 10**12),
+}
 
 
 @dataclass(frozen=True)
@@ -55,12 +98,10 @@ class PretrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(
-                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
-            )
-        if self.schedule not in ("step", "cosine"):
-            raise ValueError(f"schedule must be 'step' or 'cosine', got {self.schedule!r}")
+        check_fields(self, PRETRAIN_LIMITS)
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("schedule", self.schedule, ("step", "cosine"))
+        object.__setattr__(self, "device", check_device_name("device", self.device))
         for name in ("batch", "size", "queue", "dim", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -132,15 +173,172 @@ SETTING_HELP: dict[str, str] = {
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Settings from a ``.toml`` or ``.json`` file (a flat table of PretrainConfig fields)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {p} does not exist")
-    text = p.read_text()
+    """Settings from a ``.toml`` or ``.json`` file (a flat table of PretrainConfig fields),
+    each checked for its type by the same checks as :class:`PretrainConfig` runs.
+
+    Raises:
+        ConfigValueError: the file is missing, unreadable, not a table, names an unknown
+            setting or holds a value of the wrong type (the message names the file).
+    """
+    p = check_path("--config", path, "file")
     try:
+        text = p.read_text(encoding="utf-8")
         data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"config file {p} is not valid {p.suffix[1:].upper()}: {e}") from e
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        kind = "TOML" if p.suffix == ".toml" else "JSON"
+        raise ConfigValueError("--config", f"{p} is not valid {kind}: {e}") from e
     if not isinstance(data, dict):
-        raise ValueError(f"config file {p} must hold a table of settings")
-    return data
+        raise ConfigValueError("--config", f"{p} must hold a table of settings")
+    hints = typing.get_type_hints(PretrainConfig)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigValueError("--config", f"{p}: unknown setting(s): {', '.join(unknown)}")
+    return {
+        key: check_value(f"{p.name}: {key}", value, hints[key], PRETRAIN_LIMITS.get(key))
+        for key, value in data.items()
+    }
+
+
+def check_device(device: str) -> str:
+    """``device`` if it names a device this machine has (``auto`` always does).
+
+    Raises:
+        ConfigValueError: unknown name, or no such device here (``cuda:99``, CUDA absent).
+    """
+    import torch
+
+    name = check_device_name("device", device)
+    kind, _, index = name.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigValueError("device", f"{name}: this machine has no CUDA device (use cpu)")
+        if int(index or 0) >= count:
+            raise ConfigValueError(
+                "device",
+                f"{name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}",
+            )
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigValueError("device", "mps: this machine has no Apple GPU (use cpu)")
+    elif kind == "xpu":
+        xpu = getattr(torch, "xpu", None)
+        count = xpu.device_count() if xpu is not None and xpu.is_available() else 0
+        if int(index or 0) >= count:
+            raise ConfigValueError("device", f"{name}: this machine has {count} XPU device(s)")
+    return name
+
+
+def check_arch(arch: str) -> str:
+    """``arch`` if timm knows it.
+
+    Raises:
+        ConfigValueError: an unknown architecture, with close names.
+    """
+    import timm
+
+    if not timm.is_model(arch):
+        close = timm.list_models(f"*{arch}*")[:8]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigValueError("arch", f"unknown timm architecture {arch!r}{hint}")
+    return arch
+
+
+def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
+    """Cross-field checks of a run against its store and this machine, before anything is
+    allocated: the device exists, the architecture is known, the bands are in the store, the
+    crop ``size`` fits in the stored patch, ``batch`` is at most the number of usable samples
+    (unless ``check_batch`` is false: benchmarks may cycle), ``out`` is a folder or new.
+
+    Raises:
+        ConfigValueError: the first check that fails.
+        NotAStoreError: ``cfg.store`` is not a store.
+    """
+    from shared.bands import resolve_bands
+    from shared.store import open_store
+    from trainer.data import valid_samples
+
+    check_device(cfg.device)
+    check_arch(cfg.arch)
+    check_path("out", cfg.out, "dir-or-new")
+    store = open_store(cfg.store)
+    spec = store.spec
+    try:
+        resolve_bands(cfg.bands, spec.bands)
+    except ValueError as e:
+        raise ConfigValueError("bands", str(e)) from e
+    if cfg.size > spec.size:
+        raise ConfigValueError(
+            "size", f"{cfg.size} px is larger than the store's {spec.size}-px patches"
+        )
+    usable = len(valid_samples(cfg.store)[0]) if check_batch else cfg.batch
+    if cfg.batch > usable:
+        raise ConfigValueError(
+            "batch", f"{cfg.batch} is larger than the store's {usable} usable sample(s)"
+        )
+
+
+#: protocols by task kind (``trainer.evaluate.run.TASKS`` gives each task's kind)
+PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "classification": ("linear", "knn", "finetune"),
+    "change": ("change",),
+}
+
+
+def check_protocols(text: str | None, kind: str) -> tuple[str, ...] | None:
+    """``"linear,knn"`` → ``("linear", "knn")`` for a task of ``kind``; None: the task's default.
+
+    Raises:
+        ConfigValueError: an unknown protocol, or none at all (``","``).
+    """
+    if text is None:
+        return None
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    allowed = PROTOCOLS.get(kind, ())
+    if not names:
+        raise ConfigValueError("--protocols", f"no protocol in {text!r}: use {', '.join(allowed)}")
+    for name in names:
+        check_choice("--protocols", name, allowed)
+    return names
+
+
+def check_evaluation(
+    data: str, encoders: list[str], size: int, device: str, change_steps: int
+) -> None:
+    """Checks of an evaluation's settings before any data is read: the device exists, ``size``
+    is in range and, for a store, at most its patch size, the encoders and data exist.
+
+    Raises:
+        ConfigValueError: the first check that fails.
+    """
+    check_device(device)
+    check_value("--size", size, int, Range(1, 8192))
+    check_value("--change-steps", change_steps, int, Range(1, 10**9))
+    for spec in encoders:
+        if spec == "random" or spec.startswith("random:"):
+            check_arch(spec.partition(":")[2] or "resnet18")
+        elif re.match(r"[a-z]+:", spec):  # another kind (imagenet:<arch>): its loader checks
+            continue
+        elif not Path(spec).exists():
+            raise ConfigValueError(
+                "--encoder", f"{spec} does not exist (no checkpoint, weights or export folder)"
+            )
+    if not Path(data).exists():
+        raise ConfigValueError("--data", f"{data} does not exist")
+    if (Path(data) / "zarr.json").is_file():
+        from shared.store import open_store
+
+        patch = open_store(data).spec.size
+        if size > patch:
+            raise ConfigValueError(
+                "--size", f"{size} px is larger than the store's {patch}-px patches"
+            )
+
+
+def normalise_store_path(location: str) -> str:
+    """A local store path as its real absolute path (URLs unchanged), so that ``x.zarr``,
+    ``./x.zarr`` and ``/abs/x.zarr`` name one store when settings are compared."""
+    import os
+
+    if "://" in location:
+        return location
+    return os.path.realpath(os.path.expanduser(location))

@@ -124,10 +124,10 @@ def test_in_flight_bound_is_never_exceeded(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "args,message,code",
     [
-        (["--source", "landsat"], "unknown SOURCE 'landsat'", 2),
-        (["--n", "0"], "N must be", 2),
+        (["--source", "landsat"], "source: expected one of", 2),
+        (["--n", "0"], "n: expected an integer in [1, ", 2),
         (["--bands", "l3x"], "l1c or l2a", 2),
-        (["--clear-threshold", "1.5"], "clear threshold", 2),
+        (["--clear-threshold", "1.5"], "clear_threshold: expected a number in (0, 1]", 2),
         (["--faults", "bogus=1"], "--faults item", 2),
     ],
 )

@@ -57,7 +57,7 @@ def test_plan_file_is_byte_identical_and_round_trips(tmp_path, plan_fr):
 
 
 def test_plan_errors():
-    with pytest.raises(PlanError, match="N must be"):
+    with pytest.raises(ValueError, match=r"n: expected an integer in \[1, "):
         PlanConfig(n=0)
     with pytest.raises(PlanError, match="no cities"):
         make_plan(PlanConfig(region="-40,-40,-30,-30", n=5))  # South Atlantic
@@ -83,8 +83,8 @@ def test_cli_plan_writes_plan_and_map(tmp_path, capsys):
         (["--region", "ZZ", "--n", "5"], "not a continent"),
         (["--region", "10,60,20,50", "--n", "5"], "minlat"),
         (["--region", "0,91,1,92", "--n", "5"], "outside [-90, 90]"),
-        (["--region", "FR", "--n", "0"], "N must be"),
-        (["--region", "FR", "--n", "-3"], "N must be"),
+        (["--region", "FR", "--n", "0"], "n: expected an integer in [1, "),
+        (["--region", "FR", "--n", "-3"], "n: expected an integer in [1, "),
         (["--region", "FR", "--n", "5", "--sigma-km", "0"], "sigma_km"),
         (["--region", "FR", "--n", "5", "--sigma-km", "-1"], "sigma_km"),
         (["--region=-40,-40,-30,-30", "--n", "5"], "no cities"),

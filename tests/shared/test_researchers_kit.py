@@ -103,7 +103,7 @@ def test_geotiff_export_round_trip(collected, tmp_path):
     bad = run_module(
         "shared", "export-geotiff", str(collected), "--samples", "x", "--out", str(tmp_path)
     )
-    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1  # a usage error
 
 
 def test_torch_dataset(collected):

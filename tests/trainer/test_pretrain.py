@@ -169,11 +169,11 @@ def test_export_loads_in_timm_with_the_same_features(train_store, tmp_path):
     "args,code,message",
     [
         (["--store", "/nowhere.zarr"], 2, "no such store"),
-        (["--arch", "resnet9000"], 1, "unknown timm architecture"),
-        (["--bands", "B99"], 1, "unknown band"),
-        (["--objective", "simclr"], 2, "objective must be one of"),
-        (["--batch", "64"], 1, "fewer than one batch"),
-        (["--steps", "0"], 2, "steps must be"),
+        (["--arch", "resnet9000"], 2, "unknown timm architecture"),
+        (["--bands", "B99"], 2, "unknown band"),
+        (["--objective", "simclr"], 2, "objective: expected one of seco, moco, moco_tp"),
+        (["--batch", "64"], 2, "batch: 64 is larger than the store's 40 usable sample(s)"),
+        (["--steps", "0"], 2, "steps: expected an integer in [1, "),
     ],
 )
 def test_bad_input_is_one_line(train_store, tmp_path, capsys, args, code, message):
