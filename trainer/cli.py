@@ -56,6 +56,8 @@ def pretrain_config(args: argparse.Namespace):  # -> PretrainConfig
             settings[flag] = True
     if args.no_progress:
         settings["progress"] = False
+    if args.bf16 is not None:
+        settings["bf16"] = args.bf16
     try:
         return PretrainConfig().replace(**settings)
     except (TypeError, ValueError) as e:
@@ -126,6 +128,7 @@ def _bench(args: argparse.Namespace) -> int:
         args.compile,
         args.workers,
         args.reader_locations,
+        bands=[b.strip() for b in args.bands.split(",") if b.strip()],
     )
     print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
@@ -138,7 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="TOML or JSON file of settings")
     for flag, (name, kind) in _PRETRAIN_FLAGS.items():
         p.add_argument(flag, dest=name, type=kind, default=None)
-    p.add_argument("--compile", action="store_true", help="torch.compile the encoders")
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the encoders and augmentations"
+    )
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bf16 autocast (default: on CUDA only; --bf16 on the CPU too, --no-bf16 never)",
+    )
     p.add_argument(
         "--with-replacement",
         action="store_true",
@@ -178,13 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="step ceiling vs pipeline from a store, reader vs decode bound"
     )
     p.add_argument("--store", required=True)
-    p.add_argument("--arch", default=None)
+    p.add_argument("--arch", default=None, help="timm name or comma list (default per device)")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--reader-locations", type=int, default=300)
+    p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
+    p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
     p.set_defaults(func=_bench)
     return parser
 

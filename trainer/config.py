@@ -50,7 +50,7 @@ class PretrainConfig:
     log_every: int = 10
     compile: bool = False
     channels_last: bool = True
-    bf16: bool = True  # used on CUDA only
+    bf16: bool | None = None  # bf16 autocast: None on CUDA only, True also on the CPU, False off
     device: str = "auto"
     progress: bool = True
 

@@ -34,7 +34,7 @@ from trainer.distributed import Dist, ShuffledKeys, setup
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.scaling import BandScaling
-from trainer.step import train_step
+from trainer.step import autocast_for, train_step
 from trainer.views import make_views
 
 __all__ = ["RunResult", "pretrain", "learning_rate", "TrainError"]
@@ -182,7 +182,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
     shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
     encode_keys = shuffle or encode_keys
-    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile and cuda)
+    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile)
     loader = batch_loader(cfg.store, cfg.bands, plan, first, total, cfg.workers, pin=cuda)
     run_log = RunLog(out, d.main)
     if d.main:
@@ -196,7 +196,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     start = time.perf_counter()
     seen = skipped = 0
     last_loss = float("nan")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16)
+    autocast = autocast_for(d.device, cfg.bf16)
     for batch in DevicePrefetcher(loader, d.device):
         step = int(batch["step"])
         pixels = batch["pixels"]
