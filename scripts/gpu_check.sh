@@ -19,8 +19,10 @@
 # `make gpu-wheels` on a machine with PyPI, then carried over) into /tmp/gpu-check-site.
 #
 # Knobs (environment): GPU_CHECK_N (store locations, default 3000), GPU_CHECK_STEPS (20),
-# GPU_CHECK_STORE, GPU_CHECK_OUT (logs and runs, default runs/gpu-check), GPU_CHECK_CPU=1 (a small run on the CPU to exercise the script without a GPU;
-# writes its bench figures to runs/gpu-check/docs, not docs/).
+# GPU_CHECK_STORE, GPU_CHECK_OUT (logs and runs, default runs/gpu-check), GPU_CHECK_CPU=1 (a
+# small run on the CPU that exercises the script without a GPU: a 48-location store, the step
+# check of GPU_CHECK_OBJECTIVES (default seco) with a ResNet-18 at 32 px, the bench's CPU
+# reference; figures go to $GPU_CHECK_OUT/docs, not docs/).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,7 +95,7 @@ if [[ "$CPU_MODE" == 1 ]]; then
     STORE=${GPU_CHECK_STORE:-$OUT/cpu-store.zarr}
     COLLECT_EXTRA=(--size 64 --workers 1)
     STEPS_ARGS=(--allow-cpu --arch resnet18 --batch 8 --size 32 --queue 64 --workers 1
-        --steps "${GPU_CHECK_STEPS:-2}")
+        --steps "${GPU_CHECK_STEPS:-2}" --objectives "${GPU_CHECK_OBJECTIVES:-seco}")
     DOCS=$OUT/docs
     BENCH_ARGS=(--arch resnet18 --batch 8 --size 32 --steps 2 --workers 1
         --reader-locations 20 --docs "$DOCS")
@@ -117,7 +119,8 @@ else
     phase store "$PY" -m collector collect --region=world --n "$N" --seed 7 --source synthetic \
         --spares 2 --no-progress "${COLLECT_EXTRA[@]}" --out "$STORE"
 fi
-phase steps "$PY" -m trainer.gpucheck steps --store "$STORE" --out "$OUT/runs" "${STEPS_ARGS[@]}"
+phase steps "$PY" -m trainer.gpucheck steps --store "$STORE" --out "$OUT/runs" --docs "$DOCS" \
+    "${STEPS_ARGS[@]}"
 grep -h "matches eager" "$OUT/steps.log" | sed 's/^ */gpu-check:   /'
 phase bench-resnet50 "$PY" -m trainer bench --store "$STORE" "${BENCH_ARGS[@]}"
 phase bench-resnet18 "$PY" -m trainer bench --store "$STORE" "${BENCH18_ARGS[@]}"

@@ -129,6 +129,7 @@ def _bench(args: argparse.Namespace) -> int:
         args.workers,
         args.reader_locations,
         bands=[b.strip() for b in args.bands.split(",") if b.strip()],
+        docs=Path(args.docs) if args.docs else None,
     )
     print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
     p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
+    p.add_argument("--docs", default=None, help="folder of benchmarks.{md,json} (default docs/)")
     p.set_defaults(func=_bench)
     return parser
 

@@ -22,7 +22,7 @@ import csv
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shared.cli import OneLineParser, run_command
@@ -120,11 +120,13 @@ def check_steps(
     workers: int = 8,
     bf16: bool | None = None,
     objectives: Sequence[str] = OBJECTIVES,
-    log=print,
+    log: Callable[[str], object] = print,
+    docs: Path | None = None,
 ) -> dict[str, float]:
     """Eager then compiled runs of every objective; returns the worst relative difference per
     objective. The defaults are the benchmark's (ResNet-50, batch 256, 224 px) so that the
-    benchmark after it reuses the compiled kernels from inductor's cache.
+    benchmark after it reuses the compiled kernels from inductor's cache. With ``docs``, the
+    figures are recorded there as the ``gpu_check`` section of ``benchmarks.{md,json}``.
 
     Raises:
         CheckFailed: a loss is non-finite or the runs disagree (see :func:`compare_losses`).
@@ -132,7 +134,7 @@ def check_steps(
     from trainer.config import PretrainConfig
     from trainer.loop import pretrain
 
-    worst = {}
+    worst, seconds = {}, {}
     for objective in objectives:
         runs = {}
         for compiled in (False, True):
@@ -158,13 +160,52 @@ def check_steps(
             start = time.perf_counter()
             result = pretrain(cfg, log=lambda _: None)
             runs[compiled] = _losses(folder)
+            seconds[name] = time.perf_counter() - start
             log(
-                f"  {name}: {steps} steps in {time.perf_counter() - start:.1f} s, "
-                f"last loss {result.last_loss:.4f}"
+                f"  {name}: {steps} steps in {seconds[name]:.1f} s, last loss {result.last_loss:.4f}"
             )
         worst[objective] = compare_losses(objective, runs[False], runs[True])
         log(f"  {objective}: compiled matches eager (largest difference {worst[objective]:.2%})")
+    if docs is not None:
+        _record(worst, seconds, steps, arch, batch, size, docs)
     return worst
+
+
+def _record(
+    worst: dict[str, float],
+    seconds: dict[str, float],
+    steps: int,
+    arch: str,
+    batch: int,
+    size: int,
+    docs: Path,
+) -> None:
+    """The check's figures as the ``gpu_check`` section of ``docs/benchmarks.{md,json}``."""
+    import torch
+
+    from shared.benchmarks import record
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    table = [
+        (
+            f"{objective}: {steps} steps eager / compiled (compile included)",
+            f"{seconds[f'{objective}-eager']:.1f} s / {seconds[f'{objective}-compiled']:.1f} s, "
+            f"losses within {worst[objective]:.2%}",
+        )
+        for objective in worst
+    ]
+    record(
+        "gpu_check",
+        f"GPU check: eager vs compiled pre-training on {device}",
+        f"python -m trainer.gpucheck steps --steps {steps} --arch {arch} --batch {batch} "
+        f"--size {size} (part of make gpu-check)",
+        {f"gpu_check_{k}_max_rel_diff": round(v, 5) for k, v in worst.items()},
+        table,
+        f"{arch}, batch {batch}, {size} px, bf16 autocast and channels-last (the CUDA "
+        f"defaults), from the bench store. Allowed: {FIRST_RTOL:.0%} at the first step, "
+        f"{STEP_RTOL:.0%} at any step.",
+        docs=docs,
+    )
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -187,6 +228,7 @@ def _steps(args: argparse.Namespace) -> int:
         bf16=args.bf16,
         objectives=args.objectives,
         log=lambda line: print(line, flush=True),
+        docs=Path(args.docs) if args.docs else None,
     )
     print("gpu-check steps passed: " + ", ".join(f"{k} within {v:.2%}" for k, v in worst.items()))
     return 0
@@ -225,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast (default: on CUDA only)",
     )
     p.add_argument("--allow-cpu", action="store_true", help="run on the CPU when CUDA is absent")
+    p.add_argument("--docs", default=None, help="record the figures in DOCS/benchmarks.*")
     p.set_defaults(func=_steps)
     return parser
 
