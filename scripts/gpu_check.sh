@@ -126,13 +126,13 @@ phase bench-resnet50 "$PY" -m trainer bench --store "$STORE" "${BENCH_ARGS[@]}"
 phase bench-resnet18 "$PY" -m trainer bench --store "$STORE" "${BENCH18_ARGS[@]}"
 
 # --- summary -------------------------------------------------------------------------------
-"$PY" - "$DOCS" <<'EOF' || true
+"$PY" - "$DOCS" "$CPU_MODE" <<'EOF' || true
 import json, sys
 from pathlib import Path
-docs = Path(sys.argv[1])
-figures = json.loads((docs / "benchmarks.json").read_text())
+figures = json.loads((Path(sys.argv[1]) / "benchmarks.json").read_text())
 targets = {"p1_ratio_resnet50_rgb": 0.9, "p1_ratio_resnet50_all": 0.85}
-for key in sorted(k for k in figures if k.startswith(("p1_", "cpu_reference_"))):
+prefix = "cpu_reference_" if sys.argv[2] == "1" else "p1_"
+for key in sorted(k for k in figures if k.startswith(prefix)):
     value, target = figures[key], targets.get(key)
     note = "" if target is None or value is None else (" (target ≥ %.2f%s)" % (target, "" if value >= target else ", MISSED"))
     print(f"gpu-check:   {key} = {value}{note}")

@@ -211,7 +211,9 @@ def run(
 
     ``arch`` is one timm name or a comma list (each gets P1 for every band set in ``bands``,
     ``rgb`` and/or ``all``); ``reader_locations`` 0 skips P2. On CUDA every architecture is
-    recorded in its own section, so a ResNet-18 run does not replace the ResNet-50 figures.
+    recorded in its own section, so a ResNet-18 run does not replace the ResNet-50 figures (on
+    the CPU the first architecture keeps the one ``trainer_bench`` section, the others get
+    their own).
 
     Raises:
         ValueError: an unknown band set or an empty architecture list.
@@ -250,8 +252,12 @@ def run(
         p1 = _p1(store, one, batch, size, steps, compile, workers, workdir, bands, spec, device)
         figures.update(p1[0])
         table += p1[1]
-        section = f"trainer_bench_cuda_{_tag(one)}" if cuda else "trainer_bench"
-        title = f"Trainer data path on {figures['device']}" + (f", {one}" if cuda else "")
+        section = (
+            f"trainer_bench_cuda_{_tag(one)}"
+            if cuda
+            else ("trainer_bench" if i == 0 else f"trainer_bench_{_tag(one)}")
+        )
+        title = f"Trainer data path on {figures['device']}" + (f", {one}" if cuda or i else "")
         command = (
             f"python -m trainer bench --store {store} --arch {one} --batch {batch} --size {size} "
             f"--steps {steps}{' --compile' if compile else ''}"
