@@ -18,7 +18,7 @@
 # sees CUDA; python3. Packages it lacks are installed from wheels in .whl/ (made by
 # `make gpu-wheels` on a machine with PyPI, then carried over) into /tmp/gpu-check-site.
 #
-# Knobs (environment): GPU_CHECK_N (store locations, default 3000), GPU_CHECK_STEPS (20),
+# Knobs (environment): GPU_CHECK_N (store locations, default 2048), GPU_CHECK_STEPS (20),
 # GPU_CHECK_STORE, GPU_CHECK_OUT (logs and runs, default runs/gpu-check), GPU_CHECK_CPU=1 (a
 # small run on the CPU that exercises the script without a GPU: a 48-location store, the step
 # check of GPU_CHECK_OBJECTIVES (default seco) with a ResNet-18 at 32 px, the bench's CPU
@@ -102,7 +102,7 @@ if [[ "$CPU_MODE" == 1 ]]; then
     BENCH18_ARGS=(--arch resnet18 --batch 8 --size 32 --steps 2 --workers 1
         --reader-locations 0 --bands rgb --docs "$DOCS")
 else
-    N=${GPU_CHECK_N:-3000}
+    N=${GPU_CHECK_N:-2048}
     STORE=${GPU_CHECK_STORE:-datasets/bench-$N.zarr}
     COLLECT_EXTRA=()
     STEPS_ARGS=(--steps "${GPU_CHECK_STEPS:-20}")
