@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from contextlib import nullcontext
+from collections.abc import Sequence
 from typing import Any
 
 import numcodecs.blosc
@@ -23,7 +23,10 @@ from shared.reader import StoreReader
 from shared.shards import EMPTY
 from trainer.data import valid_samples
 
-__all__ = ["bench_reader", "bench_ceiling", "bench_pipeline", "run"]
+__all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"]
+
+BAND_SETS = ("rgb", "all")
+"""The band sets P1 and P2 measure: RGB (B4, B3, B2) and all bands of the store."""
 
 
 def _draws(location: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +120,7 @@ def bench_ceiling(
 ) -> float:
     """Locations/s of the training step alone, on random tensors already on the device."""
     from trainer.methods import ContrastiveModel
-    from trainer.step import train_step
+    from trainer.step import autocast_for, train_step
 
     cuda = device.type == "cuda"
     model = ContrastiveModel(arch, chans, objective, queue_size=16384).to(device)
@@ -133,7 +136,7 @@ def bench_ceiling(
     encode: Any = torch.compile(model.encoder) if compile else model.encoder
     keys: Any = torch.compile(model.momentum_encoder) if compile else model.momentum_encoder
     views = _views(objective, batch, chans, size, device, cuda)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+    autocast = autocast_for(device, None)  # bf16 on CUDA, float32 on the CPU
     warm = 3 if not compile else 8
     for _ in range(warm):
         train_step(model, views, opt, 0.03, encode, keys, autocast)
@@ -202,28 +205,92 @@ def run(
     reader_locations: int,
     docs: Any = None,
     workdir: str = "runs",
+    bands: Sequence[str] = BAND_SETS,
 ) -> dict[str, Any]:
-    """Measure what this machine can and record it in ``docs`` (default docs/benchmarks.*)."""
+    """Measure what this machine can and record it in ``docs`` (default docs/benchmarks.*).
+
+    ``arch`` is one timm name or a comma list (each gets P1 for every band set in ``bands``,
+    ``rgb`` and/or ``all``); ``reader_locations`` 0 skips P2. On CUDA every architecture is
+    recorded in its own section, so a ResNet-18 run does not replace the ResNet-50 figures (on
+    the CPU the first architecture keeps the one ``trainer_bench`` section, the others get
+    their own).
+
+    Raises:
+        ValueError: an unknown band set or an empty architecture list.
+    """
+    archs = [a.strip() for a in arch.split(",") if a.strip()]
+    unknown = sorted(set(bands) - set(BAND_SETS))
+    if not archs or unknown or not bands:
+        raise ValueError(
+            f"bench needs architectures and band sets from {', '.join(BAND_SETS)}, got "
+            f"arch={arch!r}, bands={list(bands)!r}"
+        )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device.type == "cuda"
     figures: dict[str, Any] = {"device": torch.cuda.get_device_name(0) if cuda else "cpu"}
-    table = []
     from shared.store import open_store
 
     spec = open_store(store).spec
-    for name, bands in (("rgb", ["B4", "B3", "B2"]), ("all", list(spec.bands))):
-        r = bench_reader(store, bands, n=reader_locations)
-        figures[f"p2_reader_{name}_loc_s_per_core"] = round(r["reader"], 1)
-        figures[f"p2_decode_bound_{name}_loc_s_per_core"] = round(r["bound"], 1)
-        figures[f"p2_reader_{name}_fraction_of_bound"] = round(r["ratio"], 3)
-        table.append(
-            (
-                f"P2 reader, {name} ({len(bands)} bands × 3 seasons × {spec.size}²), one core",
-                f"{r['reader']:.1f} locations/s = {r['ratio']:.2f} of the decode bound ({r['bound']:.1f})",
+    band_lists = {"rgb": ["B4", "B3", "B2"], "all": list(spec.bands)}
+    p2_table = []
+    if reader_locations > 0:
+        for name in bands:
+            r = bench_reader(store, band_lists[name], n=reader_locations)
+            figures[f"p2_reader_{name}_loc_s_per_core"] = round(r["reader"], 1)
+            figures[f"p2_decode_bound_{name}_loc_s_per_core"] = round(r["bound"], 1)
+            figures[f"p2_reader_{name}_fraction_of_bound"] = round(r["ratio"], 3)
+            p2_table.append(
+                (
+                    f"P2 reader, {name} ({len(band_lists[name])} bands × 3 seasons × "
+                    f"{spec.size}²), one core",
+                    f"{r['reader']:.1f} locations/s = {r['ratio']:.2f} of the decode bound "
+                    f"({r['bound']:.1f})",
+                )
             )
+    for i, one in enumerate(archs):
+        table = p2_table if i == 0 else []
+        p1 = _p1(store, one, batch, size, steps, compile, workers, workdir, bands, spec, device)
+        figures.update(p1[0])
+        table += p1[1]
+        section = (
+            f"trainer_bench_cuda_{_tag(one)}"
+            if cuda
+            else ("trainer_bench" if i == 0 else f"trainer_bench_{_tag(one)}")
         )
-    tag = arch.replace("/", "_")
-    for name in ("rgb", "all"):
+        title = f"Trainer data path on {figures['device']}" + (f", {one}" if cuda or i else "")
+        command = (
+            f"python -m trainer bench --store {store} --arch {one} --batch {batch} --size {size} "
+            f"--steps {steps}{' --compile' if compile else ''}"
+            + (f" --bands {','.join(bands)}" if tuple(bands) != BAND_SETS else "")
+            + ("" if i == 0 and reader_locations > 0 else " --reader-locations 0")
+        )
+        record(section, title, command, {**figures}, table, _notes(cuda), docs=docs)
+    return figures
+
+
+def _tag(arch: str) -> str:
+    return arch.replace("/", "_")
+
+
+def _p1(
+    store: str,
+    arch: str,
+    batch: int,
+    size: int,
+    steps: int,
+    compile: bool,
+    workers: int,
+    workdir: str,
+    bands: Sequence[str],
+    spec: Any,
+    device: torch.device,
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """P1 of one architecture: (figures, table rows)."""
+    cuda = device.type == "cuda"
+    tag = _tag(arch)
+    figures: dict[str, Any] = {}
+    table = []
+    for name in bands:
         chans = 3 if name == "rgb" else spec.n_bands
         ceiling = bench_ceiling(arch, chans, batch, size, steps, compile, device)
         pipeline = bench_pipeline(
@@ -239,7 +306,8 @@ def run(
             figures[f"cpu_reference_pipeline_{tag}_{name}_loc_s"] = round(pipeline, 2)
         table.append(
             (
-                f"P1 {'' if cuda else 'CPU reference: '}{arch} {name}, batch {batch}, {size} px{', compiled' if compile else ''}",
+                f"P1 {'' if cuda else 'CPU reference: '}{arch} {name}, batch {batch}, {size} px"
+                f"{', compiled' if compile else ''}",
                 f"ceiling {ceiling:.1f}, pipeline {pipeline:.1f} locations/s, ratio {ratio:.2f}",
             )
         )
@@ -251,22 +319,18 @@ def run(
             "p1_pipeline_resnet50_rgb_loc_s",
         ):
             figures.setdefault(key, None)
+    return figures, table
+
+
+def _notes(cuda: bool) -> str:
     notes = (
-        "P1 compares the same step code on ready tensors (ceiling) and fed from the store (pipeline) "
-        "in one run. P2's bound decompresses the very chunks the reader fetched, already in memory."
+        "P1 compares the same step code on ready tensors (ceiling) and fed from the store "
+        "(pipeline) in one run. P2's bound decompresses the very chunks the reader fetched, "
+        "already in memory."
     )
     if not cuda:
         notes += (
-            " No CUDA device on this machine: the P1 targets (ResNet-50, batch 256, 224 px on an H100) "
-            "are not measured here; the CPU reference only shows the code path runs."
+            " No CUDA device on this machine: the P1 targets (ResNet-50, batch 256, 224 px on an "
+            "H100) are not measured here; the CPU reference only shows the code path runs."
         )
-    record(
-        "trainer_bench",
-        f"Trainer data path on {figures['device']}",
-        f"python -m trainer bench --store {store} --arch {arch} --batch {batch} --size {size} --steps {steps}{' --compile' if compile else ''}",
-        figures,
-        table,
-        notes,
-        docs=docs,
-    )
-    return figures
+    return notes

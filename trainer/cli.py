@@ -151,6 +151,8 @@ def _bench(args: argparse.Namespace) -> int:
         args.compile,
         args.workers,
         args.reader_locations,
+        bands=[b.strip() for b in args.bands.split(",") if b.strip()],
+        docs=Path(args.docs) if args.docs else None,
     )
     print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
@@ -187,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                 dest=name,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=f"{text} (default: {'on' if default else 'off'})",
+                help=f"{text} (default: {'unset' if default is None else 'on' if default else 'off'})",
             )
         else:
             p.add_argument(
@@ -263,13 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="step ceiling vs pipeline from a store, reader vs decode bound"
     )
     p.add_argument("--store", required=True)
-    p.add_argument("--arch", default=None)
+    p.add_argument("--arch", default=None, help="timm name or comma list (default per device)")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--reader-locations", type=int, default=300)
+    p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
+    p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
+    p.add_argument("--docs", default=None, help="folder of benchmarks.{md,json} (default docs/)")
     p.set_defaults(func=_bench)
     return parser
 

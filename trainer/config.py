@@ -93,7 +93,7 @@ class PretrainConfig:
     log_every: int = 10
     compile: bool = False
     channels_last: bool = True
-    bf16: bool = True  # used on CUDA only
+    bf16: bool | None = None  # bf16 autocast: None on CUDA only, True also on the CPU, False off
     device: str = "auto"
     progress: bool = True
 
@@ -164,9 +164,9 @@ SETTING_HELP: dict[str, str] = {
     "workers": "DataLoader worker processes (capped at the CPUs this process may use)",
     "checkpoint_every": "steps between checkpoints (and view images in TensorBoard)",
     "log_every": "steps between rows of log.csv and TensorBoard scalars",
-    "compile": "torch.compile the encoders",
+    "compile": "torch.compile the encoders and the augmentations",
     "channels_last": "channels-last memory format on CUDA",
-    "bf16": "bf16 autocast on CUDA",
+    "bf16": "bf16 autocast; unset: on CUDA only, --bf16 on the CPU too, --no-bf16 never",
     "device": "auto, cpu, cuda or cuda:N (torchrun: one GPU per process)",
     "progress": "show a progress bar",
 }

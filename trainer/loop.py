@@ -38,7 +38,7 @@ from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.runlog import RunLog, write_run_toml
 from trainer.scaling import BandScaling
-from trainer.step import train_step
+from trainer.step import autocast_for, train_step
 from trainer.views import make_views
 
 __all__ = ["RunResult", "pretrain", "learning_rate", "TrainError", "available_cpus"]
@@ -150,7 +150,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
     shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
     encode_keys = shuffle or encode_keys
-    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile and cuda)
+    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile)
     workers = min(cfg.workers, available_cpus())
     loader = batch_loader(cfg.store, cfg.bands, plan, first, total, workers, pin=cuda)
     run_log = RunLog(out, d.main, first)
@@ -171,7 +171,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     # first step whose loss was not finite, kept on the device (-1: none): checking it costs
     # a synchronisation, so it is read only where it matters (logs, checkpoints, the end)
     nonfinite_at = torch.full((), -1, dtype=torch.long, device=d.device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.bf16)
+    autocast = autocast_for(d.device, cfg.bf16)
     for batch in DevicePrefetcher(loader, d.device):
         step = int(batch["step"])
         pixels = batch["pixels"]

@@ -88,7 +88,8 @@ class ContrastiveModel(nn.Module):
     @torch.no_grad()
     def keys(self, x: torch.Tensor, encode_keys: Encode | None = None) -> list[torch.Tensor]:
         """Momentum-encoder embeddings, one unit vector per head."""
-        return (encode_keys or self.momentum_encoder)(x)
+        # `is None`, not `or`: a compiled module (torch.compile) raises TypeError on truth tests
+        return (self.momentum_encoder if encode_keys is None else encode_keys)(x)
 
     @torch.no_grad()
     def enqueue(self, keys: list[torch.Tensor]) -> None:
@@ -116,7 +117,7 @@ class ContrastiveModel(nn.Module):
         over all processes (keys are gathered before they serve as batch negatives and before
         they are enqueued, so every process holds the same queues).
         """
-        encode = encode or self.encoder
+        encode = self.encoder if encode is None else encode
         self.update_momentum()
         if self.objective == "seco":
             return self._seco(views, encode, encode_keys, gather)

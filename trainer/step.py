@@ -1,4 +1,5 @@
-"""One optimisation step, shared by the training loop and the step-ceiling benchmark."""
+"""One optimisation step, shared by the training loop and the step-ceiling benchmark, and the
+choice of its autocast (bf16 on CUDA by default; on the CPU only when asked)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,23 @@ import torch
 from trainer.distributed import gather
 from trainer.methods import ContrastiveModel
 
-__all__ = ["train_step"]
+__all__ = ["autocast_for", "bf16_enabled", "train_step"]
+
+
+def bf16_enabled(device_type: str, bf16: bool | None) -> bool:
+    """Whether the step runs under bf16 autocast: ``bf16`` None means on CUDA only (the
+    default: the fast path there, a slowdown on most CPUs), True on every device (the CPU too,
+    which is how CI exercises autocast without a GPU), False never."""
+    if bf16 is None:
+        return device_type == "cuda"
+    return bool(bf16)
+
+
+def autocast_for(device: torch.device, bf16: bool | None) -> torch.autocast:
+    """The autocast context of a step on ``device`` (disabled when :func:`bf16_enabled` says
+    no). Losses are computed in float32 inside it (see ``trainer.losses``)."""
+    enabled = bf16_enabled(device.type, bf16)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def train_step(
