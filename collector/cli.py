@@ -268,6 +268,7 @@ def _import(args: argparse.Namespace) -> int:
             limit=args.limit,
             shard_samples=args.shard_samples,
             scheduler=args.scheduler or None,
+            dashboard=args.dashboard,
             workers=args.workers,
             progress=not args.no_progress,
         )
@@ -302,6 +303,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dashboard",
+        default="127.0.0.1:0",
+        metavar="HOST:PORT",
+        help="where a local cluster's Dask dashboard listens (default 127.0.0.1, any free "
+        "port; :8787 for port 8787 on every interface)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m collector", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -327,13 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
     )
     p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
-    p.add_argument(
-        "--dashboard",
-        default="127.0.0.1:0",
-        metavar="HOST:PORT",
-        help="where a local cluster's Dask dashboard listens (default 127.0.0.1, any free "
-        "port; :8787 for port 8787 on every interface)",
-    )
+    _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument(
         "--max-in-flight", type=int, default=None, help="cluster-wide requests in flight"
@@ -393,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="import the first N locations only")
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
     p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_import)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from collector.choose import ChoiceRules
 from collector.config import CollectConfig
@@ -47,8 +47,20 @@ class CollectResult:
     finalize: dict[str, Any]
 
 
+class ClusterSettings(Protocol):
+    """What :func:`dask_client` reads of a job's settings (a collection's or an import's)."""
+
+    @property
+    def scheduler(self) -> str | None: ...
+    @property
+    def workers(self) -> int | None: ...
+    @property
+    def dashboard(self) -> str: ...
+    def runtime(self, name: str) -> Any: ...
+
+
 @contextmanager
-def dask_client(cfg: CollectConfig, n_tasks: int, log: Log) -> Iterator[Any]:
+def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
     """A client on ``cfg.scheduler`` (an address, or ``"threads"`` for an in-process cluster),
     else on a fresh ``LocalCluster`` of worker processes."""
     from distributed import Client, LocalCluster

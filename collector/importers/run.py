@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from collector.ledger import StoreLock, write_report
 from shared.errors import StoreMismatchError
 from shared.layout import StoreSpec
 from shared.store import Store, create_store, is_half_created, open_store, store_exists
+from shared.validate import check_host_port, check_scheduler_address
 
 __all__ = ["ImportConfig", "ImportJob", "ImportResult", "import_dataset", "import_shard"]
 
@@ -45,6 +46,7 @@ class ImportConfig:
     limit: int | None = None
     shard_samples: int = 16
     scheduler: str | None = None
+    dashboard: str = "127.0.0.1:0"  # host:port of a local cluster's dashboard, as for collect
     workers: int | None = None
     progress: bool = True
     storage_options: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +60,9 @@ class ImportConfig:
             raise DataError(f"--workers must be ≥ 1, got {self.workers}")
         if self.level is not None and self.level.upper() not in ("L1C", "L2A"):
             raise DataError(f"--level must be l1c or l2a, got {self.level!r}")
+        if self.scheduler:
+            check_scheduler_address("--scheduler", self.scheduler)
+        check_host_port("--dashboard", self.dashboard)
 
     def runtime(self, name: str) -> Any:
         """Runtime settings the Dask client asks for: one reading task per worker process."""
@@ -258,12 +263,11 @@ def _run(
     from distributed import as_completed
     from tqdm import tqdm
 
-    from collector.config import CollectConfig
     from collector.engine import CollectError, dask_client
 
     imported = skipped = 0
     failures: list[str] = []
-    with dask_client(cast(CollectConfig, cfg), len(jobs), log) as client:
+    with dask_client(cfg, len(jobs), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
         futures = client.map(
