@@ -156,7 +156,12 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return p
 
 
-def _check_container(p: Path) -> None:
+def check_container(p: Path) -> None:
+    """Refuse a torch zip container that is truncated or whose members fail their CRC-32.
+
+    Raises:
+        CheckpointError: the damage, in one line.
+    """
     try:
         with zipfile.ZipFile(p) as z:
             bad = z.testzip()
@@ -181,7 +186,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no checkpoint at {p}")
-    _check_container(p)
+    check_container(p)
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, foreign objects, damage the CRCs did not see

@@ -132,6 +132,15 @@ def read_weights_file(path: str | Path) -> Any:
             return load_file(str(p))
         except Exception as e:  # header errors, truncation
             raise WeightsError(f"{p} is not a readable safetensors file ({_short(e)})") from e
+    with p.open("rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"  # torch's own format, whole or truncated
+    if zipped:  # damage is named as such, not as "unreadable"
+        from trainer.checkpoint import CheckpointError, check_container
+
+        try:
+            check_container(p)
+        except CheckpointError as e:
+            raise WeightsError(str(e)) from e
     try:
         with torch.serialization.safe_globals(_SAFE_STAND_INS):
             return torch.load(p, map_location="cpu", weights_only=True)

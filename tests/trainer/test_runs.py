@@ -168,7 +168,7 @@ def test_damaged_export_is_refused(flagged_run, tmp_path, train_store, capsys):
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
-    evaluate = ["evaluate", "--task", "synthetic-landcover", "--data", train_store]
+    evaluate = ["evaluate", "--task", "synthetic-landcover", "--data", train_store, "--size", "32"]
     assert main([*evaluate, "--encoder", str(folder), "--out", str(tmp_path / "e")]) == 1
     err = capsys.readouterr().err
     assert "SHA-256 does not match" in err and len(err.strip().splitlines()) == 1
