@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import collect_args
 from tests.trainer.conftest import tiny_args
@@ -191,6 +192,8 @@ def test_evaluate_random_and_trained_encoders(truth_store, train_store, tmp_path
     text = page.read_text()
     assert "| run | steps |" in text and "\n| run | 2 |" in text
     assert "synthetic-change — change" in text and "synthetic-landcover — knn" in text
+    seed = torch.load(run / "checkpoint.pt", weights_only=True)["config"]["seed"]
+    assert f"pre-training seed(s) {seed};" in text
     assert (page.parent / "science.png").stat().st_size > 0
     page.write_text(text + "What a person read in the tables.\n")
     assert science_main(argv) == 0

@@ -31,12 +31,13 @@ def render(results: Path, runs: Path, out: Path, command: str) -> str:
             budget.append(
                 f"| {log.parent.name} | {int(last.step)} | {last.locations_per_s:.1f} | {last.loss:.3f} |"
             )
-    config = {}
-    ckpts = sorted(runs.glob("*/checkpoint.pt"))
-    if ckpts:
+    configs = []
+    for ckpt in sorted(runs.glob("*/checkpoint.pt")):
         import torch
 
-        config = torch.load(ckpts[0], map_location="cpu", weights_only=True)["config"]
+        configs.append(torch.load(ckpt, map_location="cpu", weights_only=True)["config"])
+    config = configs[0] if configs else {}
+    seeds = ", ".join(str(s) for s in sorted({c["seed"] for c in configs}))
     lines = [
         "# Science check: SeCo vs MoCo-v2 vs MoCo-TP vs random, on the synthetic world",
         "",
@@ -53,7 +54,7 @@ def render(results: Path, runs: Path, out: Path, command: str) -> str:
             f"- budget (identical for every objective): {config['arch']}, bands {config['bands']}, "
             f"{config['steps']} steps × batch {config['batch']}, {config['size']} px crops, queue "
             f"{config['queue']}, lr {config['lr'] or 0.03 * config['batch'] / 256:g} ({config['schedule']}), "
-            f"seed {config['seed']}; pre-training store `{config['store']}`"
+            f"pre-training seed(s) {seeds}; pre-training store `{config['store']}`"
         )
     lines += [
         "- tasks: `synthetic-landcover` (season-invariant: majority land cover of one image of a "
