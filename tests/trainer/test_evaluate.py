@@ -86,6 +86,9 @@ def test_season_task_labels_the_season_of_the_acquisition_date(truth_store, tmp_
     assert len(set(task.labels(np.arange(len(task))).tolist())) > 1
     test = task.labels(task.indices("test"))
     assert test.dtype == np.int64 and test.max() < 4
+    # opened again (the next encoder), the stored split is reused and the labels are the same
+    again = SyntheticSeason(truth_store, ("B4", "B3", "B2"), tmp_path / "s.json")
+    assert np.array_equal(again.labels(again.indices("test")), test)
 
 
 def test_change_task_masks_match_the_truth(truth_store, tmp_path):

@@ -19,6 +19,7 @@ stored beside the results so every encoder is judged on the same samples.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -128,13 +129,18 @@ class SyntheticSeason(SyntheticLandcover):
         self.classes = SEASONS
 
     def _strata(self) -> np.ndarray:
+        return self.stage
+
+    @cached_property
+    def stage(self) -> np.ndarray:
+        """(n,) season index of each location's drawn image, whether or not the split was
+        already stored (the split is drawn once; the labels are needed on every opening)."""
         store = self.reader.store
         times = _datetimes(store.array("time"))[self.samples, self.season]
         lat = np.asarray(store.array("lat")[:], dtype=np.float64)[self.samples]
         month = times.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
         north = (month + 1) % 12 // 3  # 0 DJF, 1 MAM, 2 JJA, 3 SON
-        self.stage = np.where(lat < 0, (north + 2) % 4, north).astype(np.int64)
-        return self.stage
+        return np.where(lat < 0, (north + 2) % 4, north).astype(np.int64)
 
     def label(self, i: int) -> int:
         return int(self.stage[i])
