@@ -109,13 +109,22 @@ def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
     path.write_text("\n".join(lines))
 
 
+def _averaged_runs(encoders) -> set[str]:
+    """The single runs that a ``<group> (mean of k runs)`` row averages (named ``<group>-…``)."""
+    groups = [e.rsplit(" (mean of ", 1)[0] for e in encoders if " (mean of " in e]
+    return {e for e in encoders for g in groups if e.startswith(g + "-")}
+
+
 def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
-    """Bar chart of each protocol's main metric per encoder on the test split."""
+    """Bar chart of each protocol's main metric per encoder on the test split. Where runs of
+    one configuration were averaged over pre-training seeds, the mean stands for them (each
+    run stays in the table)."""
     main = _main(df)
     if main.empty:
         return
+    main = main[~main.encoder.isin(_averaged_runs(main.encoder.unique()))]
     main = main.assign(
-        case=main.task + "\n" + main.protocol + ", " + main.setting + " (" + main.metric + ")"
+        case=main.task + "\n" + main.protocol + ", " + main.setting + "\n(" + main.metric + ")"
     )
     table = main.pivot_table(index="case", columns="encoder", values="value")
     low = main.pivot_table(index="case", columns="encoder", values="ci_low", dropna=False)
@@ -132,7 +141,7 @@ def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_xlabel("")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plt.tight_layout()
     plt.savefig(path, dpi=100)
     plt.close("all")

@@ -15,7 +15,7 @@ from trainer.cli import main
 from trainer.evaluate.metrics import BinaryCounts
 from trainer.evaluate.paper import Uint8Pairs, train_head
 from trainer.evaluate.readers import OSCD, EuroSAT
-from trainer.evaluate.report import write_results
+from trainer.evaluate.report import _averaged_runs, write_results
 from trainer.evaluate.run import seed_rows
 from trainer.evaluate.uncertainty import (
     bootstrap,
@@ -66,6 +66,15 @@ def test_seed_rows_summarise_runs_of_one_configuration(tmp_path):
     assert "default protocol (n: train 6, val 2, test 2)" in md
     assert "| seco-resnet18 (mean of 2 runs) | 2 | 0.6000 [0.5000, 0.7000] |" in md
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+def test_plot_folds_only_the_runs_a_mean_row_stands_for():
+    names = [
+        "moco-resnet18-seed0", "moco-resnet18-seed1", "moco-resnet18 (mean of 2 runs)",
+        "moco_tp-resnet18-seed0", "moco_tp-resnet18-seed1", "random-resnet18",
+    ]  # fmt: skip
+    assert _averaged_runs(names) == {"moco-resnet18-seed0", "moco-resnet18-seed1"}
+    assert _averaged_runs(["a-run1", "a-run2", "a (mean of 2 runs)"]) == {"a-run1", "a-run2"}
 
 
 def test_old_results_without_intervals_are_still_read(tmp_path):
