@@ -135,9 +135,9 @@ def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
         for c in table.columns
     ]
     ax = table.plot.bar(
-        figsize=(max(6.0, 1.8 * len(table)), 4.2), rot=0, ylim=(0, 1), yerr=errors, capsize=3
+        figsize=(max(6.0, 2.3 * len(table) + 3.0), 4.4), rot=0, ylim=(0, 1), yerr=errors, capsize=3
     )
-    ax.set_ylabel("score on the test split (95 % interval)")
+    ax.set_ylabel("score on the test split\n(95 % interval; over seeds for a mean)")
     ax.set_xlabel("")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
