@@ -119,8 +119,8 @@ demo: demo-evaluate
 # Science check (not in CI): same budget for SeCo, MoCo-v2 and MoCo-TP, each pre-trained once
 # per seed in SCIENCE_SEEDS, evaluated with a random encoder on the season-invariant (land
 # cover), season-variant (season of the date) and change tasks; runs of one objective also get
-# their mean over seeds with its interval. The defaults wrote docs/science.md in 95 min on 2 idle
-# CPU cores (66 min pre-training, 27 min evaluation, most of it the change decoders).
+# their mean over seeds with its interval. The defaults wrote docs/science.md in 96 min on 2 idle
+# CPU cores (66 min pre-training, 28 min evaluation, most of it the change decoders).
 SCIENCE_STEPS ?= 300
 SCIENCE_SEEDS ?= 0 1 2
 SCIENCE_ARGS = --arch resnet18 --bands rgb --steps $(SCIENCE_STEPS) --batch 32 --size 96 \
