@@ -31,7 +31,7 @@ _EXPORTS = {
     "open_sample": "shared.sample",
     "verify": "shared.verify",
     "summarize": "shared.info",
-    "SeasonalPatches": "shared.torch_dataset",  # imports torch, only when asked for
+    "SeasonalPatches": "shared.torch_dataset",
 }
 
 __all__ = sorted(_EXPORTS)

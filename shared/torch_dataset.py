@@ -1,14 +1,15 @@
-"""A PyTorch ``Dataset`` over a store, for researchers with their own training code.
+"""A PyTorch-ready ``Dataset`` over a store, for researchers with their own training code.
 
-torch is imported on the first item, never by ``shared`` itself, so reading a store needs no
-torch. ``SeasonalPatches`` is a map-style dataset (``__len__`` and ``__getitem__``): a
-``torch.utils.data.DataLoader`` takes it as it is. Each item is one location: all (or chosen) seasons of the
-chosen bands, with its metadata.
+``SeasonalPatches`` is a map-style dataset (``__len__`` and ``__getitem__``) whose items hold
+NumPy arrays, so ``shared`` never imports torch: a ``torch.utils.data.DataLoader`` takes it as
+it is, and its default collate stacks the arrays into tensors. Each item is one location: all
+(or chosen) seasons of the chosen bands, with its metadata.
 
 >>> ds = SeasonalPatches("datasets/demo.zarr", bands="rgb")
->>> item = ds[0]
->>> item["image"].shape          # (seasons, bands, H, W) float32 reflectance
-torch.Size([4, 3, 264, 264])
+>>> ds[0]["image"].shape         # (seasons, bands, H, W) float32 reflectance
+(4, 3, 264, 264)
+>>> next(iter(DataLoader(ds, batch_size=8)))["image"].shape
+torch.Size([8, 4, 3, 264, 264])
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = ["SeasonalPatches"]
 
 
 class SeasonalPatches:
-    """Locations of a store as tensors.
+    """Locations of a store as arrays, batched into tensors by a ``DataLoader``.
 
     bands: ``"rgb"``, ``"all"`` or names (``"B8,B4"``); seasons: ``None`` (all) or indices;
     reflectance: True gives float32 reflectance (DN / 10⁴), False the stored uint16 DN;
@@ -100,19 +101,12 @@ class SeasonalPatches:
             raise IndexError(f"index {i} outside 0..{len(self) - 1}")
         if self._reader is None:
             self._reader = StoreReader(self.location)
-        import torch
-
         s = int(self.samples[i])
         pixels = self._reader.pixels([s], seasons=self.seasons, bands=self.bands)[0]
-        image = (
-            torch.from_numpy(pixels.astype(np.float32) * 1e-4)
-            if self.reflectance
-            else torch.from_numpy(pixels)
-        )
         item = {
-            "image": image,
-            "cloud": torch.from_numpy(self._reader.cloud([s], seasons=self.seasons)[0]),
-            "time": torch.from_numpy(self._time[s, self.seasons].astype(np.int64)),
+            "image": pixels.astype(np.float32) * np.float32(1e-4) if self.reflectance else pixels,
+            "cloud": self._reader.cloud([s], seasons=self.seasons)[0],
+            "time": self._time[s, self.seasons].astype(np.int64),
             "lon": float(self._lon[s]),
             "lat": float(self._lat[s]),
             "sample": s,

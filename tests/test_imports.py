@@ -34,8 +34,6 @@ def test_import_arrows(package):
     offending = {}
     for path in sorted((ROOT / package).rglob("*.py")):
         bad = imported_roots(path) & FORBIDDEN[package]
-        if package == "shared" and path.name == "torch_dataset.py":
-            bad -= {"torch"}  # the optional researchers' Dataset imports torch lazily
         if bad:
             offending[str(path.relative_to(ROOT))] = sorted(bad)
     assert not offending, f"forbidden imports: {offending}"
@@ -58,7 +56,7 @@ def test_shared_works_without_torch_ee_dask(tiny_store):
         sys.meta_path[sys.meta_path.index(PathFinder)] = AbsentFinder
         import shared
         for m in pkgutil.walk_packages(shared.__path__, "shared."):
-            if m.name not in ("shared.__main__", "shared.torch_dataset"):
+            if m.name != "shared.__main__":
                 importlib.import_module(m.name)
         from shared.reader import StoreReader
         from shared.verify import verify

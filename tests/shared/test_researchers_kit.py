@@ -111,15 +111,17 @@ def test_torch_dataset(collected):
     item = ds[2]
     reader = StoreReader(str(collected))
     s = item["sample"]
-    assert item["image"].shape == (2, 2, 32, 32) and item["image"].dtype == torch.float32
+    assert item["image"].shape == (2, 2, 32, 32) and item["image"].dtype == np.float32
     expect = reader.pixels([s], seasons=[1, 3], bands=["B8", "B4"])[0].astype(np.float32) * 1e-4
-    assert np.allclose(item["image"].numpy(), expect)
+    assert np.allclose(item["image"], expect)
     assert item["bands"] == ["B8", "B4"] and item["time"].shape == (2,) and -20 < item["lon"] < 50
     raw = SeasonalPatches(collected, reflectance=False)[0]["image"]
-    assert raw.dtype == torch.uint16
+    assert raw.dtype == np.uint16
     loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
-    batch = next(iter(loader))
-    assert batch["image"].shape == (4, 2, 2, 32, 32)
+    batch = next(iter(loader))  # the default collate makes tensors of the items' arrays
+    assert batch["image"].shape == (4, 2, 2, 32, 32) and batch["image"].dtype == torch.float32
+    assert batch["cloud"].dtype == torch.uint8 and batch["time"].dtype == torch.int64
+    assert torch.equal(batch["image"][2], torch.from_numpy(item["image"]))
     with pytest.raises(ValueError, match="season"):
         SeasonalPatches(collected, seasons=[7])
 
