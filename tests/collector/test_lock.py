@@ -107,22 +107,23 @@ def test_lock_is_released_on_exit_and_reentered(tmp_path):
         pass
 
 
-def test_s3_lease_is_exclusive_and_released(s3_server):
+def _s3_store(s3_server, bucket: str):
+    """A small store in a new bucket of the local S3 server: (filesystem, store url)."""
     import s3fs
 
-    fs = s3fs.S3FileSystem(**s3_server)
-    fs.mkdir("lease-test")
-    url = "s3://lease-test/s.zarr"
     from shared.layout import StoreSpec
     from shared.store import create_store
 
-    create_store(
-        url,
-        StoreSpec(n_samples=4, size=16, shard_samples=4),
-        "synthetic",
-        True,
-        storage_options=s3_server,
-    )
+    fs = s3fs.S3FileSystem(**s3_server)
+    fs.mkdir(bucket)
+    url = f"s3://{bucket}/s.zarr"
+    spec = StoreSpec(n_samples=4, size=16, shard_samples=4)
+    create_store(url, spec, "synthetic", True, storage_options=s3_server)
+    return fs, url
+
+
+def test_s3_lease_is_exclusive_and_released(s3_server):
+    fs, url = _s3_store(s3_server, "lease-test")
     first = StoreLock(open_store(url, "r+", s3_server))
     with first:
         assert fs.exists(f"lease-test/s.zarr/{LEASE_FILE}")
@@ -134,21 +135,7 @@ def test_s3_lease_is_exclusive_and_released(s3_server):
 
 
 def test_expired_s3_lease_of_a_dead_writer_is_taken_over(s3_server):
-    import s3fs
-
-    from shared.layout import StoreSpec
-    from shared.store import create_store
-
-    fs = s3fs.S3FileSystem(**s3_server)
-    fs.mkdir("lease-dead")
-    url = "s3://lease-dead/s.zarr"
-    create_store(
-        url,
-        StoreSpec(n_samples=4, size=16, shard_samples=4),
-        "synthetic",
-        True,
-        storage_options=s3_server,
-    )
+    fs, url = _s3_store(s3_server, "lease-dead")
     dead = StoreLock(open_store(url, "r+", s3_server), lease_seconds=0.001)
     dead.__enter__()
     assert dead._lease is not None
