@@ -9,6 +9,7 @@ import pytest
 import timm
 import torch
 
+from tests.trainer.conftest import tiny_args
 from trainer.cli import build_parser, main
 from trainer.config import PretrainConfig, load_config
 from trainer.export import export_encoder, load_encoder
@@ -30,25 +31,11 @@ def flagged_run(train_store, tmp_path_factory):
     """A 4-step SeCo run on all 13 bands whose settings were given as flags."""
     out = tmp_path_factory.mktemp("runs") / "run"
     flags = [x for k, v in SET_BY_FLAG.items() for x in ("--" + k.replace("_", "-"), str(v))]
-    args = [
-        "pretrain",
-        "--store",
+    args = tiny_args(
         train_store,
-        "--out",
-        str(out),
-        "--arch",
-        "resnet18",
+        out,
         "--bands",
         "all",
-        "--size",
-        "32",
-        "--batch",
-        "8",
-        "--queue",
-        "32",
-        "--workers",
-        "0",
-        "--no-progress",
         "--steps",
         "4",
         "--checkpoint-every",
@@ -56,7 +43,7 @@ def flagged_run(train_store, tmp_path_factory):
         "--log-every",
         "1",
         *flags,
-    ]
+    )
     assert main(args) == 0
     return out
 
