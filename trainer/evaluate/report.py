@@ -6,6 +6,7 @@ protocol and setting, so several runs into one folder build one table."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
@@ -109,7 +110,7 @@ def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
     path.write_text("\n".join(lines))
 
 
-def _averaged_runs(encoders) -> set[str]:
+def _averaged_runs(encoders: Iterable[str]) -> set[str]:
     """The single runs that a ``<group> (mean of k runs)`` row averages (named ``<group>-…``)."""
     groups = [e.rsplit(" (mean of ", 1)[0] for e in encoders if " (mean of " in e]
     return {e for e in encoders for g in groups if e.startswith(g + "-")}

@@ -31,11 +31,12 @@ def render(results: Path, runs: Path, out: Path, command: str) -> str:
             budget.append(
                 f"| {log.parent.name} | {int(last.step)} | {last.locations_per_s:.1f} | {last.loss:.3f} |"
             )
-    configs = []
-    for ckpt in sorted(runs.glob("*/checkpoint.pt")):
-        import torch
+    import torch
 
-        configs.append(torch.load(ckpt, map_location="cpu", weights_only=True)["config"])
+    configs = [
+        torch.load(ckpt, map_location="cpu", weights_only=True)["config"]
+        for ckpt in sorted(runs.glob("*/checkpoint.pt"))
+    ]
     config = configs[0] if configs else {}
     seeds = ", ".join(str(s) for s in sorted({c["seed"] for c in configs}))
     lines = [
