@@ -72,8 +72,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check collector trainer shared tests
-	$(BIN)/ruff format --check collector trainer shared tests
+	$(BIN)/ruff check collector trainer shared tools tests
+	$(BIN)/ruff format --check collector trainer shared tools tests
 	$(BIN)/mypy
 
 test: lint
@@ -138,7 +138,7 @@ science: $(STAMP)
 	    $(PY) -m trainer evaluate --task $$task --data datasets/science-eval.zarr --encoder random \
 	        $(foreach r,$(SCIENCE_RUNS),--encoder $(r)/checkpoint.pt) --size 96 --change-steps 200 \
 	        --out runs/science/eval || exit 1; done
-	$(PY) -m trainer.evaluate.science --results runs/science/eval --runs runs/science \
+	$(PY) -m tools.science_page --results runs/science/eval --runs runs/science \
 	    --out docs/science.md --command "make science SCIENCE_STEPS=$(SCIENCE_STEPS) SCIENCE_SEEDS=\"$(SCIENCE_SEEDS)\""
 
 # Pre-training for real (a GPU is used when present; torchrun for several: see README).
@@ -163,13 +163,13 @@ paper-table: $(STAMP)
 	    --command "make paper-table DATA_ROOT=$(DATA_ROOT) ENCODERS=\"$(ENCODERS)\""
 
 bench-plan: $(STAMP)
-	$(PY) -m collector bench plan --n 666667
+	$(PY) -m tools.collector_bench plan --n 666667
 
 bench-collector: $(STAMP)
-	$(PY) -m collector bench synthetic
-	$(PY) -m collector bench latency
-	$(PY) -m collector bench earthengine
-	$(PY) -m collector bench bytes
+	$(PY) -m tools.collector_bench synthetic
+	$(PY) -m tools.collector_bench latency
+	$(PY) -m tools.collector_bench earthengine
+	$(PY) -m tools.collector_bench bytes
 
 # The trainer bench needs a store: 2,048 synthetic locations on a GPU machine (7.7 GB, about a
 # minute to build on 16 cores; the P1 pipeline reads each location several times, and 20,000
@@ -183,7 +183,7 @@ $(BENCH_STORE): | $(STAMP)
 	    --no-progress --out $(BENCH_STORE)
 
 bench-trainer: $(BENCH_STORE)
-	$(PY) -m trainer bench --store $(BENCH_STORE) $(if $(shell nvidia-smi -L 2>/dev/null),--compile) \
+	$(PY) -m tools.trainer_bench --store $(BENCH_STORE) $(if $(shell nvidia-smi -L 2>/dev/null),--compile) \
 	    $(if $(BENCH_ARCH),--arch $(BENCH_ARCH))
 
 # The CUDA fast path on a borrowed GPU machine as one command: environment, the bench store,

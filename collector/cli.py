@@ -53,7 +53,7 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _recipes() -> list[str]:
-    from collector.recipes import recipe_names
+    from collector.plan.recipes import recipe_names
 
     return recipe_names()
 
@@ -86,7 +86,7 @@ def apply_recipe(
     against ``known``, every setting ``collect`` accepts); returns the recipe's record."""
     if not getattr(args, "recipe", None):
         return None
-    from collector.recipes import check_setting_types, load_recipe
+    from collector.plan.recipes import check_setting_types, load_recipe
 
     mine = _dests(parser)
     given = {
@@ -105,7 +105,7 @@ def apply_recipe(
 
 
 def plan_config(args: argparse.Namespace):  # -> PlanConfig
-    from collector.plan import PlanConfig
+    from collector.plan.candidates import PlanConfig
 
     if args.n is None:
         raise UsageError("--n is required (or a --recipe that sets n)")
@@ -128,7 +128,7 @@ def plan_config(args: argparse.Namespace):  # -> PlanConfig
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from collector.plan import make_plan, plan_map, summary_lines, write_plan
+    from collector.plan.candidates import make_plan, plan_map, summary_lines, write_plan
 
     config = plan_config(args)
     out = Path(args.out)
@@ -238,7 +238,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from collector.engine import collect
+    from collector.run.engine import collect
     from shared.secrets import redact_text
 
     cfg = collect_config(args)
@@ -248,7 +248,7 @@ def _collect(args: argparse.Namespace) -> int:
         print(f"dry run: {cfg.source} {cfg.collection}, nothing contacted, nothing written")
         print("\n".join(dry_run(cfg).lines()))
         return 0
-    from collector.outputs import check_output
+    from collector.run.outputs import check_output
 
     check_output(args.out, cfg.storage_options)
     result = collect(cfg, args.out, repair=args.repair, log=lambda line: print(redact_text(line)))
@@ -280,26 +280,6 @@ def _import(args: argparse.Namespace) -> int:
         f"(reasons in {result.location}/report.json)"
     )
     print(f"store      {result.location} (python -m shared info {result.location})")
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    import os
-
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no BLAS threads
-    from collector import bench
-
-    if args.what == "plan":
-        figures = bench.bench_plan(n=args.n or 666_667, repeats=args.repeats)
-    elif args.what == "synthetic":
-        figures = bench.bench_synthetic(locations=args.n or 150, repeats=args.repeats)
-    elif args.what == "latency":
-        figures = bench.bench_latency(n=args.n or 1200)
-    elif args.what == "earthengine":
-        figures = bench.bench_earthengine(n=args.n or 600)
-    else:
-        figures = bench.bench_bytes(n=args.n or 64)
-    print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 
 
@@ -402,22 +382,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_import)
-    p = sub.add_parser("bench", help="measure and record in docs/benchmarks.md")
-    p.add_argument("what", choices=["plan", "synthetic", "latency", "earthengine", "bytes"])
-    p.add_argument("--n", type=int, default=None)
-    p.add_argument("--repeats", type=int, default=3)
-    p.set_defaults(func=_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; user mistakes print one line, never a traceback."""
-    from collector.engine import CollectError
-    from collector.ledger import StoreBusyError
-    from collector.plan import PlanError
-    from collector.recipes import RecipeError
-    from collector.regions import RegionError
-    from collector.sampling import SamplingError
+    from collector.plan.candidates import PlanError
+    from collector.plan.recipes import RecipeError
+    from collector.plan.regions import RegionError
+    from collector.plan.sampling import SamplingError
+    from collector.run.engine import CollectError
+    from collector.run.ledger import StoreBusyError
     from collector.sources.base import SourceError
     from shared.errors import StoreError, StoreMismatchError
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.plan import PlanConfig
-from shared.bands import band_names, resolve_bands
+from collector.plan.candidates import PlanConfig
+from shared.layout.bands import band_names, resolve_bands
 from shared.secrets import redact
 from shared.validate import (
     ConfigValueError,

@@ -76,7 +76,7 @@ def dry_run(
     assumed seconds per request (Earth Engine's ``computePixels`` of ~8 MB takes seconds);
     ``error_rate``: assumed share of HTTP requests failing transiently.
     """
-    from collector.regions import parse_region
+    from collector.plan.regions import parse_region
 
     parse_region(cfg.plan.region)  # a bad REGION is an error here too
     p = cfg.plan

@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from shared.torch_dataset import SeasonalPatches
+from shared.access.torch_dataset import SeasonalPatches
 
 dataset = SeasonalPatches(sys.argv[1], bands="rgb", seasons=[0, 2])
 loader = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True, num_workers=0)

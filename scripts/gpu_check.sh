@@ -2,12 +2,12 @@
 # make gpu-check: the CUDA fast path on a borrowed GPU machine, as one command (< 8 min planned
 # on one H100/H200 with 16 CPU cores; not yet measured on one).
 #
-#   1. environment: CUDA, device name, bf16 support, versions   (python -m trainer.gpucheck env)
+#   1. environment: CUDA, device name, bf16 support, versions   (python -m tools.gpucheck env)
 #   2. the bench store: GPU_CHECK_N synthetic locations          (python -m collector collect)
 #   3. 20 steps of seco, moco and moco_tp, eager then compiled, bf16 and channels-last, from
-#      that store; losses finite and matching                   (python -m trainer.gpucheck steps)
+#      that store; losses finite and matching                   (python -m tools.gpucheck steps)
 #   4. the trainer bench: ResNet-50 RGB and all bands (batch 256, 224 px, compiled) and
-#      ResNet-18 RGB, written to docs/benchmarks.{md,json}      (python -m trainer bench)
+#      ResNet-18 RGB, written to docs/benchmarks.{md,json}      (python -m tools.trainer_bench)
 #
 # Every phase logs to runs/gpu-check/<phase>.log and prints one line with its time; any failure
 # prints one line "gpu-check: FAILED …" and exits 1.
@@ -86,7 +86,7 @@ fi
 # --- 1. environment ------------------------------------------------------------------------
 ALLOW=()
 [[ "$CPU_MODE" == 1 ]] && ALLOW=(--allow-cpu)
-ENV_LINE=$("$PY" -m trainer.gpucheck env "${ALLOW[@]}" 2>&1) || fail "environment: ${ENV_LINE##*$'\n'}"
+ENV_LINE=$("$PY" -m tools.gpucheck env "${ALLOW[@]}" 2>&1) || fail "environment: ${ENV_LINE##*$'\n'}"
 echo "$ENV_LINE"
 
 # --- 2. store, 3. steps, 4. bench ----------------------------------------------------------
@@ -119,11 +119,11 @@ else
     phase store "$PY" -m collector collect --region=world --n "$N" --seed 7 --source synthetic \
         --spares 2 --no-progress "${COLLECT_EXTRA[@]}" --out "$STORE"
 fi
-phase steps "$PY" -m trainer.gpucheck steps --store "$STORE" --out "$OUT/runs" --docs "$DOCS" \
+phase steps "$PY" -m tools.gpucheck steps --store "$STORE" --out "$OUT/runs" --docs "$DOCS" \
     "${STEPS_ARGS[@]}"
 grep -h "matches eager" "$OUT/steps.log" | sed 's/^ */gpu-check:   /'
-phase bench-resnet50 "$PY" -m trainer bench --store "$STORE" "${BENCH_ARGS[@]}"
-phase bench-resnet18 "$PY" -m trainer bench --store "$STORE" "${BENCH18_ARGS[@]}"
+phase bench-resnet50 "$PY" -m tools.trainer_bench --store "$STORE" "${BENCH_ARGS[@]}"
+phase bench-resnet18 "$PY" -m tools.trainer_bench --store "$STORE" "${BENCH18_ARGS[@]}"
 
 # --- summary -------------------------------------------------------------------------------
 "$PY" - "$DOCS" "$CPU_MODE" <<'EOF' || true

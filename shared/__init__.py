@@ -1,7 +1,7 @@
 """The SeCo dataset contract: band tables, patch grids, the store layout and its readers.
 
 Importable with numpy, zarr and xarray alone. Public names load lazily, so importing a
-submodule (say ``shared.bands``) does not pull in zarr or xarray.
+submodule (say ``shared.layout.bands``) does not pull in zarr or xarray.
 """
 
 from __future__ import annotations
@@ -10,28 +10,28 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Band": "shared.bands",
-    "L1C_BANDS": "shared.bands",
-    "L2A_BANDS": "shared.bands",
-    "RGB": "shared.bands",
-    "band_names": "shared.bands",
-    "resolve_bands": "shared.bands",
-    "PatchGrid": "shared.grid",
-    "utm_epsg": "shared.grid",
-    "LAYOUT_VERSION": "shared.layout",
-    "StoreSpec": "shared.layout",
-    "Store": "shared.store",
-    "create_store": "shared.store",
-    "open_store": "shared.store",
-    "ShardData": "shared.writer",
-    "empty_shard": "shared.writer",
-    "write_shard": "shared.writer",
-    "StoreReader": "shared.reader",
-    "open_dataset": "shared.view",
-    "open_sample": "shared.sample",
-    "verify": "shared.verify",
-    "summarize": "shared.info",
-    "SeasonalPatches": "shared.torch_dataset",
+    "Band": "shared.layout.bands",
+    "L1C_BANDS": "shared.layout.bands",
+    "L2A_BANDS": "shared.layout.bands",
+    "RGB": "shared.layout.bands",
+    "band_names": "shared.layout.bands",
+    "resolve_bands": "shared.layout.bands",
+    "PatchGrid": "shared.layout.grid",
+    "utm_epsg": "shared.layout.grid",
+    "LAYOUT_VERSION": "shared.layout.spec",
+    "StoreSpec": "shared.layout.spec",
+    "Store": "shared.store.handle",
+    "create_store": "shared.store.handle",
+    "open_store": "shared.store.handle",
+    "ShardData": "shared.store.writer",
+    "empty_shard": "shared.store.writer",
+    "write_shard": "shared.store.writer",
+    "StoreReader": "shared.store.reader",
+    "open_dataset": "shared.access.view",
+    "open_sample": "shared.access.sample",
+    "verify": "shared.checks.verify",
+    "summarize": "shared.publish.info",
+    "SeasonalPatches": "shared.access.torch_dataset",
 }
 
 __all__ = sorted(_EXPORTS)

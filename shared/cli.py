@@ -55,7 +55,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from shared.verify import verify
+    from shared.checks.verify import verify
 
     report = verify(args.store, decode=not args.quick)
     for note in report.notes:
@@ -70,7 +70,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from shared.info import format_summary, summarize
+    from shared.publish.info import format_summary, summarize
 
     info = summarize(args.store)
     print(json.dumps(info, indent=2) if args.json else format_summary(info))
@@ -78,14 +78,14 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from shared.card import write_card
+    from shared.publish.card import write_card
 
     print(f"wrote {write_card(args.store)}")
     return 0
 
 
 def _export_geotiff(args: argparse.Namespace) -> int:
-    from shared.geotiff import export_geotiffs
+    from shared.access.geotiff import export_geotiffs
     from shared.validate import check_int_list, check_path
 
     samples = list(check_int_list("--samples", args.samples))
@@ -96,8 +96,8 @@ def _export_geotiff(args: argparse.Namespace) -> int:
 
 
 def _stac(args: argparse.Namespace) -> int:
-    from shared.stac import write_stac_collection
-    from shared.store import open_store
+    from shared.publish.stac import write_stac_collection
+    from shared.store.handle import open_store
 
     key = write_stac_collection(open_store(args.store, "r+"))
     print(f"wrote {args.store.rstrip('/')}/{key}")
@@ -105,7 +105,7 @@ def _stac(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from shared.upgrade import upgrade
+    from shared.checks.upgrade import upgrade
 
     if not upgrade(args.store):
         print(f"ok: {args.store} is already at the current layout version")

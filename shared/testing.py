@@ -10,11 +10,11 @@ import os
 
 import numpy as np
 
-from shared.bands import band_names
-from shared.grid import snap_grids
-from shared.layout import StoreSpec
-from shared.store import Store, create_store
-from shared.writer import empty_shard, write_shard
+from shared.layout.bands import band_names
+from shared.layout.grid import snap_grids
+from shared.layout.spec import StoreSpec
+from shared.store.handle import Store, create_store
+from shared.store.writer import empty_shard, write_shard
 
 __all__ = ["pixel_value", "make_store", "fill_shard"]
 

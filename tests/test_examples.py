@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from shared.stats import compute_stats
-    from shared.store import open_store
+    from shared.access.stats import compute_stats
+    from shared.store.handle import open_store
     from shared.testing import make_store
 
     path = tmp_path_factory.mktemp("ex") / "ex.zarr"

@@ -77,8 +77,8 @@ def _tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
     from collector.cli import main as collector_main
-    from shared.stats import compute_stats
-    from shared.store import open_store
+    from shared.access.stats import compute_stats
+    from shared.store.handle import open_store
     from shared.testing import make_store
     from trainer.cli import main as trainer_main
 
@@ -249,8 +249,8 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("export-missing", "trainer", ("export", "{root}/missing.pt", "--out", "{scratch}/export"), 2),
     ("export-store-as-checkpoint", "trainer", ("export", "{store}", "--out", "{scratch}/export"), 2),
     ("export-out-is-file", "trainer", ("export", "{checkpoint}", "--out", "{root}/inputs/plain.txt"), 2),
-    ("bench-size-above-patch", "trainer", ("bench", "--store", "{store}", "--size", "4096", "--steps", "1", "--batch", "2"), 2),
-    ("bench-store-missing", "trainer", ("bench", "--store", "{root}/missing.zarr"), 2),
+    ("bench-size-above-patch", "tools.trainer_bench", ("--store", "{store}", "--size", "4096", "--steps", "1", "--batch", "2"), 2),
+    ("bench-store-missing", "tools.trainer_bench", ("--store", "{root}/missing.zarr"), 2),
 ]
 # fmt: on
 
@@ -258,6 +258,7 @@ _MAINS = {
     "collector": "collector.cli",
     "shared": "shared.cli",
     "trainer": "trainer.cli",
+    "tools.trainer_bench": "tools.trainer_bench",
 }
 
 

@@ -12,9 +12,19 @@ from tests.conftest import ROOT
 
 PACKAGES = ("shared", "collector", "trainer")
 FORBIDDEN = {
-    "collector": {"trainer"},
-    "trainer": {"collector"},
-    "shared": {"collector", "trainer", "torch", "ee", "dask", "distributed", "timm", "lightly"},
+    "collector": {"trainer", "tools"},
+    "trainer": {"collector", "tools"},
+    "shared": {
+        "collector",
+        "trainer",
+        "tools",
+        "torch",
+        "ee",
+        "dask",
+        "distributed",
+        "timm",
+        "lightly",
+    },
 }
 
 
@@ -58,9 +68,9 @@ def test_shared_works_without_torch_ee_dask(tiny_store):
         for m in pkgutil.walk_packages(shared.__path__, "shared."):
             if m.name != "shared.__main__":
                 importlib.import_module(m.name)
-        from shared.reader import StoreReader
-        from shared.verify import verify
-        from shared.view import open_dataset
+        from shared.store.reader import StoreReader
+        from shared.checks.verify import verify
+        from shared.access.view import open_dataset
         loc = {str(tiny_store.location)!r}
         assert verify(loc).ok
         assert StoreReader(loc).pixels([0]).shape == (1, 4, 13, 16, 16)

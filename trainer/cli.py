@@ -90,7 +90,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from shared.bands import band_names, resolve_bands
+    from shared.layout.bands import band_names, resolve_bands
     from trainer.config import check_evaluation, check_protocols
     from trainer.evaluate.run import TASKS, evaluate
 
@@ -123,38 +123,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         },
     )
     print((Path(args.out) / "results.md").read_text())
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    import torch
-
-    from trainer.bench import run
-    from trainer.config import PretrainConfig, check_against_store
-
-    cuda = torch.cuda.is_available()
-    cfg = PretrainConfig(
-        store=args.store,
-        arch=args.arch or ("resnet50" if cuda else "resnet18"),
-        batch=args.batch or (256 if cuda else 16),
-        size=args.size or (224 if cuda else 64),
-        steps=args.steps or (50 if cuda else 4),
-        workers=args.workers,
-    )
-    check_against_store(cfg, check_batch=False)
-    figures = run(
-        args.store,
-        cfg.arch,
-        cfg.batch,
-        cfg.size,
-        int(cfg.steps or 1),
-        args.compile,
-        args.workers,
-        args.reader_locations,
-        bands=[b.strip() for b in args.bands.split(",") if b.strip()],
-        docs=Path(args.docs) if args.docs else None,
-    )
-    print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 
 
@@ -261,20 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_evaluate)
-    p = sub.add_parser(
-        "bench", help="step ceiling vs pipeline from a store, reader vs decode bound"
-    )
-    p.add_argument("--store", required=True)
-    p.add_argument("--arch", default=None, help="timm name or comma list (default per device)")
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--size", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--workers", type=int, default=8)
-    p.add_argument("--compile", action="store_true")
-    p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
-    p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
-    p.add_argument("--docs", default=None, help="folder of benchmarks.{md,json} (default docs/)")
-    p.set_defaults(func=_bench)
     return parser
 
 

@@ -253,8 +253,8 @@ def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
         ConfigValueError: the first check that fails.
         NotAStoreError: ``cfg.store`` is not a store.
     """
-    from shared.bands import resolve_bands
-    from shared.store import open_store
+    from shared.layout.bands import resolve_bands
+    from shared.store.handle import open_store
     from trainer.data import valid_samples
 
     check_device(cfg.device)
@@ -325,7 +325,7 @@ def check_evaluation(
     if not Path(data).exists():
         raise ConfigValueError("--data", f"{data} does not exist")
     if (Path(data) / "zarr.json").is_file():
-        from shared.store import open_store
+        from shared.store.handle import open_store
 
         patch = open_store(data).spec.size
         if size > patch:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.bands import resolve_bands
-from shared.integrity import live_samples
-from shared.reader import ChunkReadError, StoreReader
-from shared.store import open_store
+from shared.layout.bands import resolve_bands
+from shared.store.handle import open_store
+from shared.store.manifests import live_samples
+from shared.store.reader import ChunkReadError, StoreReader
 
 __all__ = ["StepPlan", "BatchSource", "batch_loader", "valid_samples"]
 

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from shared.bands import resolve_bands
-from shared.store import open_store
+from shared.layout.bands import resolve_bands
+from shared.store.handle import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
     CHECKPOINT,

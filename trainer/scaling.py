@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.stats import read_stats
-from shared.store import Store
+from shared.access.stats import read_stats
+from shared.store.handle import Store
 
 __all__ = ["BandScaling"]
 

@@ -41,7 +41,7 @@ import timm
 import torch
 import torch.nn as nn
 
-from shared.bands import RGB
+from shared.layout.bands import RGB
 from trainer.scaling import BandScaling
 
 __all__ = [

@@ -14,9 +14,9 @@ import geopandas as gpd
 import numpy as np
 from shapely.geometry import Polygon
 
-from collector.ledger import Ledger
-from shared.store import Store
-from shared.view import sample_mask
+from collector.run.ledger import Ledger
+from shared.access.view import sample_mask
+from shared.store.handle import Store
 
 __all__ = ["import_ledger", "footprint"]
 
@@ -35,10 +35,10 @@ def footprint(epsg: int, transform: np.ndarray, size: int) -> Polygon:
 
 
 def import_ledger(store: Store, created: bool) -> Ledger:
-    """A :class:`~collector.ledger.Ledger` over ``store`` whose plan holds its live samples."""
+    """A :class:`~collector.run.ledger.Ledger` over ``store`` whose plan holds its live samples."""
     from scipy.spatial import cKDTree
 
-    from collector.cities import load_cities, unit_vectors
+    from collector.plan.cities import load_cities, unit_vectors
 
     spec = store.spec
     live = np.flatnonzero(

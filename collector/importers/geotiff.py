@@ -31,7 +31,7 @@ from collector.importers.base import (
     reflectance_uint8_to_dn,
 )
 from collector.importers.resample import RESAMPLING, to_uint16, upsample_bilinear, upsample_mask
-from shared.bands import band_names, bands_for
+from shared.layout.bands import band_names, bands_for
 
 __all__ = ["GeoTiffFolders", "SecoImporter", "Ssl4eoImporter"]
 

@@ -1,9 +1,9 @@
 """Importing a dataset: inventory → store (created once) → Dask, one task per shard → finalize.
 
 The same machinery as ``collect``: the store is created at its final size by the client, each
-task reads its shard's locations and writes the shard whole (``shared.writer.write_shard``,
+task reads its shard's locations and writes the shard whole (``shared.store.writer.write_shard``,
 done-marker last, report before it), a rerun skips done shards and redoes the rest, and
-``collector.finalize`` writes statistics, index, pictures and ``report.json`` and verifies.
+``collector.run.finalize`` writes statistics, index, pictures and ``report.json`` and verifies.
 A location that cannot be read is recorded with its reason and leaves its slot empty.
 """
 
@@ -20,10 +20,10 @@ import numpy as np
 
 from collector.importers import make_importer
 from collector.importers.base import BadInputError, DataError, Importer, LocationRef
-from collector.ledger import StoreLock, write_report
+from collector.run.ledger import StoreLock, write_report
 from shared.errors import StoreMismatchError
-from shared.layout import StoreSpec
-from shared.store import Store, create_store, is_half_created, open_store, store_exists
+from shared.layout.spec import StoreSpec
+from shared.store.handle import Store, create_store, is_half_created, open_store, store_exists
 from shared.validate import check_host_port, check_scheduler_address
 
 __all__ = ["ImportConfig", "ImportJob", "ImportResult", "import_dataset", "import_shard"]
@@ -113,7 +113,7 @@ def _identity(importer: Importer, cfg: ImportConfig, refs: list[LocationRef]) ->
 
 
 def _spec(importer: Importer, n: int, shard_samples: int) -> StoreSpec:
-    from shared.bands import band_names
+    from shared.layout.bands import band_names
 
     return StoreSpec(
         n_samples=n,
@@ -176,7 +176,7 @@ def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
 
     import pandas as pd
 
-    from shared.storage import put_bytes
+    from shared.store.location import put_bytes
 
     frame = pd.DataFrame(
         {
@@ -192,7 +192,7 @@ def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
 
 def import_shard(job: ImportJob) -> dict[str, Any]:
     """Read one shard's locations and write the shard whole; a done shard is left alone."""
-    from shared.writer import empty_shard, write_shard
+    from shared.store.writer import empty_shard, write_shard
 
     start = time.perf_counter()
     store = open_store(job.location, "r+", job.storage_options)
@@ -263,7 +263,7 @@ def _run(
     from distributed import as_completed
     from tqdm import tqdm
 
-    from collector.engine import CollectError, dask_client
+    from collector.run.engine import CollectError, dask_client
 
     imported = skipped = 0
     failures: list[str] = []
@@ -302,9 +302,9 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
         DataError: DATA missing, empty or of another format (a usage error).
         StoreMismatchError: ``out`` holds something else.
     """
-    from collector.finalize import finalize
     from collector.importers.footprints import import_ledger
-    from shared.card import write_card
+    from collector.run.finalize import finalize
+    from shared.publish.card import write_card
 
     data = Path(cfg.data)
     if not data.exists():

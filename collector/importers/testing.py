@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.bands import bands_for
+from shared.layout.bands import bands_for
 
 SIZES = {10: 264, 20: 132, 60: 44}
 TILES = ("18QVG", "32UNE", "31TCJ", "50SMK")

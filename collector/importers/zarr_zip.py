@@ -29,8 +29,8 @@ from collector.importers.base import (
     offset_dn_to_dn,
 )
 from collector.importers.resample import to_uint16
-from shared.bands import band_names
-from shared.layout import CLOUD_NODATA
+from shared.layout.bands import band_names
+from shared.layout.spec import CLOUD_NODATA
 
 __all__ = ["Ssl4eoZarrImporter", "CLOUD_CLASSES"]
 

@@ -32,8 +32,8 @@ __all__ = [
 #: source; its optional ``preflight(options)`` checks credentials before anything is written.
 SOURCES: dict[str, tuple[str, str]] = {
     "synthetic": ("collector.sources.synthetic", "SyntheticSource"),
-    "earthengine": ("collector.sources.earthengine", "EarthEngineSource"),
-    "stac": ("collector.sources.stac", "StacSource"),
+    "earthengine": ("collector.sources.earthengine.source", "EarthEngineSource"),
+    "stac": ("collector.sources.stac.source", "StacSource"),
     "emulated": ("collector.sources.emulated", "EmulatedSource"),  # latency only, for benches
 }
 

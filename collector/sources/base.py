@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from shared.layout import CLOUD_CLEAR_BELOW
+from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = [
     "Location",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from collector.sources.base import Location, Patch, Scene
-from shared.bands import band_names
+from shared.layout.bands import band_names
 
 __all__ = ["EmulatedSource"]
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from collector.choose import ChoiceRules, Rejected, rank_scenes, rank_windows
+from collector.run.choose import ChoiceRules, Rejected, rank_scenes, rank_windows
 from collector.sources.base import Scene
 
 T0 = np.datetime64("2021-06-01T10:30", "ms")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from collector.cli import main
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.store.handle import open_store
 
 BASE = [
     "--region=europe",
@@ -84,7 +84,7 @@ def test_faults_are_retried_replaced_and_reported(tmp_path, capsys):
 
 
 def test_in_flight_bound_is_never_exceeded(tmp_path, monkeypatch):
-    import collector.jobs as jobs
+    import collector.run.jobs as jobs
 
     state = {"now": 0, "max": 0, "calls": 0}
     lock = threading.Lock()
@@ -184,10 +184,10 @@ def test_missing_earthengine_credentials(tmp_path, capsys, monkeypatch):
 
 
 def test_truth_store_keeps_the_synthetic_land_cover(tmp_path):
-    from collector.ledger import Ledger
-    from collector.plan import read_plan
+    from collector.plan.candidates import read_plan
+    from collector.run.ledger import Ledger
     from collector.sources.synthetic import LANDCOVER_CLASSES, SyntheticSource
-    from shared.reader import StoreReader
+    from shared.store.reader import StoreReader
 
     out = tmp_path / "t.zarr"
     assert collect(out, "--truth", n=12) == 0

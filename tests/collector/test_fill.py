@@ -1,9 +1,9 @@
 import numpy as np
 
-from collector.choose import ChoiceRules
-from collector.fill import Candidate, collect_location, fill_shard
-from collector.retry import RetryPolicy
-from shared.layout import StoreSpec
+from collector.run.choose import ChoiceRules
+from collector.run.fill import Candidate, collect_location, fill_shard
+from collector.sources.retry import RetryPolicy
+from shared.layout.spec import StoreSpec
 from tests.collector.fakes import SIZE, ScriptedSource, location
 
 RULES = ChoiceRules(clear_threshold=0.9, granule_cloud_max=20.0)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
-from shared.integrity import manifest_key
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.store.handle import open_store
+from shared.store.manifests import manifest_key
 from tests.conftest import free_port
 
 BASE = [
@@ -144,10 +144,10 @@ def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
     from dataclasses import replace
 
     from collector.config import CollectConfig
-    from collector.engine import _jobs
-    from collector.jobs import run_shard
-    from collector.ledger import open_ledger
-    from collector.plan import PlanConfig
+    from collector.plan.candidates import PlanConfig
+    from collector.run.engine import _jobs
+    from collector.run.jobs import run_shard
+    from collector.run.ledger import open_ledger
 
     cfg = CollectConfig(
         plan=PlanConfig(region="europe", n=4, seed=3, size=32, shard_samples=4),

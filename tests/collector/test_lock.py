@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.lock import LEASE_FILE, StoreBusyError, StoreLock
-from shared.store import open_store
+from collector.run.lock import LEASE_FILE, StoreBusyError, StoreLock
+from shared.store.handle import open_store
 from shared.testing import make_store
 from tests.conftest import ROOT
 
@@ -57,8 +57,8 @@ def test_exactly_one_of_n_processes_released_together_takes_it(tmp_path):
 
 HOLDER = """
 import sys, time
-from collector.lock import StoreLock
-from shared.store import open_store
+from collector.run.lock import StoreLock
+from shared.store.handle import open_store
 with StoreLock(open_store(sys.argv[1], "r+")):
     print("locked", flush=True)
     time.sleep(600)
@@ -111,8 +111,8 @@ def _s3_store(s3_server, bucket: str):
     """A small store in a new bucket of the local S3 server: (filesystem, store url)."""
     import s3fs
 
-    from shared.layout import StoreSpec
-    from shared.store import create_store
+    from shared.layout.spec import StoreSpec
+    from shared.store.handle import create_store
 
     fs = s3fs.S3FileSystem(**s3_server)
     fs.mkdir(bucket)

@@ -8,9 +8,9 @@ import numpy as np
 import s3fs
 
 from collector.cli import main
-from shared.reader import StoreReader
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.store.handle import open_store
+from shared.store.reader import StoreReader
 
 
 def test_collect_into_s3_and_read_back(s3_server, capsys):

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from collector.cli import main
-from collector.plan import PlanConfig, PlanError, make_plan, plan_windows, read_plan, write_plan
-from collector.regions import parse_region
+from collector.plan.candidates import (
+    PlanConfig,
+    PlanError,
+    make_plan,
+    plan_windows,
+    read_plan,
+    write_plan,
+)
+from collector.plan.regions import parse_region
 
 
 @pytest.fixture(scope="module")

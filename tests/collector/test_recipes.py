@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from collector.cli import main
-from collector.plan import read_plan
-from collector.recipes import RecipeError, load_recipe, recipe_names
-from shared.store import open_store
+from collector.plan.candidates import read_plan
+from collector.plan.recipes import RecipeError, load_recipe, recipe_names
+from shared.store.handle import open_store
 from tests.conftest import collect_args
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, box
 
-from collector.regions import RegionError, parse_region
+from collector.plan.regions import RegionError, parse_region
 
 PARIS, TOKYO, NAIROBI, WINDHOEK = (2.35, 48.86), (139.69, 35.69), (36.82, -1.29), (17.08, -22.56)
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import zarr
 
-from shared.layout import SHARD_ARRAYS
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.layout.spec import SHARD_ARRAYS
+from shared.store.handle import open_store
 from tests.conftest import ROOT
 
 ARGS = [

@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from collector.retry import Counters, RetriesExhausted, RetryPolicy, call_with_retries
 from collector.sources.base import PermanentError, TransientError
+from collector.sources.retry import Counters, RetriesExhausted, RetryPolicy, call_with_retries
 
 
 def flaky(failures, exc=TransientError):

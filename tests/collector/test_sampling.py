@@ -4,7 +4,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from collector.sampling import (
+from collector.plan.sampling import (
     SamplingConfig,
     SamplingError,
     _draw,
@@ -12,7 +12,7 @@ from collector.sampling import (
     accept,
     sample_candidates,
 )
-from shared.grid import footprints, snap_grids
+from shared.layout.grid import footprints, snap_grids
 
 GEOD = Geod(ellps="WGS84")
 
@@ -128,7 +128,7 @@ def test_impossible_density_is_refused():
 
 
 def test_world_plan_of_thousands_has_no_overlaps():
-    from collector.cities import load_cities
+    from collector.plan.cities import load_cities
 
     table = load_cities().head(10_000)
     cand = sample_candidates(table, 6000, SamplingConfig(), np.random.default_rng(9))

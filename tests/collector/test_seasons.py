@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from collector.seasons import SeasonConfig, add_months, draw_reference_dates, season_windows
+from collector.plan.seasons import SeasonConfig, add_months, draw_reference_dates, season_windows
 
 
 def test_add_months_clips_to_month_end():

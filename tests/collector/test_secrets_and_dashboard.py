@@ -11,8 +11,8 @@ import pytest
 
 from collector.cli import main
 from collector.config import CollectConfig
-from collector.engine import dask_client
-from collector.plan import PlanConfig
+from collector.plan.candidates import PlanConfig
+from collector.run.engine import dask_client
 from tests.conftest import collect_args, free_port
 
 PLANTED = ("PLANTEDPASSWORD1", "PLANTEDSUBSCRIPTIONKEY2", "PLANTEDHEADERTOKEN3")

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.bands import L1C_BANDS, L2A_BANDS, RGB, band_names, bands_for, resolve_bands
+from shared.layout.bands import L1C_BANDS, L2A_BANDS, RGB, band_names, bands_for, resolve_bands
 
 
 def test_tables_have_the_sentinel2_bands():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from shared.grid import PatchGrid, footprints, snap_grids, utm_epsg
+from shared.layout.grid import PatchGrid, footprints, snap_grids, utm_epsg
 
 
 @pytest.mark.parametrize(

@@ -10,18 +10,18 @@ import google_crc32c
 import numpy as np
 import pytest
 
-from shared.integrity import (
+from shared.access.view import open_dataset
+from shared.checks.verify import verify
+from shared.store.handle import open_store
+from shared.store.manifests import (
     DamagedShardError,
     live_samples,
     manifest_key,
     read_manifest,
     record_manifests,
 )
-from shared.reader import ChunkReadError, StoreReader
-from shared.store import open_store
+from shared.store.reader import ChunkReadError, StoreReader
 from shared.testing import make_store
-from shared.verify import verify
-from shared.view import open_dataset
 from tests.conftest import run_module
 
 
@@ -100,7 +100,7 @@ def test_reader_refuses_a_deleted_image_object(store_path, key):
 
 def test_reader_still_reads_an_empty_finished_shard_as_fill(tmp_path):
     """An all-empty shard has no image objects by design: that is not damage."""
-    from shared.writer import empty_shard, write_shard
+    from shared.store.writer import empty_shard, write_shard
 
     store = make_store(tmp_path / "e.zarr", n_samples=8, shards=[0])
     write_shard(store, 1, empty_shard(store.spec, 1))

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
-from shared.layout import LAYOUT_VERSION, StoreSpec, array_defs
+from shared.layout.spec import LAYOUT_VERSION, StoreSpec, array_defs
 from shared.secrets import REDACTED, redact
-from shared.store import create_store, open_store
+from shared.store.handle import create_store, open_store
 from tests.conftest import set_root_attr
 
 

@@ -10,11 +10,11 @@ import rasterio
 import rioxarray  # noqa: F401  (the card's example uses .rio)
 import torch
 
-from shared.card import write_card
-from shared.geotiff import export_geotiffs
-from shared.reader import StoreReader
-from shared.store import open_store
-from shared.torch_dataset import SeasonalPatches
+from shared.access.geotiff import export_geotiffs
+from shared.access.torch_dataset import SeasonalPatches
+from shared.publish.card import write_card
+from shared.store.handle import open_store
+from shared.store.reader import StoreReader
 from tests.conftest import collect_args, run_module
 
 

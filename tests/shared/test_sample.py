@@ -10,13 +10,13 @@ import xarray as xr
 from rasterio.transform import Affine
 
 from shared import open_sample
+from shared.access.geotiff import export_geotiffs
+from shared.access.torch_dataset import SeasonalPatches
 from shared.errors import ShardShapeError
-from shared.geotiff import export_geotiffs
-from shared.layout import StoreSpec
-from shared.store import create_store
+from shared.layout.spec import StoreSpec
+from shared.store.handle import create_store
+from shared.store.writer import write_shard
 from shared.testing import fill_shard, make_store
-from shared.torch_dataset import SeasonalPatches
-from shared.writer import write_shard
 
 
 def test_rioxarray_reads_the_sample_grid_and_round_trips_export_geotiff(tmp_path):

@@ -5,9 +5,9 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
 
-from shared.shards import encode_shard, shard_key, shard_layout
-from shared.storage import put_bytes
-from shared.store import open_store
+from shared.store.handle import open_store
+from shared.store.location import put_bytes
+from shared.store.shards import encode_shard, shard_key, shard_layout
 from shared.testing import make_store
 
 

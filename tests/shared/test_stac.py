@@ -9,8 +9,8 @@ import pystac
 from pystac.extensions.eo import EOExtension
 from pystac.extensions.raster import RasterExtension
 
-from shared.stac import COLLECTION_KEY, write_stac_collection
-from shared.storage import put_bytes
+from shared.publish.stac import COLLECTION_KEY, write_stac_collection
+from shared.store.location import put_bytes
 from shared.testing import make_store
 from tests.conftest import run_module
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from shared.errors import ShardShapeError
-from shared.reader import ChunkReadError, StoreReader
-from shared.storage import LocalBytes, StoreBytes
-from shared.store import open_store
+from shared.store.handle import open_store
+from shared.store.location import LocalBytes, StoreBytes
+from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.writer import empty_shard, write_shard
 from shared.testing import fill_shard, make_store, pixel_value
-from shared.writer import empty_shard, write_shard
 
 
 def expected(samples, seasons, bands, size):

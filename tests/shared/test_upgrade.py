@@ -14,12 +14,12 @@ import xarray as xr
 import zarr
 
 from shared import open_dataset, open_sample
-from shared.georef import pixel_centres
-from shared.reader import StoreReader
-from shared.store import open_store
+from shared.checks.upgrade import UPGRADE_STEPS, UpgradeStep, upgrade
+from shared.checks.verify import verify
+from shared.layout.georef import pixel_centres
+from shared.store.handle import open_store
+from shared.store.reader import StoreReader
 from shared.testing import make_store
-from shared.upgrade import UPGRADE_STEPS, UpgradeStep, upgrade
-from shared.verify import verify
 from tests.conftest import run_module
 
 V1_ROOT_DROPS = ("Conventions", "crs_units")
@@ -117,7 +117,7 @@ def test_interrupted_upgrade_leaves_a_version_1_store_and_finishes_on_rerun(tmp_
         raise KeyboardInterrupt
 
     monkeypatch.setattr(
-        "shared.upgrade.UPGRADE_STEPS", [UPGRADE_STEPS[0], UpgradeStep("crash", crash)]
+        "shared.checks.upgrade.UPGRADE_STEPS", [UPGRADE_STEPS[0], UpgradeStep("crash", crash)]
     )
     with pytest.raises(KeyboardInterrupt):
         upgrade(path, log=lambda _: None)

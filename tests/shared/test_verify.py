@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from shared.store import open_store
-from shared.verify import format_ranges, verify
-from shared.view import open_dataset
+from shared.access.view import open_dataset
+from shared.checks.verify import format_ranges, verify
+from shared.store.handle import open_store
 from tests.conftest import ROOT, run_module, set_root_attr
 
 
@@ -84,9 +84,9 @@ def test_partial_shard_write_killed_before_marker(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from shared.store import Store, open_store
+        from shared.store.handle import Store, open_store
         from shared.testing import fill_shard
-        from shared.writer import write_shard
+        from shared.store.writer import write_shard
         original = Store.array
         def array(self, name):
             if name == "shard_done":

@@ -1,11 +1,11 @@
 import numpy as np
 import xarray as xr
 
-from shared.georef import pixel_centres
-from shared.reader import StoreReader
+from shared.access.view import open_dataset
+from shared.layout.georef import pixel_centres
+from shared.store.reader import StoreReader
+from shared.store.writer import empty_shard, write_shard
 from shared.testing import make_store
-from shared.view import open_dataset
-from shared.writer import empty_shard, write_shard
 
 
 def test_open_zarr_gives_named_dims_coords_and_cf_masking(tiny_store):

@@ -4,8 +4,8 @@ import pytest
 @pytest.fixture(scope="session")
 def train_store(tmp_path_factory):
     """A small finished store for training tests: 40 samples, 4 seasons, 13 bands, 48 px."""
-    from shared.stats import compute_stats
-    from shared.store import open_store
+    from shared.access.stats import compute_stats
+    from shared.store.handle import open_store
     from shared.testing import make_store
 
     path = tmp_path_factory.mktemp("train") / "store.zarr"

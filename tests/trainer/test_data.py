@@ -9,10 +9,10 @@ from trainer.data import BatchSource, StepPlan, valid_samples
 
 @pytest.fixture
 def store(tmp_path):
-    from shared.stats import compute_stats
+    from shared.access.stats import compute_stats
 
     st = make_store(tmp_path / "s.zarr", n_samples=24, size=16, shard_samples=4)
-    from shared.store import open_store
+    from shared.store.handle import open_store
 
     s = open_store(st.location, "r+")
     s.update_attrs(stats=compute_stats(s))

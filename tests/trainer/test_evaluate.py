@@ -13,10 +13,10 @@ import torch
 from tests.conftest import collect_args
 from tests.trainer.conftest import tiny_args
 from tests.trainer.evaluate.fixtures import make_eurosat, make_oscd
+from tools.science_page import MARKER
+from tools.science_page import main as science_main
 from trainer.cli import main
 from trainer.evaluate.probe import Split, knn, linear_probe
-from trainer.evaluate.science import MARKER
-from trainer.evaluate.science import main as science_main
 from trainer.evaluate.synthetic import SEASONS, SyntheticChange, SyntheticLandcover, SyntheticSeason
 
 
@@ -73,7 +73,7 @@ def test_landcover_task_labels_and_stored_splits(truth_store, tmp_path):
 
 
 def test_season_task_labels_the_season_of_the_acquisition_date(truth_store, tmp_path):
-    from shared.store import open_store
+    from shared.store.handle import open_store
 
     task = SyntheticSeason(truth_store, ("B4", "B3", "B2"), tmp_path / "s.json")
     land = SyntheticLandcover(truth_store, ("B4", "B3", "B2"), tmp_path / "l.json")

@@ -36,10 +36,10 @@ from timm.models import register_model
 
 from tests.conftest import ROOT
 from tests.trainer.conftest import tiny_args
+from tools.gpucheck import CheckFailed, compare_losses
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
-from trainer.gpucheck import CheckFailed, compare_losses
 from trainer.step import autocast_for, bf16_enabled
 
 TINY = ("--arch", "fastpath_tiny", "--steps", "2", "--log-every", "1")
@@ -158,7 +158,7 @@ def test_compiled_augmentations_match_eager(channels):
 
 
 def test_bench_takes_several_architectures_and_skips_p2(train_store, tmp_path):
-    from trainer.bench import run
+    from tools.trainer_bench import run
 
     docs = tmp_path / "docs"
     figures = run(

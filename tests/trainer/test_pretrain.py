@@ -198,7 +198,7 @@ def test_config_file_with_overrides(train_store, tmp_path, capsys):
 
 
 def test_bench_runs_and_records(train_store, tmp_path):
-    from trainer.bench import run
+    from tools.trainer_bench import run
 
     figures = run(
         train_store,

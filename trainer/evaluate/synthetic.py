@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.bands import resolve_bands
-from shared.reader import StoreReader
-from shared.store import open_store
-from shared.view import sample_mask
+from shared.access.view import sample_mask
+from shared.layout.bands import resolve_bands
+from shared.store.handle import open_store
+from shared.store.reader import StoreReader
 from trainer.evaluate.splits import stored_split, stratified_split
 
 __all__ = [

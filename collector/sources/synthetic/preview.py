@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from collector.pictures import true_colour
+from collector.plan.pictures import true_colour
 from collector.sources.base import Location, Scene
 from collector.sources.synthetic.sites import make_locations
 from collector.sources.synthetic.source import SyntheticSource

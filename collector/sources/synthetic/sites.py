@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from collector.seasons import SeasonConfig, season_windows
+from collector.plan.seasons import SeasonConfig, season_windows
 from collector.sources.base import Location
 from collector.sources.synthetic.climate import as_day
-from shared.grid import snap_grids
+from shared.layout.grid import snap_grids
 
 __all__ = ["make_locations", "random_locations"]
 

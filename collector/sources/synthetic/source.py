@@ -33,8 +33,8 @@ from collector.sources.synthetic.scenes import (
     tile_of,
 )
 from collector.sources.synthetic.spectra import L1C_ORDER, atmosphere, cloud_spectrum
-from shared.bands import band_names
-from shared.layout import CLOUD_CLEAR_BELOW
+from shared.layout.bands import band_names
+from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = ["SyntheticSource", "LOWRES_STEP"]
 

@@ -17,8 +17,8 @@ from collector.importers.testing import (
     write_zarr_dataset,
     zip_folder,
 )
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.store.handle import open_store
 from tests.collector.importers.conftest import import_args
 
 

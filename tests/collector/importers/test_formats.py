@@ -15,8 +15,8 @@ from collector.importers.testing import (
     seco_value,
     zarr_sample_values,
 )
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.store.handle import open_store
 
 
 def _times(store) -> np.ndarray:
@@ -107,7 +107,7 @@ def test_card_says_where_it_came_from_and_what_was_lost(imported):
 
 
 def test_info_says_where_an_imported_store_came_from(imported):
-    from shared.info import format_summary, summarize
+    from shared.publish.info import format_summary, summarize
 
     text = format_summary(summarize(imported["seco"]))
     assert "imported from SeCo" in text and "SYNTHETIC" not in text

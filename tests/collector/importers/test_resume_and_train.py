@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from collector.importers.testing import write_geotiff_dataset
-from shared.layout import SHARD_ARRAYS
-from shared.store import open_store
-from shared.verify import verify
+from shared.checks.verify import verify
+from shared.layout.spec import SHARD_ARRAYS
+from shared.store.handle import open_store
 from tests.collector.importers.conftest import import_args
 from tests.conftest import ROOT, run_module
 

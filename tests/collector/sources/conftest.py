@@ -25,7 +25,7 @@ def stac(server):
 @pytest.fixture(scope="module")
 def ee_server():
     """One offline Earth Engine endpoint per module (the real client talks to it over HTTP)."""
-    from collector.sources.earthengine_server import FakeEarthEngine
+    from collector.sources.earthengine.server import FakeEarthEngine
 
     srv = FakeEarthEngine()
     yield srv

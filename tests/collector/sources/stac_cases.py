@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from collector.sources.stac import StacSource
-from collector.sources.stac_catalogs import CATALOGS, EARTH_SEARCH_ASSETS, PLANETARY_COMPUTER_ASSETS
-from shared.bands import band_names
+from collector.sources.stac.catalogs import CATALOGS, EARTH_SEARCH_ASSETS, PLANETARY_COMPUTER_ASSETS
+from collector.sources.stac.source import StacSource
+from shared.layout.bands import band_names
 from tests.collector.sources import stac_fixtures as fx
 
 L2A = band_names("L2A")

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from collector.sources.base import Location
-from shared.bands import L2A_BANDS
-from shared.grid import PatchGrid
+from shared.layout.bands import L2A_BANDS
+from shared.layout.grid import PatchGrid
 from tests.collector.sources.stac_server import (  # noqa: F401  (re-exported for the tests)
     CONFORMS,
     TOKEN_PATH,

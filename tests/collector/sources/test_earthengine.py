@@ -1,5 +1,5 @@
 """The Earth Engine source through the real earthengine-api client, over HTTP to a local
-endpoint (:mod:`collector.sources.earthengine_server`): requests on the wire, answers decoded,
+endpoint (:mod:`collector.sources.earthengine.server`): requests on the wire, answers decoded,
 granule edges, scenes without Cloud Score+, and what reaches the store."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from collector.choose import ChoiceRules
-from collector.fill import collect_location
-from collector.retry import RetryPolicy
+from collector.run.choose import ChoiceRules
+from collector.run.fill import collect_location
 from collector.sources.base import Location, PermanentError, clear_fraction
-from collector.sources.earthengine import EarthEngineSource, decode_pixels
-from collector.sources.earthengine_server import DAY_MS, FakeScene
-from collector.testing import constants, functions, invocations
-from shared.grid import PatchGrid
+from collector.sources.earthengine.server import DAY_MS, FakeScene
+from collector.sources.earthengine.source import EarthEngineSource, decode_pixels
+from collector.sources.earthengine.testing import constants, functions, invocations
+from collector.sources.retry import RetryPolicy
+from shared.layout.grid import PatchGrid
 
 SIZE = 16
 NICE = PatchGrid.from_center(7.26, 43.70, SIZE)  # Nice, France: UTM 32N
@@ -144,7 +144,7 @@ def no_score_world(window: int, start: int) -> list[FakeScene]:
 
 
 def test_a_scene_without_cloud_score_is_kept_and_ranked_last(fake_ee):
-    from collector.choose import rank_windows
+    from collector.run.choose import rank_windows
 
     fake_ee.world = no_score_world
     src = source(fake_ee, bands=("B4",))
@@ -189,7 +189,7 @@ def test_source_pickles_without_its_session(fake_ee):
 
 
 def test_invalid_key_variable_is_not_echoed():
-    from collector.sources.earthengine_auth import EarthEngineAuthError, find_credentials
+    from collector.sources.earthengine.auth import EarthEngineAuthError, find_credentials
 
     secret = '{"type": "service_account", "private_key": "TOPSECRET'
     with pytest.raises(EarthEngineAuthError) as info:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from collector.choose import ChoiceRules
-from collector.fill import collect_location
-from collector.retry import RetryPolicy
+from collector.run.choose import ChoiceRules
+from collector.run.fill import collect_location
 from collector.sources.base import PermanentError, TransientError
-from collector.sources.earthengine import EarthEngineSource
-from collector.sources.earthengine_errors import classify_error
-from collector.sources.earthengine_server import HTML_502, Fault, json_error
+from collector.sources.earthengine.errors import classify_error
+from collector.sources.earthengine.server import HTML_502, Fault, json_error
+from collector.sources.earthengine.source import EarthEngineSource
+from collector.sources.retry import RetryPolicy
 from tests.collector.sources.test_earthengine import nice_location
 
 HTML = "text/html; charset=UTF-8"

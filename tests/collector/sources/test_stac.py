@@ -7,14 +7,13 @@ import pickle
 import numpy as np
 import pytest
 
-from collector.choose import ChoiceRules, rank_windows
-from collector.fill import collect_location
-from collector.retry import RetryPolicy
+from collector.run.choose import ChoiceRules, rank_windows
+from collector.run.fill import collect_location
 from collector.sources import make_source
 from collector.sources import preflight as sources_preflight
 from collector.sources.base import PermanentError, Source, clear_fraction
-from collector.sources.stac import StacSource, preflight
-from collector.sources.stac_catalogs import (
+from collector.sources.retry import RetryPolicy
+from collector.sources.stac.catalogs import (
     CATALOGS,
     EARTH_SEARCH_ASSETS,
     PLANETARY_COMPUTER_ASSETS,
@@ -23,6 +22,7 @@ from collector.sources.stac_catalogs import (
     resolve_catalog,
     scl_to_cloud,
 )
+from collector.sources.stac.source import StacSource, preflight
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import (
     L2A,

@@ -7,12 +7,12 @@ import pickle
 import numpy as np
 import pytest
 
-from collector.choose import ChoiceRules
-from collector.fill import collect_location
-from collector.retry import RetryPolicy
+from collector.run.choose import ChoiceRules
+from collector.run.fill import collect_location
 from collector.sources.base import PermanentError, TransientError
-from collector.sources.stac import StacSource, classify_api_error
-from collector.sources.stac_read import strip_query
+from collector.sources.retry import RetryPolicy
+from collector.sources.stac.read import strip_query
+from collector.sources.stac.source import StacSource, classify_api_error
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import (
     es_item,

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from collector.choose import ChoiceRules
-from collector.fill import collect_location
-from collector.retry import RetryPolicy
+from collector.run.choose import ChoiceRules
+from collector.run.fill import collect_location
 from collector.sources.base import PermanentError, TransientError
-from collector.sources.stac_sign import PlanetaryComputerSigner
+from collector.sources.retry import RetryPolicy
+from collector.sources.stac.sign import PlanetaryComputerSigner
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import es_item, es_source, pc_source
 

@@ -1,7 +1,7 @@
 """What every downstream reader shares: the two dataset protocols, errors, band selection.
 
 Readers return raw digital numbers (uint16, reflectance × 10⁴ for L1C) with channels in the
-canonical L1C order of :mod:`shared.bands` (B1, B2, …, B8, B8A, B9, B10, B11, B12), or in
+canonical L1C order of :mod:`shared.layout.bands` (B1, B2, …, B8, B8A, B9, B10, B11, B12), or in
 the order of the ``bands`` subset asked for; scaling to model inputs is the caller's job.
 """
 
@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from shared.bands import RGB, band_names
+from shared.layout.bands import RGB, band_names
 
 __all__ = [
     "L1C_ORDER",

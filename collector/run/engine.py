@@ -1,0 +1,271 @@
+"""The collection engine: plan → fetch (Dask, one task per shard) → finalize.
+
+Rerunning the same command resumes: finished shards are skipped, the others are redone whole
+(or, when they wait for retries after source errors, just their waiting slots), and the
+result equals an uninterrupted run. The client creates the store (its final size) once,
+before any task runs; tasks write only their own shards. ``repair=True`` first unmarks every
+finished shard that is damaged (see :mod:`shared.store.manifests`), so it is rewritten from its plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from collector.config import CollectConfig
+from collector.run.choose import ChoiceRules
+from collector.run.fill import GIVE_UP_AFTER, SourceUnreachableError
+from collector.run.jobs import ShardJob, run_shard
+from collector.run.ledger import Ledger, StoreLock, open_ledger
+from collector.sources import preflight
+from collector.sources.retry import RetryPolicy
+
+__all__ = ["CollectError", "CollectResult", "collect", "dask_client", "dashboard_address"]
+
+Log = Callable[[str], None]
+
+
+class CollectError(RuntimeError):
+    """Some shards could not be written; rerunning the same command resumes."""
+
+
+@dataclass
+class CollectResult:
+    location: str
+    created: bool
+    shards_run: int
+    filled: int
+    rejected: int
+    retries: int
+    requests: int
+    fetch_seconds: float
+    finalize: dict[str, Any]
+
+
+class ClusterSettings(Protocol):
+    """What :func:`dask_client` reads of a job's settings (a collection's or an import's)."""
+
+    @property
+    def scheduler(self) -> str | None: ...
+    @property
+    def workers(self) -> int | None: ...
+    @property
+    def dashboard(self) -> str: ...
+    def runtime(self, name: str) -> Any: ...
+
+
+@contextmanager
+def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
+    """A client on ``cfg.scheduler`` (an address, or ``"threads"`` for an in-process cluster),
+    else on a fresh ``LocalCluster`` of worker processes."""
+    from distributed import Client, LocalCluster
+
+    if cfg.scheduler and cfg.scheduler != "threads":
+        client = Client(cfg.scheduler)
+        log(f"dask: scheduler {cfg.scheduler}, its dashboard {client.dashboard_link}")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=int(cfg.runtime("tasks_per_worker")),
+        processes=cfg.scheduler != "threads",
+        dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
+        # still open the scheduler's HTTP server, on every interface: never pass it)
+        silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
+    )
+    address = dashboard_address(cluster)
+    log(f"dask: dashboard {address}" if address else "dask: no dashboard")
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def dashboard_address(cluster: Any) -> str | None:
+    """``http://host:port/status`` where the local cluster's dashboard really listens (read
+    from its bound socket: ``0.0.0.0`` means every interface), or None without one."""
+    server = getattr(cluster.scheduler, "http_server", None)
+    if server is None or "dashboard" not in getattr(cluster.scheduler, "services", {}):
+        return None
+    sockets = getattr(server, "_sockets", {})  # tornado keeps the bound sockets here
+    bound = [sock.getsockname()[:2] for sock in sockets.values()]
+    host, port = bound[0] if bound else ("?", getattr(server, "port", "?"))
+    everywhere = any(h in ("0.0.0.0", "::") for h, _ in bound)
+    shown = f"[{host}]" if ":" in str(host) else host
+    return f"http://{shown}:{port}/status" + (" (every interface)" if everywhere else "")
+
+
+def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int) -> list[ShardJob]:
+    rules = ChoiceRules(cfg.clear_threshold, cfg.granule_cloud_max)
+    policy = RetryPolicy(cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s)
+    rate = cfg.runtime("max_requests_per_s")
+    return [
+        ShardJob(
+            location=ledger.store.location,
+            shard=shard,
+            candidates=tuple(ledger.candidates(shard)),
+            source=cfg.source,
+            collection=cfg.collection,
+            bands=cfg.band_list(),
+            source_options=dict(cfg.source_options),
+            rules=rules,
+            policy=policy,
+            concurrency=int(cfg.runtime("concurrency")),
+            refetch=cfg.refetch,
+            max_in_flight=cfg.runtime("max_in_flight"),
+            requests_per_s=(rate / n_workers) if rate else None,
+            semaphore_name=f"seco-{cfg.source}-requests",
+            storage_options=dict(cfg.storage_options),
+        )
+        for shard in shards
+    ]
+
+
+def _unreachable(what: str) -> CollectError:
+    return CollectError(
+        f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
+        "check the source and rerun the same command"
+    )
+
+
+def _failure_streak(streak: int, report: dict[str, Any]) -> int:
+    """Candidates failing for source reasons in a row, over shard reports in arrival order."""
+    tried = report.get("tried", 0)
+    failed = sum(1 for r in report.get("rejected", []) if r.get("outcome") == "failed")
+    if tried and failed == tried:
+        return streak + failed
+    return 0
+
+
+def _run_shards(
+    cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
+) -> tuple[int, int, int, int, float]:
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    spec = ledger.store.spec
+    total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
+    filled = rejected = retries = requests = waiting = streak = 0
+    failures: list[str] = []
+    with dask_client(cfg, len(shards), log) as client:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        log(f"dask: {n_workers} worker(s)")
+        jobs = _jobs(cfg, ledger, shards, n_workers)
+        futures = client.map(
+            run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False
+        )
+        bar = tqdm(total=total, unit="loc", desc="collect", disable=not cfg.progress, smoothing=0.1)
+        start = time.perf_counter()
+        for future in as_completed(futures):
+            try:
+                report = future.result()
+            except SourceUnreachableError as e:  # no point trying the rest of the plan
+                client.cancel(futures)
+                bar.close()
+                raise _unreachable(str(e)) from None
+            except Exception as e:  # a task crashed: keep going, report, resume later
+                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                continue
+            streak = _failure_streak(streak, report)
+            if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed at the source
+                client.cancel(futures)
+                bar.close()
+                last = report["rejected"][-1].get("reason", "")
+                raise _unreachable(
+                    f"{streak} candidates in a row failed for source reasons (last: {last})"
+                )
+            waiting += len((report.get("pending") or {}).get("slots", []))
+            filled += report["filled"]
+            rejected += len(report["rejected"])
+            retries += report["retries"]
+            requests += report["requests"]
+            bar.update(report["slots"])
+            bar.set_postfix(rejected=rejected, retried=retries, refresh=False)
+        seconds = time.perf_counter() - start
+        bar.close()
+    if failures:
+        raise CollectError(
+            f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
+            "rerun the same command to resume"
+        )
+    if waiting:
+        raise CollectError(f"{waiting} slots unfilled after source errors; rerun to retry")
+    return filled, rejected, retries, requests, seconds
+
+
+def _unmark_damaged(ledger: Ledger, log: Log) -> None:
+    """Unmark every damaged finished shard so that it is rewritten (``--repair``)."""
+    from shared.checks.verify import format_ranges
+    from shared.store.manifests import find_damage, record_manifests
+    from shared.store.writer import clear_shard_marker
+
+    store = ledger.store
+    damage, aware = find_damage(store, checksums=True)
+    if not aware:  # written before manifests: check the chunks, record the good shards
+        _, damage = record_manifests(store)
+    shards = sorted({d.shard for d in damage})
+    for shard in shards:
+        clear_shard_marker(store, shard)
+    if shards:
+        log(
+            f"repair: rewriting {len(shards)} damaged shard(s) {format_ranges(shards)} ({damage[0]})"
+        )
+    else:
+        log("repair: no damaged shard found")
+
+
+def _refuse_damage(ledger: Ledger) -> None:
+    """Finished shards with a missing object or manifest are not finalized over."""
+    from shared.store.manifests import damage_message, missing_objects
+
+    damage = missing_objects(ledger.store)
+    if damage:
+        raise CollectError(damage_message(ledger.store, damage))
+
+
+def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
+    """Plan (unless the store has its plan) → fetch the pending shards → finalize.
+
+    ``repair`` rewrites every damaged finished shard first (see :func:`_unmark_damaged`).
+
+    Raises:
+        CollectError: shard tasks failed, the source was unreachable, or slots wait for a
+            retry after source errors (the store is then not finished; rerun to resume).
+    """
+    from collector.run.finalize import finalize
+
+    preflight(cfg.source, cfg.source_options)
+    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    with StoreLock(ledger.store) as lock:
+        if lock.warning:
+            log(f"warning: {lock.warning}")
+        if repair and not ledger.created:
+            _unmark_damaged(ledger, log)
+        pending = ledger.store.pending_shards()
+        done = ledger.store.spec.n_shards - len(pending)
+        verb = "creating" if ledger.created else "resuming"
+        log(
+            f"{verb} {out}: {ledger.store.spec.n_samples} locations, {len(pending)} shard(s) to do, {done} done"
+        )
+        if lock.removed:
+            log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
+        filled = rejected = retries = requests = 0
+        seconds = 0.0
+        if pending:
+            filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
+        _refuse_damage(ledger)
+        summary = finalize(ledger, log)
+    return CollectResult(
+        out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
+    )

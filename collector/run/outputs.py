@@ -1,0 +1,45 @@
+"""Check a collection's output location before anything is planned, created or locked.
+
+A local ``OUT`` must be a folder or not exist yet; an object-store URL must answer one cheap
+request (does the store's root exist?), so an unreachable endpoint or bad credentials end in
+one line naming the location and the reason, not in a traceback from deep in the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.cli import one_line
+from shared.secrets import redact_text
+from shared.store.location import is_url, local_path
+from shared.validate import ConfigValueError
+
+__all__ = ["OutputUnreachableError", "check_output"]
+
+
+class OutputUnreachableError(OSError):
+    """The object store holding ``OUT`` did not answer (endpoint, network or credentials)."""
+
+
+def check_output(location: str, storage_options: dict[str, Any]) -> None:
+    """Raises:
+    ConfigValueError: a local ``OUT`` exists and is not a folder.
+    OutputUnreachableError: the object store of a URL ``OUT`` cannot be reached or read.
+    """
+    if not is_url(location):
+        path = local_path(location)
+        if path.exists() and not path.is_dir():
+            raise ConfigValueError("--out", f"{location} exists and is not a folder (a store)")
+        return
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(location, **storage_options)
+        fs.exists(root)
+    except ImportError as e:  # no driver for the scheme (s3fs, gcsfs, …): its own message
+        raise OutputUnreachableError(f"OUT {redact_text(location)}: {one_line(e)}") from e
+    except Exception as e:  # the client's own exception types (botocore, aiohttp, google…)
+        raise OutputUnreachableError(
+            f"cannot reach the object store of OUT {redact_text(location)}: "
+            f"{type(e).__name__}: {one_line(e)}"
+        ) from e

@@ -1,0 +1,185 @@
+"""``python -m shared upgrade STORE``: bring an older store to the current layout, in place.
+
+An upgrade is a list of steps (:data:`UPGRADE_STEPS`), each idempotent: it looks at the store,
+adds what is missing and says whether it changed anything. The layout version is raised only
+after every step has run (:func:`upgrade`), so an interrupted upgrade leaves a store that
+still opens as its old version, is whole, and finishes on the next run. Pixel data is never
+rewritten: steps add arrays and attributes beside it. Each metadata document is replaced
+whole: zarr's local store writes through a temporary file and a rename (zarr-python PR #3412,
+merged 2025-08; older 3.1.x releases write in place), object stores replace whole objects.
+Run it while nothing else writes to the store.
+
+Version 1 → 2: the ``x``/``y`` pixel-centre coordinates (computed from ``transform``), CF
+attributes on every array, ``Conventions`` and ``crs_units`` at the root.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zarr
+
+from shared.layout.cf import CONVENTIONS
+from shared.layout.georef import pixel_centres
+from shared.layout.spec import ADDED_IN_V2, LAYOUT_VERSION, array_defs
+from shared.store.handle import Store, open_store
+from shared.store.location import zarr_store
+
+__all__ = ["UpgradeStep", "UPGRADE_STEPS", "UpgradingStore", "upgrade", "open_for_upgrade"]
+
+
+class UpgradingStore(Store):
+    """A store open for an upgrade: arrays are read object by object (``plain``), not from
+    the consolidated copy, which an interrupted upgrade may have left behind; root
+    attributes are written through the group as opened, which keeps that copy in place
+    (it is refreshed at the end), so readers of consolidated metadata never lose it."""
+
+    def __init__(self, opened: Store, plain: zarr.Group) -> None:
+        super().__init__(opened.location, opened.group, False, opened.storage_options)
+        self.plain = plain
+
+    def array(self, name: str) -> zarr.Array:
+        return self.plain[name]  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class UpgradeStep:
+    """One idempotent change: ``apply(store)`` returns True when it changed the store."""
+
+    name: str
+    apply: Callable[[UpgradingStore], bool]
+
+
+def open_for_upgrade(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> UpgradingStore:
+    """The store at ``location`` open for an upgrade (see :class:`UpgradingStore`)."""
+    opened = open_store(location, "r+", storage_options)  # refuses what is no store
+    zstore = zarr_store(location, read_only=False, storage_options=storage_options)
+    plain = zarr.open_group(zstore, mode="r+", zarr_format=3, use_consolidated=False)
+    return UpgradingStore(opened, plain)
+
+
+def _add_coordinates(store: UpgradingStore) -> bool:
+    """Create ``x``/``y`` and fill every slot with the pixel centres of its ``transform``."""
+    if store.layout_version >= 2:
+        return False
+    spec = store.spec
+    defs = array_defs(spec)
+    valid = np.asarray(store.array("valid")[:], bool)
+    transform = np.where(valid[:, None], np.asarray(store.array("transform")[:]), np.nan)
+    x, y = pixel_centres(transform, spec.size)
+    present = set(store.plain.array_keys())
+    for name, values in zip(ADDED_IN_V2, (x, y), strict=True):
+        d = defs[name]
+        if name in present and tuple(store.array(name).shape) != d.shape:
+            del store.plain[name]  # a leftover of another shape: derived data, safe to redo
+            present.discard(name)
+        array = store.array(name) if name in present else d.create(store.plain)
+        for shard in range(spec.n_shards):  # whole chunks, one per shard
+            sl = spec.shard_slice(shard)
+            array[sl] = values[sl]
+    return True
+
+
+def _add_cf_attributes(store: UpgradingStore) -> bool:
+    """Merge the current CF attributes into every array's and the root's attributes."""
+    changed = False
+    for name, d in array_defs(store.spec).items():
+        array = store.array(name)
+        missing = {k: v for k, v in d.attrs.items() if array.attrs.get(k) != v}
+        if missing:
+            array.update_attributes(missing)
+            changed = True
+    root = {"Conventions": CONVENTIONS, "crs_units": store.spec.crs_units}
+    missing = {k: v for k, v in root.items() if store.attrs.get(k) != v}
+    if missing:
+        store.update_attrs(**missing)
+        changed = True
+    return changed
+
+
+#: The steps of an upgrade, in order; the layout version is raised after the last one.
+UPGRADE_STEPS: list[UpgradeStep] = [
+    UpgradeStep("x/y pixel-centre coordinates", _add_coordinates),
+    UpgradeStep("CF attributes", _add_cf_attributes),
+]
+
+
+def _finish(store: UpgradingStore, changed_before: bool) -> bool:
+    """Raise the layout version, then refresh the consolidated metadata if the store has it
+    and it is behind (this run changed something, or an earlier run stopped before here)."""
+    changed = False
+    if store.layout_version != LAYOUT_VERSION:
+        store.update_attrs(layout_version=LAYOUT_VERSION)
+        changed = True
+    listed = store.group.metadata.consolidated_metadata
+    behind = listed is not None and (
+        set(store.plain.array_keys()) - set(listed.metadata) or changed or changed_before
+    )
+    if behind:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # consolidated metadata is not yet in the v3 spec
+            zarr.consolidate_metadata(store.group.store)
+    return changed
+
+
+def upgrade(
+    location: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None = None,
+    log: Callable[[str], Any] = print,
+) -> list[str]:
+    """Upgrade a store in place to :data:`~shared.layout.spec.LAYOUT_VERSION`; returns the names
+    of the steps that changed it (empty when it was current).
+
+    Raises:
+        NotAStoreError: nothing SeCo-shaped at ``location``.
+        LayoutVersionError: a layout this software does not read.
+    """
+    store = open_for_upgrade(location, storage_options)
+    before = store.layout_version
+    done = []
+    with warnings.catch_warnings():
+        # listing the group's members meets the side files (index.parquet, stac/, …)
+        warnings.filterwarnings("ignore", message=".*not recognized as a component.*")
+        for step in UPGRADE_STEPS:
+            if step.apply(store):
+                done.append(step.name)
+                log(f"added {step.name}")
+        if _finish(store, bool(done)):
+            done.append(f"layout version {before} -> {LAYOUT_VERSION}")
+            log(f"layout version {before} -> {LAYOUT_VERSION}")
+        done += _record_manifests(location, storage_options, log)
+    return done
+
+
+def _record_manifests(
+    location: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None,
+    log: Callable[[str], Any],
+) -> list[str]:
+    """Record the per-shard manifests a store written before them lacks (after the version
+    is raised, so that they list the current layout's objects, ``x``/``y`` included).
+
+    Idempotent: shards that have one are skipped, so an interrupted run finishes on the next.
+    A shard that fails its checksums gets none and is named; the collector's ``--repair``
+    rewrites it.
+    """
+    from shared.store.handle import open_store
+    from shared.store.manifests import record_manifests
+
+    recorded, damage = record_manifests(open_store(location, "r+", storage_options))
+    for d in damage:
+        log(
+            f"shard {d.shard} is damaged ({d.array}): no manifest recorded; rerun its collect "
+            "command with --repair"
+        )
+    if recorded:
+        log(f"recorded manifests of {recorded} finished shard(s)")
+        return [f"manifests of {recorded} shard(s)"]
+    return []

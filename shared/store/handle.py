@@ -1,0 +1,190 @@
+"""Opening and creating stores: the :class:`Store` handle over one Zarr v3 group.
+
+The layout itself (arrays, dims, chunks, shards, attributes) is defined in
+:mod:`shared.layout.spec`; this module creates a store from it, opens one and checks what it is.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.core.sync import sync
+
+from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
+from shared.layout.cf import CONVENTIONS
+from shared.layout.spec import (
+    CLOUD_DESCRIPTION,
+    LAYOUT_VERSION,
+    PIXEL_DESCRIPTION,
+    READABLE_VERSIONS,
+    StoreSpec,
+    array_defs,
+    software_version,
+)
+from shared.secrets import redact
+from shared.store.location import is_url, local_path, zarr_store
+
+__all__ = ["Store", "create_store", "open_store", "store_exists", "is_half_created"]
+
+
+class Store:
+    """An opened store: its Zarr group, its spec and its root attributes."""
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        group: zarr.Group,
+        read_only: bool = True,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.location = str(location)
+        self.storage_options = dict(storage_options or {})
+        self.group = group
+        self.read_only = read_only
+        self.attrs: dict[str, Any] = dict(group.attrs)
+        self.spec = StoreSpec.from_attrs(self.attrs)
+
+    def __repr__(self) -> str:
+        kind = "SYNTHETIC" if self.synthetic else self.source
+        return f"Store({self.location!r}, {self.spec.n_samples} samples, source={kind})"
+
+    @property
+    def source(self) -> str:
+        """Name of the source the data came from (``earthengine``, ``stac``, ``synthetic``)."""
+        return str(self.attrs.get("source", "unknown"))
+
+    @property
+    def layout_version(self) -> int:
+        """Layout version of this store (one of :data:`~shared.layout.spec.READABLE_VERSIONS`)."""
+        return int(self.attrs["layout_version"])
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the pixels are generated, not observed."""
+        return bool(self.attrs.get("synthetic", False))
+
+    def array(self, name: str) -> zarr.Array:
+        return self.group[name]  # type: ignore[return-value]
+
+    def done_shards(self) -> np.ndarray:
+        """Boolean mask over shards: True where the shard's done-marker is set."""
+        return np.asarray(self.array("shard_done")[:]) == 1
+
+    def pending_shards(self) -> list[int]:
+        """Indices of shards not yet done."""
+        return [int(i) for i in np.flatnonzero(~self.done_shards())]
+
+    def update_attrs(self, **attrs: Any) -> None:
+        """Add or replace root attributes (secrets are redacted)."""
+        if self.read_only:
+            raise PermissionError(f"store {self.location} is open read-only")
+        clean = redact(attrs)
+        self.group.attrs.update(clean)
+        self.attrs.update(clean)
+
+
+def create_store(
+    location: str | os.PathLike[str],
+    spec: StoreSpec,
+    source: str,
+    synthetic: bool,
+    config: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    extra_attrs: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Store:
+    """Create an empty store at ``location`` (must not exist yet) and return it open for writing.
+
+    ``config`` is the collection configuration; it is stored with secrets redacted. Creation
+    is two-phase: the root is marked ``creating`` until every array exists, then the full
+    attributes are written at once, so an interrupted creation is recognisable
+    (:func:`is_half_created`) and may be redone with ``overwrite=True``.
+    """
+    zstore = zarr_store(location, read_only=False, storage_options=storage_options)
+    try:
+        group = zarr.open_group(
+            zstore, mode="w" if overwrite else "w-", zarr_format=3, attributes={"creating": True}
+        )
+    except (FileExistsError, zarr.errors.ContainsGroupError, zarr.errors.ContainsArrayError) as e:
+        raise StoreExistsError(f"{location} already exists; choose another path") from e
+    attrs: dict[str, Any] = {
+        "title": "SeCo multi-season Sentinel-2 patches"
+        + (" (SYNTHETIC: generated, not observed)" if synthetic else ""),
+        "layout_version": LAYOUT_VERSION,
+        "Conventions": CONVENTIONS,
+        "source": source,
+        "synthetic": bool(synthetic),
+        **spec.to_attrs(),
+        "pixel_encoding": PIXEL_DESCRIPTION,
+        "cloud_encoding": CLOUD_DESCRIPTION,
+        "software": software_version(),
+        "config": redact(config or {}),
+        **(redact(extra_attrs) if extra_attrs else {}),
+    }
+    for d in array_defs(spec).values():
+        d.create(group)
+    group["band"][:] = np.array(spec.bands)  # type: ignore[index]
+    group["season"][:] = np.arange(spec.n_seasons, dtype=np.int16)  # type: ignore[index]
+    group.attrs.put(attrs)  # one write replaces the "creating" marker: the store now exists
+    return Store(location, group, read_only=False, storage_options=storage_options)
+
+
+def is_half_created(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> bool:
+    """True for a store whose creation was interrupted (it can hold no data yet)."""
+    if not store_exists(location, storage_options):
+        return False
+    zstore = zarr_store(location, read_only=True, storage_options=storage_options)
+    attrs = dict(zarr.open_group(zstore, mode="r", zarr_format=3).attrs)
+    return bool(attrs.get("creating")) and "layout_version" not in attrs
+
+
+def open_store(
+    location: str | os.PathLike[str],
+    mode: str = "r",
+    storage_options: dict[str, Any] | None = None,
+) -> Store:
+    """Open an existing store; ``mode`` is ``"r"`` or ``"r+"``.
+
+    Raises :class:`NotAStoreError` when nothing SeCo-shaped is there and
+    :class:`LayoutVersionError` for a layout this version does not read. Version-1 stores
+    open as they are (no ``x``/``y`` arrays); ``python -m shared upgrade`` adds them.
+    """
+    if mode not in ("r", "r+"):
+        raise ValueError(f"mode must be 'r' or 'r+', got {mode!r}")
+    if not store_exists(location, storage_options):
+        if not is_url(location) and local_path(location).exists():
+            raise NotAStoreError(f"{location}: exists but is not a Zarr store (no zarr.json)")
+        raise NotAStoreError(f"{location}: no such store")
+    zstore = zarr_store(location, read_only=mode == "r", storage_options=storage_options)
+    try:
+        group = zarr.open_group(zstore, mode="r" if mode == "r" else "r+", zarr_format=3)
+    except Exception as e:  # zarr raises several types for "not a group here"
+        raise NotAStoreError(f"{location}: not a Zarr v3 group ({type(e).__name__})") from e
+    attrs = dict(group.attrs)
+    if "layout_version" not in attrs:
+        raise NotAStoreError(f"{location}: a Zarr group but not a SeCo store (no layout_version)")
+    if attrs["layout_version"] not in READABLE_VERSIONS:
+        raise LayoutVersionError(
+            f"{location}: layout version {attrs['layout_version']!r}, this software reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}"
+        )
+    try:
+        return Store(location, group, read_only=mode == "r", storage_options=storage_options)
+    except (KeyError, ValueError, TypeError) as e:
+        raise NotAStoreError(f"{location}: store attributes are incomplete ({e})") from e
+
+
+def store_exists(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> bool:
+    """True when a Zarr group (``zarr.json``) exists at ``location``."""
+    if not is_url(location):
+        p = local_path(location)
+        return p.is_dir() and (p / "zarr.json").is_file()
+    zstore = zarr_store(location, read_only=True, storage_options=storage_options)
+    return bool(sync(zstore.exists("zarr.json")))
