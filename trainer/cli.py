@@ -98,7 +98,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         bands = resolve_bands(args.bands, band_names("L1C"))
     except ValueError as e:
         raise UsageError(str(e)) from e
-    protocols = check_protocols(args.protocols, TASKS[args.task][0])
+    protocols = check_protocols(args.protocols, TASKS[args.task].kind)
     check_evaluation(args.data, args.encoder, args.size, args.device, args.change_steps)
     evaluate(
         args.task,

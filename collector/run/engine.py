@@ -206,8 +206,9 @@ def _run_shards(
 
 def _unmark_damaged(ledger: Ledger, log: Log) -> None:
     """Unmark every damaged finished shard so that it is rewritten (``--repair``)."""
-    from shared.checks.verify import format_ranges
-    from shared.store.manifests import find_damage, record_manifests
+    from shared.checks.upgrade import record_manifests
+    from shared.errors import format_ranges
+    from shared.store.manifests import find_damage
     from shared.store.writer import clear_shard_marker
 
     store = ledger.store

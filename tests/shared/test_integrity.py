@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from shared.access.view import open_dataset
+from shared.checks.upgrade import record_manifests
 from shared.checks.verify import verify
 from shared.store.handle import open_store
 from shared.store.manifests import (
@@ -18,7 +19,6 @@ from shared.store.manifests import (
     live_samples,
     manifest_key,
     read_manifest,
-    record_manifests,
 )
 from shared.store.reader import ChunkReadError, StoreReader
 from shared.testing import make_store
