@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shared.cli import OneLineParser, run_command
+from trainer.objectives import OBJECTIVES as ALL_OBJECTIVES
 
 __all__ = ["CheckFailed", "FIRST_RTOL", "STEP_RTOL", "check_environment", "check_steps", "main"]
 
@@ -33,7 +34,7 @@ FIRST_RTOL = 0.02
 """Relative difference allowed between eager and compiled losses at the first logged step."""
 STEP_RTOL = 0.05
 """Relative difference allowed between eager and compiled losses at any logged step."""
-OBJECTIVES = ("seco", "moco", "moco_tp")
+OBJECTIVES = tuple(ALL_OBJECTIVES)
 
 
 class CheckFailed(RuntimeError):

@@ -104,7 +104,9 @@ def _chunk_bytes(
 def _views(
     objective: str, batch: int, chans: int, size: int, device: torch.device, channels_last: bool
 ) -> dict[str, torch.Tensor]:
-    names = ["q", "k0", "k1", "k2"] if objective == "seco" else ["q", "k"]
+    from trainer.objectives import objective_named
+
+    names = objective_named(objective).view_names
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     return {
         n: torch.randn(batch, chans, size, size, device=device).contiguous(memory_format=fmt)

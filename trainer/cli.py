@@ -78,10 +78,11 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from shared.validate import check_path
     from trainer.export import export_encoder
-    from trainer.weights import export_foreign, identify, read_weights_file
+    from trainer.weights import export_foreign, read_weights_file, weights_format
 
     check_path("--out", args.out, "dir-or-new")
-    if identify(read_weights_file(args.checkpoint)) == "checkpoint":
+    fmt = weights_format(read_weights_file(args.checkpoint))
+    if fmt is not None and fmt.ours:
         folder = export_encoder(args.checkpoint, args.out)
     else:  # an official SeCo checkpoint or a torchgeo / timm state dict
         folder = export_foreign(args.checkpoint, args.out, args.arch)

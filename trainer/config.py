@@ -26,6 +26,7 @@ from shared.validate import (
     check_path,
     check_value,
 )
+from trainer.objectives import OBJECTIVES, Objective
 
 __all__ = [
     "PretrainConfig",
@@ -41,8 +42,6 @@ __all__ = [
     "normalise_store_path",
 ]
 
-#: objective → (seasons read per location, projection heads)
-OBJECTIVES: dict[str, tuple[int, int]] = {"seco": (3, 3), "moco": (1, 1), "moco_tp": (2, 1)}
 
 #: allowed ranges of PretrainConfig's numbers (types come from the annotations)
 PRETRAIN_LIMITS: dict[str, Range] = {
@@ -117,12 +116,17 @@ class PretrainConfig:
             raise ValueError(f"workers must be ≥ 0, got {self.workers}")
 
     @property
+    def method(self) -> Objective:
+        """The objective's record (seasons drawn, heads, views, loss)."""
+        return OBJECTIVES[self.objective]
+
+    @property
     def seasons(self) -> int:
-        return OBJECTIVES[self.objective][0]
+        return self.method.seasons
 
     @property
     def heads(self) -> int:
-        return OBJECTIVES[self.objective][1]
+        return self.method.heads
 
     @property
     def base_lr(self) -> float:
@@ -146,7 +150,7 @@ SETTING_HELP: dict[str, str] = {
     "out": "run folder: checkpoint.pt, run.toml, log.csv, tensorboard/; rerun to resume",
     "arch": "timm architecture of the encoder (any timm model taking in_chans)",
     "bands": "input bands: rgb, all, or names in channel order such as B8,B4,B3",
-    "objective": "seco (3 subspaces), moco (MoCo-v2) or moco_tp (two seasons as positives)",
+    "objective": " or ".join(f"{o.name} ({o.help})" for o in OBJECTIVES.values()),
     "epochs": "passes over the store's valid samples (ignored when --steps is given)",
     "steps": "optimisation steps in total (overrides --epochs)",
     "batch": "locations per step, over all processes",

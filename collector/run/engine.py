@@ -247,7 +247,7 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
     from collector.run.finalize import finalize
 
     preflight(cfg.source, cfg.source_options)
-    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    ledger = open_ledger(cfg, out, synthetic=cfg.facts.synthetic)
     with StoreLock(ledger.store) as lock:
         if lock.warning:
             log(f"warning: {lock.warning}")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from collector.sources.base import Location, Patch, Scene
+from collector.sources.base import Location, Patch, RuntimeDefaults, Scene, SourceFacts
 from shared.layout.bands import band_names
 
 __all__ = ["EmulatedSource"]
@@ -24,6 +24,11 @@ class EmulatedSource:
 
     name = "emulated"
     synthetic = True
+    facts = SourceFacts(
+        synthetic=True,
+        levels=("L1C", "L2A"),
+        runtime=RuntimeDefaults(40, None, 16, 4),
+    )
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from tools.science_page import main as science_main
 from trainer.cli import main
 from trainer.evaluate.probe import Split, knn, linear_probe
 from trainer.evaluate.synthetic import SEASONS, SyntheticChange, SyntheticLandcover, SyntheticSeason
+from trainer.evaluate.tasks import TASKS, check_splits, read_images, task_labels
 
 
 @pytest.fixture(scope="session")
@@ -298,3 +299,41 @@ def test_evaluate_bad_input_is_one_line(tmp_path, capsys):
         == 2
     )
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def _task_data(name, truth_store, root):
+    """Data for every task of the table, from the fixtures (a new task must add its own)."""
+    from tests.trainer.evaluate.bigearthnet_fixtures import make_bigearthnet_v1
+
+    makers = {
+        "synthetic-landcover": lambda: truth_store,
+        "synthetic-season": lambda: truth_store,
+        "synthetic-change": lambda: truth_store,
+        "eurosat": lambda: str(make_eurosat(root / "eurosat", per_class=6, classes=3, size=32)),
+        "oscd": lambda: str(
+            make_oscd(root / "oscd", tuple("abcdefg"), tuple("abcde"), ("f", "g")) and root / "oscd"
+        ),
+        "bigearthnet": lambda: str(make_bigearthnet_v1(root / "ben", n=8) and root / "ben"),
+    }
+    assert set(makers) == set(TASKS), "a task without fixture data here"
+    return makers[name]()
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_opens_with_its_kind_and_splits(name, truth_store, tmp_path):
+    """Each record opens its data with the bands asked, holds train and test items, and gives
+    what its kind needs: images and labels to classify, image pairs and a mask for change."""
+    task = TASKS[name]
+    assert task.protocols and task.kind in ("classification", "change")
+    ds = task.open(_task_data(name, truth_store, tmp_path), ("B4", "B3", "B2"), tmp_path, seed=0)
+    n = check_splits(name, "fixture", ds)
+    assert n["n_train"] > 0 and n["n_test"] > 0 and tuple(ds.bands) == ("B4", "B3", "B2")
+    first = ds.indices("train")[:2]
+    if task.kind == "classification":
+        images = read_images(ds)(first)
+        assert images.shape[:2] == (len(first), 3)
+        assert len(task_labels(ds, first)) == len(first) and len(ds.classes) >= 2
+    else:
+        before, after, mask = ds.pair(int(first[0]))
+        assert before.shape[0] == after.shape[0] == 3 and mask.shape == before.shape[1:]
+    assert (tmp_path / "splits").is_dir() or name == "bigearthnet"

@@ -30,11 +30,11 @@ from trainer.weights import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     build_model,
-    identify,
     imagenet_encoder,
     load_foreign,
     read_weights_file,
     unit_scaling,
+    weights_format,
 )
 
 __all__ = ["EvalEncoder", "load_eval_encoder", "scaling_from_images", "pyramid"]
@@ -105,7 +105,8 @@ def load_eval_encoder(
 
 def _from_file(path: Path, bands: tuple[str, ...], arch: str | None) -> EvalEncoder:
     obj: Any = read_weights_file(path)
-    if identify(obj) == "checkpoint":
+    fmt = weights_format(obj)
+    if fmt is not None and fmt.ours:
         del obj  # read again by the checkpoint module, which owns its integrity checks
         model, scaling, cfg = encoder_from_checkpoint(path)
         name = f"{cfg['objective']}-{cfg['arch']}"

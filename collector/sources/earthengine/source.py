@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from collector.sources.base import Location, Patch, PermanentError, Scene
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    RuntimeDefaults,
+    Scene,
+    SourceFacts,
+)
 from collector.sources.earthengine.auth import find_credentials, find_project
 from collector.sources.earthengine.errors import classify_error
 from shared.layout.bands import band_names
@@ -131,6 +138,11 @@ class EarthEngineSource:
 
     name = "earthengine"
     synthetic = False
+    facts = SourceFacts(
+        synthetic=False,
+        levels=("L1C", "L2A"),
+        runtime=RuntimeDefaults(40, 100.0, 16, 4),
+    )
 
     def __init__(
         self,

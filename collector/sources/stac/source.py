@@ -49,7 +49,9 @@ from collector.sources.base import (
     Location,
     Patch,
     PermanentError,
+    RuntimeDefaults,
     Scene,
+    SourceFacts,
     TransientError,
     clear_fraction,
 )
@@ -146,6 +148,14 @@ class StacSource:
 
     name = "stac"
     synthetic = False
+    facts = SourceFacts(
+        synthetic=False,
+        levels=("L2A",),  # clouds come from its SCL band
+        runtime=RuntimeDefaults(32, None, 8, 4),
+        offline_preflight=True,
+        catalogs=True,
+        cog_windows=True,
+    )
 
     def __init__(
         self,
