@@ -24,12 +24,7 @@ from shared.validate import (
     check_scheduler_address,
 )
 
-__all__ = [
-    "CollectConfig",
-    "COLLECT_LIMITS",
-    "config_differences",
-    "check_source_options",
-]
+__all__ = ["CollectConfig", "COLLECT_LIMITS", "config_differences", "check_source_options"]
 
 #: allowed ranges of CollectConfig's numbers (types come from the annotations)
 COLLECT_LIMITS: dict[str, Range] = {

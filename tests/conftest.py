@@ -79,6 +79,13 @@ def s3_server():
         proc.wait(timeout=10)
 
 
+#: a small quiet collection over Europe: 32-px patches in shards of 4, no backoff between retries
+SMALL = (
+    "--region=europe",
+    *("--size", "32", "--shard-samples", "4", "--no-progress", "--backoff", "0"),
+)
+
+
 def collect_args(out, *args: str) -> list[str]:
     """``collect`` arguments for a quiet in-process collection into ``out`` (2 worker threads)."""
     return [

@@ -7,7 +7,7 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (the message names it).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from trainer.loop import pretrain
 
     cfg = pretrain_config(args)
-    check_against_store(cfg)  # device, arch, bands, size, batch: before anything is allocated
-    result = pretrain(cfg)
+    # device, arch, bands, size, batch: before anything is allocated; the store is opened here once
+    inputs = check_against_store(cfg)
+    result = pretrain(cfg, inputs=inputs)
     if result.steps:
         print(
             f"trained steps {result.first_step}..{result.first_step + result.steps} in "
@@ -233,17 +234,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; user mistakes print one line, never a traceback."""
+def run_parsed(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    command: Callable[[argparse.Namespace], int] | None = None,
+    job_errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Parse ``argv`` and run ``command(args)`` (default: the subcommand's ``func``): a usage
+    mistake exits 2, a store, training or ``job_errors`` error 1, each as one line."""
     from shared.errors import NotAStoreError, StoreError
     from trainer.loop import TrainError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    run = command or args.func
     return run_command(
-        lambda: args.func(args),
+        lambda: run(args),
         (UsageError, NotAStoreError, FileNotFoundError),
-        (TrainError, StoreError, ValueError, OSError),
+        (TrainError, StoreError, ValueError, OSError, *job_errors),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user mistakes print one line, never a traceback."""
+    return run_parsed(build_parser(), argv)

@@ -15,7 +15,7 @@ import tomllib
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.validate import (
     ConfigValueError,
@@ -27,6 +27,9 @@ from shared.validate import (
     check_value,
 )
 from trainer.objectives import OBJECTIVES, Objective
+
+if TYPE_CHECKING:
+    from trainer.inputs import TrainInputs
 
 __all__ = [
     "PretrainConfig",
@@ -247,38 +250,34 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
+def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> TrainInputs:
     """Cross-field checks of a run against its store and this machine, before anything is
     allocated: the device exists, the architecture is known, the bands are in the store, the
     crop ``size`` fits in the stored patch, ``batch`` is at most the number of usable samples
     (unless ``check_batch`` is false: benchmarks may cycle), ``out`` is a folder or new.
+    Returns the run's inputs, resolved once (pass them on to :func:`trainer.loop.pretrain`).
 
     Raises:
         ConfigValueError: the first check that fails.
         NotAStoreError: ``cfg.store`` is not a store.
     """
-    from shared.layout.bands import resolve_bands
-    from shared.store.handle import open_store
-    from trainer.data import valid_samples
+    from trainer.inputs import open_inputs
 
     check_device(cfg.device)
     check_arch(cfg.arch)
     check_path("out", cfg.out, "dir-or-new")
-    store = open_store(cfg.store)
-    spec = store.spec
-    try:
-        resolve_bands(cfg.bands, spec.bands)
-    except ValueError as e:
-        raise ConfigValueError("bands", str(e)) from e
+    inputs = open_inputs(cfg.store, cfg.bands)
+    spec = inputs.store.spec
     if cfg.size > spec.size:
         raise ConfigValueError(
             "size", f"{cfg.size} px is larger than the store's {spec.size}-px patches"
         )
-    usable = len(valid_samples(cfg.store)[0]) if check_batch else cfg.batch
+    usable = len(inputs.samples) if check_batch else cfg.batch
     if cfg.batch > usable:
         raise ConfigValueError(
             "batch", f"{cfg.batch} is larger than the store's {usable} usable sample(s)"
         )
+    return inputs
 
 
 #: protocols by task kind (``trainer.evaluate.run.TASKS`` gives each task's kind)

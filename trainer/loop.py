@@ -18,8 +18,6 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from shared.layout.bands import resolve_bands
-from shared.store.handle import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
     CHECKPOINT,
@@ -32,8 +30,9 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import PretrainConfig
-from trainer.data import StepPlan, batch_loader, valid_samples
+from trainer.data import StepPlan, batch_loader
 from trainer.distributed import Dist, ShuffledKeys, setup
+from trainer.inputs import TrainInputs, open_inputs
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.runlog import RunLog, write_run_toml
@@ -74,21 +73,24 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
     return g
 
 
-def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
-    """The model, band scaling, step plan and total number of steps of a run."""
-    store = open_store(cfg.store)
-    try:
-        bands = resolve_bands(cfg.bands, store.spec.bands)
-    except ValueError as e:
-        raise TrainError(str(e)) from e
-    if "stats" not in store.attrs:
+def build(
+    cfg: PretrainConfig, d: Dist, inputs: TrainInputs | None = None
+) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
+    """The model, band scaling, step plan and total number of steps of a run (``inputs``: the
+    run's store inputs when already resolved, else they are resolved here)."""
+    if inputs is None:
+        try:
+            inputs = open_inputs(cfg.store, cfg.bands)
+        except ValueError as e:
+            raise TrainError(str(e)) from e
+    bands = inputs.bands
+    if inputs.scaling is None:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")
-    scaling = BandScaling.from_store(store, bands)
-    samples, store_seasons = valid_samples(cfg.store)
+    scaling = inputs.scaling
     try:
         plan = StepPlan(
-            samples,
-            store_seasons,
+            inputs.samples,
+            inputs.seasons,
             cfg.seasons,
             cfg.batch,
             cfg.seed,
@@ -120,11 +122,17 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
-    """Train (or resume training) into ``cfg.out``; returns what was done."""
+def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None = None) -> RunResult:
+    """Train (or resume training) into ``cfg.out``; returns what was done. ``inputs``: the
+    store inputs :func:`trainer.config.check_against_store` resolved (else resolved here)."""
     d = setup(cfg.device)
     out = Path(cfg.out)
-    model, scaling, plan, total = build(cfg, d)
+    if inputs is None:
+        try:
+            inputs = open_inputs(cfg.store, cfg.bands)
+        except ValueError as e:
+            raise TrainError(str(e)) from e
+    model, scaling, plan, total = build(cfg, d, inputs)
     cuda = d.device.type == "cuda"
     model.to(d.device)
     if cfg.channels_last and cuda:
@@ -150,9 +158,9 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
     shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
     encode_keys = shuffle or encode_keys
-    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile)
+    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile, roles=inputs.roles)
     workers = min(cfg.workers, available_cpus())
-    loader = batch_loader(cfg.store, cfg.bands, plan, first, total, workers, pin=cuda)
+    loader = batch_loader(inputs.store, inputs.bands, plan, first, total, workers, pin=cuda)
     run_log = RunLog(out, d.main, first)
     if d.main:
         resolved = {"lr": cfg.base_lr, "steps": total}

@@ -31,6 +31,9 @@ __all__ = ["QueryEncoder", "ContrastiveModel", "Gather"]
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
 Encode = Callable[[torch.Tensor], list[torch.Tensor]]
+Views = dict[str, torch.Tensor]
+#: (loss, its parts for the log, keys to enqueue)
+LossOut = tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -121,26 +124,16 @@ class ContrastiveModel(nn.Module):
         self.update_momentum()
         return _LOSSES[self.method.loss](self, views, encode, encode_keys, gather)
 
-    def _pair(
-        self,
-        views: dict[str, torch.Tensor],
-        encode: Encode,
-        encode_keys: Encode | None,
-        gather: Gather,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]:
+    def _pair(self, views: Views, encode: Encode, keys: Encode | None, gather: Gather) -> LossOut:
         q = encode(views["q"])[0]
-        k = self.keys(views["k"], encode_keys)[0]
+        k = self.keys(views["k"], keys)[0]  # keys: the momentum path (None: the module itself)
         logits = contrastive_logits(q, k, self.queue[0])
         loss = info_nce(logits, self.temperature)
         return loss, {"loss0": loss.detach(), "acc0": top1_accuracy(logits)}, [gather(k)]
 
     def _subspaces(
-        self,
-        views: dict[str, torch.Tensor],
-        encode: Encode,
-        encode_keys: Encode | None,
-        gather: Gather,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]:
+        self, views: Views, encode: Encode, encode_keys: Encode | None, gather: Gather
+    ) -> LossOut:
         q = encode(views["q"])
         # e[j][i] = h_i(k_j) from the momentum encoder; g: the same over the whole batch
         e = [self.keys(views[f"k{j}"], encode_keys) for j in range(3)]

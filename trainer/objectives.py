@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.validate import check_choice
+
 __all__ = ["View", "Objective", "OBJECTIVES", "objective_named"]
 
 
@@ -46,49 +48,19 @@ class Objective:
         return tuple(v.name for v in self.views)
 
 
-#: every objective by name
+_SECO_VIEWS = (View("q", 0, False), View("k0", 1, True), View("k1", 2, False), View("k2", 0, True))
+_TP_VIEWS = (View("q", 0, True), View("k", 1, True))
+#: every objective by name: (name, seasons, heads, views, loss, help)
 OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
-        Objective(
-            "seco",
-            seasons=3,
-            heads=3,
-            views=(
-                View("q", 0, False),
-                View("k0", 1, True),
-                View("k1", 2, False),
-                View("k2", 0, True),
-            ),
-            loss="subspaces",
-            help="3 subspaces",
-        ),
-        Objective(
-            "moco",
-            seasons=1,
-            heads=1,
-            views=(View("q", 0, True), View("k", 0, True)),
-            loss="pair",
-            help="MoCo-v2",
-        ),
-        Objective(
-            "moco_tp",
-            seasons=2,
-            heads=1,
-            views=(View("q", 0, True), View("k", 1, True)),
-            loss="pair",
-            help="two seasons as positives",
-        ),
+        Objective("seco", 3, 3, _SECO_VIEWS, "subspaces", "3 subspaces"),
+        Objective("moco", 1, 1, (View("q", 0, True), View("k", 0, True)), "pair", "MoCo-v2"),
+        Objective("moco_tp", 2, 1, _TP_VIEWS, "pair", "two seasons as positives"),
     )
 }
 
 
 def objective_named(name: str) -> Objective:
-    """The objective called ``name``.
-
-    Raises:
-        ValueError: no such objective (the message lists them).
-    """
-    if name not in OBJECTIVES:
-        raise ValueError(f"unknown objective {name!r}: choose one of {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name]
+    """The objective called ``name``; a ValueError naming the choices for any other name."""
+    return OBJECTIVES[check_choice("objective", name, OBJECTIVES)]

@@ -1,6 +1,6 @@
 """Sentinel-2 sources behind one protocol (see ``base``), chosen by name from a fixed table.
 
-Each source class declares its facts (:class:`~collector.sources.base.SourceFacts`: synthetic
+Each source class declares its facts (:class:`~collector.sources.facts.SourceFacts`: synthetic
 or not, levels, runtime defaults, preflight); callers ask :func:`source_facts`, never compare
 names. Add a source: a subpackage with the class and an optional ``preflight(options)``, and
 one row in :data:`SOURCES`.
@@ -18,15 +18,16 @@ from collector.sources.base import (
     Scene,
     Source,
     SourceError,
-    SourceFacts,
     TransientError,
 )
+from collector.sources.facts import SourceFacts
 
 __all__ = [
     "SOURCES",
     "make_source",
     "source_class",
     "source_facts",
+    "SourceFacts",
     "preflight",
     "Location",
     "Patch",

@@ -35,3 +35,12 @@ def tiny_args(store, out, *extra):
         "--no-progress",
         *extra,
     ]
+
+
+def tiny_config(store, out, **changes):
+    """The PretrainConfig of ``tiny_args``: ResNet-18, 32-px crops, batch 8, queue 32, no
+    workers, quiet; ``changes`` on top."""
+    from trainer.config import PretrainConfig
+
+    small = {"arch": "resnet18", "size": 32, "batch": 8, "queue": 32, "workers": 0}
+    return PretrainConfig(store=str(store), out=str(out), progress=False, **{**small, **changes})

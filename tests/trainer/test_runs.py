@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 
-from tests.trainer.conftest import tiny_args
+from tests.trainer.conftest import tiny_args, tiny_config
 from trainer.cli import build_parser, main
 from trainer.config import PretrainConfig, load_config
 from trainer.export import export_encoder, load_encoder
@@ -110,17 +110,7 @@ def test_export_loads_with_timm_local_dir_exactly(train_store, flagged_run, tmp_
         checkpoint = flagged_run / "checkpoint.pt"
         trained = None
     else:
-        cfg = PretrainConfig(
-            store=train_store,
-            out=str(tmp_path / "run"),
-            arch="resnet18",
-            size=32,
-            batch=8,
-            queue=32,
-            steps=1,
-            workers=0,
-            progress=False,
-        )
+        cfg = tiny_config(train_store, tmp_path / "run", steps=1)
         trained = pretrain(cfg, log=lambda s: None).model
         checkpoint = tmp_path / "run" / "checkpoint.pt"
     folder = export_encoder(checkpoint, tmp_path / "export")

@@ -25,10 +25,10 @@ from trainer.weights import (
     IMAGENET_MEAN,
     WeightsError,
     identify,
-    weights_format,
     infer_resnet_arch,
     read_weights_file,
     seco_scaling,
+    weights_format,
 )
 
 X = torch.Generator().manual_seed(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,7 @@ def paper_results(
         images = Uint8Images(ds)
         sample = images.images(ds.indices("train")[:64])
         scaling = uint8_scaling(enc, tuple(ds.bands), sample)
-        read = images.images
+        read: Callable[[np.ndarray], np.ndarray] = images.images
     else:
         scaling = encoder_scaling(enc, ds, kind)
         read = read_images(ds)

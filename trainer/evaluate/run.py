@@ -25,14 +25,13 @@ from trainer.evaluate.tasks import (
     TASKS,
     check_splits,
     encoder_scaling,
-    open_task,
     read_images,
     task_labels,
     task_named,
 )
 from trainer.evaluate.uncertainty import ROUNDS, bootstrap, change_metrics, scored, seed_interval
 
-__all__ = ["TASKS", "SETTINGS", "evaluate", "open_task"]
+__all__ = ["TASKS", "SETTINGS", "evaluate"]
 
 SETTINGS = ("default", "paper")
 #: protocol → (metrics, 95 % intervals)

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from shared.validate import check_choice
+
 __all__ = [
     "Task",
     "TaskInputs",
     "TASKS",
     "task_named",
-    "open_task",
     "EmptySplitError",
     "check_splits",
     "read_images",
@@ -131,27 +132,8 @@ TASKS: dict[str, Task] = {
 
 
 def task_named(name: str) -> Task:
-    """The task called ``name``.
-
-    Raises:
-        ValueError: no such task (the message lists them).
-    """
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}: choose one of {', '.join(TASKS)}")
-    return TASKS[name]
-
-
-def open_task(
-    task: str,
-    data: str,
-    bands: tuple[str, ...],
-    out: Path,
-    seed: int = 0,
-    multilabel: bool = False,
-    options: dict[str, Any] | None = None,
-) -> Any:
-    """The dataset of the task called ``task`` (see :meth:`Task.open`)."""
-    return task_named(task).open(data, bands, out, seed, multilabel, options)
+    """The task called ``name``; a ValueError naming the choices for any other name."""
+    return TASKS[check_choice("task", name, TASKS)]
 
 
 class EmptySplitError(ValueError):
@@ -174,7 +156,7 @@ def check_splits(task: str, data: str, ds: Any) -> dict[str, int]:
 def read_images(ds: Any) -> Callable[[np.ndarray], np.ndarray]:
     """``idx → (n, C, H, W)`` DN images of a task's dataset (batched where it can)."""
     if hasattr(ds, "images"):
-        return ds.images  # type: ignore[no-any-return]
+        return ds.images
     return lambda idx: np.stack([ds.image(int(i)) for i in idx])
 
 

@@ -49,12 +49,11 @@ from collector.sources.base import (
     Location,
     Patch,
     PermanentError,
-    RuntimeDefaults,
     Scene,
-    SourceFacts,
     TransientError,
     clear_fraction,
 )
+from collector.sources.facts import RuntimeDefaults, SourceFacts
 from collector.sources.stac.catalogs import (
     asset_key,
     dn_offset,
