@@ -73,16 +73,22 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
     return g
 
 
+def _resolved(cfg: PretrainConfig, inputs: TrainInputs | None) -> TrainInputs:
+    """``inputs``, or the run's store inputs opened now (bad bands: :class:`TrainError`)."""
+    if inputs is not None:
+        return inputs
+    try:
+        return open_inputs(cfg.store, cfg.bands)
+    except ValueError as e:
+        raise TrainError(str(e)) from e
+
+
 def build(
     cfg: PretrainConfig, d: Dist, inputs: TrainInputs | None = None
 ) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
     """The model, band scaling, step plan and total number of steps of a run (``inputs``: the
     run's store inputs when already resolved, else they are resolved here)."""
-    if inputs is None:
-        try:
-            inputs = open_inputs(cfg.store, cfg.bands)
-        except ValueError as e:
-            raise TrainError(str(e)) from e
+    inputs = _resolved(cfg, inputs)
     bands = inputs.bands
     if inputs.scaling is None:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")
@@ -127,11 +133,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
     store inputs :func:`trainer.config.check_against_store` resolved (else resolved here)."""
     d = setup(cfg.device)
     out = Path(cfg.out)
-    if inputs is None:
-        try:
-            inputs = open_inputs(cfg.store, cfg.bands)
-        except ValueError as e:
-            raise TrainError(str(e)) from e
+    inputs = _resolved(cfg, inputs)
     model, scaling, plan, total = build(cfg, d, inputs)
     cuda = d.device.type == "cuda"
     model.to(d.device)
