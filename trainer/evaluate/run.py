@@ -32,7 +32,7 @@ from trainer.evaluate.uncertainty import (
     seed_interval,
 )
 
-__all__ = ["TASKS", "SETTINGS", "evaluate", "open_task"]
+__all__ = ["TASKS", "SETTINGS", "default_out", "evaluate", "open_task"]
 
 SETTINGS = ("default", "paper")
 #: protocol → (metrics, 95 % intervals)
@@ -80,6 +80,37 @@ def _unique_names(encs: list[EvalEncoder]) -> None:
             e.name = f"{e.group}-run{k + 1}"
 
 
+SAME = "random:same"
+
+
+def _load_encoders(
+    specs: list[str], bands: tuple[str, ...], seed: int, encoder_arch: str | None
+) -> list[EvalEncoder]:
+    """The encoders in command-line order; ``random:same`` takes the architecture of the
+    first other encoder that is not random (resnet18 when there is none)."""
+    loaded = {
+        i: load_eval_encoder(s, bands, seed, encoder_arch) for i, s in enumerate(specs) if s != SAME
+    }
+    arch = next((e.arch for e in loaded.values() if e.kind != "random"), "resnet18")
+    return [
+        loaded[i] if s != SAME else load_eval_encoder(f"random:{arch}", bands, seed)
+        for i, s in enumerate(specs)
+    ]
+
+
+def default_out(encoders: list[str]) -> Path:
+    """Where results go without ``--out``: ``<run>/eval`` beside the first encoder that is one
+    of our run's checkpoint (``<run>/checkpoint.pt``) or export (``<run>/export``), else
+    ``runs/eval``."""
+    for spec in encoders:
+        path = Path(spec)
+        if (path.name == "checkpoint.pt" and path.is_file()) or (
+            path.is_dir() and (path / "config.json").is_file()
+        ):
+            return path.parent / "eval"
+    return Path("runs/eval")
+
+
 def evaluate(
     task: str,
     data: str,
@@ -117,7 +148,7 @@ def evaluate(
         else ("cpu" if device == "auto" else device)
     )
     folder = Path(out)
-    encs = [load_eval_encoder(spec, bands, seed, encoder_arch) for spec in encoders]
+    encs = _load_encoders(encoders, bands, seed, encoder_arch)
     _unique_names(encs)
     rows: list[dict] = []
     for enc in encs:
