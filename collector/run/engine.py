@@ -11,27 +11,39 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from collector.config import CollectConfig
 from collector.run.choose import ChoiceRules
-from collector.run.fill import GIVE_UP_AFTER, SourceUnreachableError
+from collector.run.fill import GIVE_UP_AFTER, NetworkUnreachableError, SourceUnreachableError
 from collector.run.jobs import ShardJob, run_shard
 from collector.run.ledger import Ledger, StoreLock, open_ledger
-from collector.sources import preflight
+from collector.sources import preflight, probe
+from collector.sources.base import UnreachableError
 from collector.sources.retry import RetryPolicy
 
-__all__ = ["CollectError", "CollectResult", "collect", "dask_client", "dashboard_address"]
+__all__ = ["CollectError", "UnreachableRunError", "CollectResult", "collect", "dask_client", "dashboard_address"]
 
 Log = Callable[[str], None]
 
 
 class CollectError(RuntimeError):
     """Some shards could not be written; rerunning the same command resumes."""
+
+
+class UnreachableRunError(CollectError):
+    """The source could not be reached; nothing more was tried. ``network``: its service
+    cannot be reached at all (name resolution, refused connection), not merely failing."""
+
+    def __init__(self, message: str, network: bool = True) -> None:
+        super().__init__(message)
+        self.network = network
 
 
 @dataclass
@@ -132,10 +144,11 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
-def _unreachable(what: str) -> CollectError:
-    return CollectError(
+def _unreachable(what: str, network: bool = False) -> CollectError:
+    return UnreachableRunError(
         f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
-        "check the source and rerun the same command"
+        "check the source and rerun the same command",
+        network,
     )
 
 
@@ -173,7 +186,7 @@ def _run_shards(
             except SourceUnreachableError as e:  # no point trying the rest of the plan
                 client.cancel(futures)
                 bar.close()
-                raise _unreachable(str(e)) from None
+                raise _unreachable(str(e), isinstance(e, NetworkUnreachableError)) from None
             except Exception as e:  # a task crashed: keep going, report, resume later
                 failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
                 continue
@@ -242,11 +255,44 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
     Raises:
         CollectError: shard tasks failed, the source was unreachable, or slots wait for a
             retry after source errors (the store is then not finished; rerun to resume).
+        UnreachableRunError: the source cannot be reached (its host name does not resolve,
+            the connection is refused), found before anything is written where it can be; a
+            store this run created and could not fill is removed.
     """
+    preflight(cfg.source, cfg.source_options)
+    try:
+        probe(cfg.source, cfg.source_options)
+    except UnreachableError as e:
+        raise UnreachableRunError(f"source unreachable: {e}; nothing was written") from None
+    local = None if "://" in out else Path(out)
+    existed = local is None or local.exists()
+    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    try:
+        return _collect(cfg, ledger, out, log, repair)
+    except UnreachableRunError as e:
+        if existed or not _untouched(ledger):
+            raise
+        if local is None or not e.network:  # say how, keep what the failures tell
+            raise UnreachableRunError(
+                f"{e}; {out} was created by this run and holds no finished shard: rerun to "
+                "resume or remove it",
+                e.network,
+            ) from None
+        shutil.rmtree(local, ignore_errors=True)  # made by this run and still empty
+        raise UnreachableRunError(f"{e}; removed {out}, which this run had created") from None
+
+
+def _untouched(ledger: Ledger) -> bool:
+    """No shard of the store is finished (nothing collected worth keeping)."""
+    try:
+        return len(ledger.store.pending_shards()) == ledger.store.spec.n_shards
+    except Exception:  # unreadable: leave it for the user to inspect
+        return False
+
+
+def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: bool) -> CollectResult:
     from collector.run.finalize import finalize
 
-    preflight(cfg.source, cfg.source_options)
-    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store) as lock:
         if lock.warning:
             log(f"warning: {lock.warning}")
