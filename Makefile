@@ -206,13 +206,13 @@ paper-table: $(STAMP)
 	    --command $(call q,make paper-table DATA_ROOT=$(DATA_ROOT) ENCODERS="$(ENCODERS)")
 
 bench-plan: $(STAMP)
-	$(PY) -m tools.collector_bench plan --n 666667
+	$(PY) -m tools.collector_bench plan --n 666667 --record
 
 bench-collector: $(STAMP)
-	$(PY) -m tools.collector_bench synthetic
-	$(PY) -m tools.collector_bench latency
-	$(PY) -m tools.collector_bench earthengine
-	$(PY) -m tools.collector_bench bytes
+	$(PY) -m tools.collector_bench synthetic --record
+	$(PY) -m tools.collector_bench latency --record
+	$(PY) -m tools.collector_bench earthengine --record
+	$(PY) -m tools.collector_bench bytes --record
 
 # The trainer bench needs a store: 2,048 synthetic locations on a GPU machine (7.7 GB, about a
 # minute to build on 16 cores; the P1 pipeline reads each location several times, and 20,000
@@ -226,7 +226,7 @@ $(BENCH_STORE): | $(STAMP)
 	    --spares 2 --no-progress --out $(call arg,BENCH_STORE)
 
 bench-trainer: $(BENCH_STORE)
-	$(PY) -m tools.trainer_bench --store $(call arg,BENCH_STORE) $(if $(shell nvidia-smi -L 2>/dev/null),--compile) \
+	$(PY) -m tools.trainer_bench --record --store $(call arg,BENCH_STORE) $(if $(shell nvidia-smi -L 2>/dev/null),--compile) \
 	    $(if $(BENCH_ARCH),--arch $(call arg,BENCH_ARCH))
 
 # The CUDA fast path on a borrowed GPU machine as one command: environment, the bench store,
