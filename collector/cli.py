@@ -39,7 +39,10 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--region", default="world", help="world, continent, ISO codes, bbox or file")
     p.add_argument(
-        "--n", type=int, default=None, help="number of locations to collect (required, or a recipe's)"
+        "--n",
+        type=int,
+        default=None,
+        help="number of locations to collect (required, or a recipe's)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the plan: cities, centres, reference dates"
@@ -68,8 +71,7 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
         "--reference-start",
         default="2019-01-01",
         metavar="DATE",
-        help="earliest reference date of a location (each gets a seeded date in "
-        "[start, end))",
+        help="earliest reference date of a location (each gets a seeded date in [start, end))",
     )
     p.add_argument(
         "--reference-end", default="2025-01-01", metavar="DATE", help="end of the reference dates"
@@ -368,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-attempts", type=int, default=6, help="attempts per request (transient errors)"
     )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
-    p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (default: $EE_PROJECT)")
+    p.add_argument(
+        "--ee-project", default=None, help="Earth Engine Cloud project (default: $EE_PROJECT)"
+    )
     p.add_argument(
         "--ee-deadline",
         type=float,

@@ -81,7 +81,7 @@ class OneLineParser(argparse.ArgumentParser):
 def _verify(args: argparse.Namespace) -> int:
     from shared.checks.verify import verify
 
-    report = verify(args.store, decode=not args.quick)
+    report = verify(args.store, decode=not args.quick, progress=not args.no_progress)
     for note in report.notes:
         print(f"note: {note}")
     if report.ok:
@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check that a store is valid and complete")
     p.add_argument("store", help="path or URL of the store")
     p.add_argument("--quick", action="store_true", help="skip decoding every chunk")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress of the decode pass (a bar on a terminal, else a line per 10 %%)",
+    )
     p.set_defaults(func=_verify)
     p = sub.add_parser("info", help="summarize a store")
     p.add_argument("store", help="path or URL of the store")

@@ -33,7 +33,9 @@ def test_record_writes_where_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(rec, "DOCS", tmp_path / "docs")
     rec.set_recording(True)
     try:
-        assert rec.record("y", "Y", "cmd", {}, [("a", "b")]) == tmp_path / "docs" / "benchmarks.json"
+        assert (
+            rec.record("y", "Y", "cmd", {}, [("a", "b")]) == tmp_path / "docs" / "benchmarks.json"
+        )
     finally:
         rec.set_recording(False)
 

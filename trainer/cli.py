@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="export folder (model.safetensors + config.json)")
     p.add_argument(
-        "--arch", default=None, help="timm architecture when it cannot be inferred (default: inferred)"
+        "--arch",
+        default=None,
+        help="timm architecture when it cannot be inferred (default: inferred)",
     )
     p.set_defaults(func=_export)
     from trainer.evaluate.run import TASKS
@@ -223,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bands", default="rgb", help="bands of random encoders (others bring their own)"
     )
     p.add_argument(
-        "--multilabel", action="store_true", help="land cover as multi-label presence (default: off)"
+        "--multilabel",
+        action="store_true",
+        help="land cover as multi-label presence (default: off)",
     )
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
     p.add_argument(
@@ -261,9 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="OSCD train cities held out for validation (default: 3)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed of random encoders, splits and heads"
-    )
+    p.add_argument("--seed", type=int, default=0, help="seed of random encoders, splits and heads")
     p.set_defaults(func=_evaluate)
     return parser
 

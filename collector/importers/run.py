@@ -261,9 +261,9 @@ def _run(
     cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any
 ) -> tuple[int, int, float, float]:
     from distributed import as_completed
-    from tqdm import tqdm
 
     from collector.run.engine import CollectError, dask_client
+    from shared.progress import progress
 
     imported = skipped = 0
     failures: list[str] = []
@@ -273,7 +273,7 @@ def _run(
         futures = client.map(
             import_shard, jobs, key=[f"import-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
-        bar = tqdm(total=total, unit="loc", desc="import", disable=not cfg.progress, smoothing=0.1)
+        bar = progress(total, "import", "loc", enabled=cfg.progress)  # off a terminal: lines
         start, cpu = time.perf_counter(), time.process_time()
         for future in as_completed(futures):
             try:

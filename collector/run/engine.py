@@ -28,7 +28,14 @@ from collector.sources import preflight, probe
 from collector.sources.base import UnreachableError
 from collector.sources.retry import RetryPolicy
 
-__all__ = ["CollectError", "UnreachableRunError", "CollectResult", "collect", "dask_client", "dashboard_address"]
+__all__ = [
+    "CollectError",
+    "UnreachableRunError",
+    "CollectResult",
+    "collect",
+    "dask_client",
+    "dashboard_address",
+]
 
 Log = Callable[[str], None]
 
@@ -165,7 +172,8 @@ def _run_shards(
     cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
 ) -> tuple[int, int, int, int, float]:
     from distributed import as_completed
-    from tqdm import tqdm
+
+    from shared.progress import progress
 
     spec = ledger.store.spec
     total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
@@ -178,7 +186,7 @@ def _run_shards(
         futures = client.map(
             run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
-        bar = tqdm(total=total, unit="loc", desc="collect", disable=not cfg.progress, smoothing=0.1)
+        bar = progress(total, "collect", "loc", enabled=cfg.progress)  # off a terminal: lines
         start = time.perf_counter()
         for future in as_completed(futures):
             try:

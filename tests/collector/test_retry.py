@@ -65,7 +65,11 @@ def test_an_unreachable_service_is_tried_twice_then_propagates():
     counters = Counters()
     with pytest.raises(UnreachableError):
         call_with_retries(
-            flaky(99, UnreachableError), RetryPolicy(6, 8.0), counters, random.Random(0), waits.append
+            flaky(99, UnreachableError),
+            RetryPolicy(6, 8.0),
+            counters,
+            random.Random(0),
+            waits.append,
         )
     assert counters.requests == UNREACHABLE_ATTEMPTS == 2
     assert len(waits) == 1 and waits[0] <= 1.0  # no long backoff for a name that won't resolve

@@ -107,7 +107,6 @@ def test_geotiff_export_round_trip(collected, tmp_path):
 
 
 def test_rio_to_raster_writes_what_export_geotiff_writes(collected, tmp_path):
-    import rioxarray  # noqa: F401
 
     from shared import open_sample
     from shared.access.geotiff import season_raster

@@ -95,7 +95,9 @@ def load_eval_encoder(
     if path.is_dir() and (path / CONFIG).is_file():
         model, scaling, meta = load_encoder(path)
         name = export_label(meta, path.name)
-        return EvalEncoder(name, meta["architecture"], model, scaling.bands, scaling, None, "export")
+        return EvalEncoder(
+            name, meta["architecture"], model, scaling.bands, scaling, None, "export"
+        )
     if path.is_file():
         return _from_file(path, bands, arch)
     raise FileNotFoundError(

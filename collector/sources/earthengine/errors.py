@@ -37,7 +37,12 @@ request is sent at most ``max_attempts`` times, not ``6 × max_attempts``.
 
 from __future__ import annotations
 
-from collector.sources.base import PermanentError, TransientError, UnreachableError, unreachable_kind
+from collector.sources.base import (
+    PermanentError,
+    TransientError,
+    UnreachableError,
+    unreachable_kind,
+)
 
 __all__ = ["classify_error", "TRANSIENT_MESSAGES", "PERMANENT_MESSAGES"]
 
