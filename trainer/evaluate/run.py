@@ -98,6 +98,25 @@ def _load_encoders(
     ]
 
 
+def chance_level(ds: Any, kind: str, multilabel: bool) -> float | None:
+    """The main metric of the best constant guess on the test split: the majority class's
+    share (accuracy), the mean positive rate (micro mAP of a constant score), or the F1 of
+    calling every pixel changed (change detection); None where it cannot be read."""
+    try:
+        test = ds.indices("test")
+        if kind == "change":
+            masks = [np.asarray(ds.pair(int(i))[2], bool) for i in test]
+            p = float(np.mean(np.concatenate([m.ravel() for m in masks]))) if masks else 0.0
+            return 2 * p / (1 + p) if p > 0 else 0.0
+        labels = task_labels(ds, test)
+        if multilabel or labels.ndim == 2:
+            return float(np.asarray(labels, bool).mean())
+        counts = np.bincount(np.asarray(labels, np.int64))
+        return float(counts.max() / counts.sum()) if counts.sum() else None
+    except Exception:  # a reader without labels at hand: no chance line
+        return None
+
+
 def default_out(encoders: list[str]) -> Path:
     """Where results go without ``--out``: ``<run>/eval`` beside the first encoder that is one
     of our run's checkpoint (``<run>/checkpoint.pt``) or export (``<run>/export``), else
@@ -151,9 +170,12 @@ def evaluate(
     encs = _load_encoders(encoders, bands, seed, encoder_arch)
     _unique_names(encs)
     rows: list[dict] = []
+    chance: float | None = None
     for enc in encs:
         ds = open_task(task, data, enc.bands, folder, seed, multilabel, options)
         n = check_splits(task, data, ds)
+        if chance is None:
+            chance = chance_level(ds, kind, multilabel or getattr(ds, "multilabel", False))
         log(
             f"{enc.name} on {task} ({setting}): {n['n_train']} train, {n['n_val']} val, {n['n_test']} test"
         )
@@ -182,6 +204,7 @@ def evaluate(
                         "ci_low": low,
                         "ci_high": high,
                         "runs": 1,
+                        "chance": math.nan if chance is None else chance,
                         "group": enc.group,
                         **n,
                     }
