@@ -320,6 +320,9 @@ def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: boo
             filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
         _refuse_damage(ledger)
         summary = finalize(ledger, log)
+        from shared.publish.card import write_card
+
+        write_card(ledger.store.location, cfg.storage_options)  # as import does
     return CollectResult(
         out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
     )

@@ -1,4 +1,4 @@
-"""Export store samples as georeferenced GeoTIFFs (needs rasterio: ``pip install 'seco-pipeline[collect]'``).
+"""Export store samples as georeferenced GeoTIFFs (needs rasterio: the ``[collect]`` extra).
 
 One multi-band GeoTIFF per sample and season, on the sample's exact UTM grid (CRS and affine
 transform from the store), uint16 DN with nodata 0, band descriptions set to the band names,
@@ -68,7 +68,8 @@ def export_geotiffs(
         from rasterio.transform import Affine
     except ImportError as e:
         raise ImportError(
-            "GeoTIFF export needs rasterio: pip install 'seco-pipeline[collect]'"
+            "GeoTIFF export needs rasterio, in the [collect] extra: "
+            'pip install -e ".[collect]" in a clone of the repository'
         ) from e
     store = open_store(location)
     spec = store.spec

@@ -28,6 +28,14 @@ def test_collect_continues_from_the_plan_folder(tmp_path, capsys):
 
     assert main(["collect", *PLAN, *RUN, "--out", str(out)]) == 0
     assert (out / "zarr.json").is_file() and (out / "plan.parquet").read_bytes() == planned
+    # collect writes the card as import does, with the README's install line
+    from pathlib import Path
+
+    from shared.publish.card import INSTALL
+
+    assert INSTALL in (out / "card.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert 'pip install -e ".[collect,train]"' in readme and "make install" in readme
     capsys.readouterr()
     assert shared_main(["verify", str(out)]) == 0
 
