@@ -193,3 +193,21 @@ def test_check_mode_catches_a_wrong_flag(tmp_path: Path) -> None:
         (cmd,) = [c for c in make_commands(words, tmp_path) if "-m" in c]
         assert cmd[cmd.index("--size") + 1] == "64"
         check_flags(cmd, "make pretrain")
+
+
+def test_every_published_file_the_readme_uses_says_where_to_get_it() -> None:
+    text = README.read_text()
+    used = set(re.findall(r"\b(seco_resnet\w+\.ckpt|resnet\d+_sentinel2_\w+\.pth)", text))
+    start = text.index("**Where to download weights and data")
+    table = "\n".join(
+        line
+        for line in text[start:].splitlines()[:40]
+        if line.startswith("| ") and not line.startswith(("| file", "|---"))
+    )
+    assert "seco_resnet18_1m.ckpt" in used and table
+    for name in used:
+        stem = name.split("-")[0].removesuffix(".pth")
+        assert stem in table, f"the README uses {name} but does not say where to download it"
+    for line in table.splitlines():
+        checksum = line.rstrip(" |").rsplit("|", 1)[-1]
+        assert "not published" in checksum or re.search(r"`[0-9a-f]{8,32}`", checksum), line
