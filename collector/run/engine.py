@@ -93,14 +93,15 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
             client.close()
         return
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=int(cfg.runtime("tasks_per_worker")),
-        processes=cfg.scheduler != "threads",
-        dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
-        # still open the scheduler's HTTP server, on every interface: never pass it)
-        silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
-    )
+    with _workers_ignore_interrupts():
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=int(cfg.runtime("tasks_per_worker")),
+            processes=cfg.scheduler != "threads",
+            dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
+            # still open the scheduler's HTTP server, on every interface: never pass it)
+            silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
+        )
     address = dashboard_address(cluster)
     log(f"dask: dashboard {address}" if address else "dask: no dashboard")
     client = Client(cluster)
@@ -109,6 +110,26 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+@contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Start a local cluster's processes with Ctrl-C (SIGINT) ignored: the disposition is
+    inherited by the spawned workers, so Ctrl-C never prints their start-up or shutdown
+    tracebacks; this process handles it again once the cluster is up (and then closes the
+    workers itself). A Ctrl-C during these seconds of start-up is ignored. Outside the main
+    thread this does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard_address(cluster: Any) -> str | None:
