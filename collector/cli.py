@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-progress",
         action="store_true",
-        help="no progress bar (a line per 10 %% is still logged off a terminal)",
+        help="no progress (shown by default: a bar on a terminal, else a line per 10 %%)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
