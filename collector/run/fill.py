@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from collector.run.choose import ChoiceRules, Rejected, rank_windows
+from collector.run.report import ShardReport
 from collector.sources.base import Location, Patch, PermanentError, Scene, Source, clear_fraction
 from collector.sources.retry import Counters, RetryPolicy, call_with_retries
 from shared.layout.spec import StoreSpec
@@ -169,22 +170,21 @@ class ShardOutcome:
     seconds: float
     pending: dict[str, list[int]] | None = None
 
-    def report(self, shard: int) -> dict[str, Any]:
-        rejected = [t for t in self.tried if t["outcome"] != "ok"]
-        return {
-            "pending": self.pending,
-            "shard": shard,
-            "slots": int(self.data.n_slots),
-            "filled": int(self.data.valid.sum()),
-            "tried": len(self.tried),
-            "rejected": rejected,
-            "requests": self.counters.requests,
-            "retries": self.counters.retries,
-            "transient_errors": self.counters.transient,
-            "permanent_errors": self.counters.permanent,
-            "retries_exhausted": self.counters.exhausted,
-            "seconds": round(self.seconds, 3),
-        }
+    def report(self, shard: int) -> ShardReport:
+        return ShardReport(
+            shard=shard,
+            slots=int(self.data.n_slots),
+            filled=int(self.data.valid.sum()),
+            tried=len(self.tried),
+            rejected=[t for t in self.tried if t["outcome"] != "ok"],
+            requests=self.counters.requests,
+            retries=self.counters.retries,
+            transient_errors=self.counters.transient,
+            permanent_errors=self.counters.permanent,
+            retries_exhausted=self.counters.exhausted,
+            seconds=round(self.seconds, 3),
+            pending=self.pending,
+        )
 
 
 def _waves(
