@@ -235,7 +235,7 @@ def import_shard(job: ImportJob) -> ShardReport:
         seconds=round(time.perf_counter() - start, 3),
     )
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
-    write_shard(store, job.shard, data, report=report.to_json())
+    write_shard(store, job.shard, data)
     return report
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import zarr
 
 from collector.plan.pictures import location_map, season_preview
+from collector.run.report import ShardReport
 from shared.access.stats import compute_stats
 from shared.checks.verify import verify
 from shared.layout.bands import RGB
@@ -127,7 +128,6 @@ Places = Callable[[np.ndarray, dict[str, np.ndarray]], gpd.GeoDataFrame]
 def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
     """Write the summaries of finished shards written before summaries existed (from their
     arrays; no band sums)."""
-    from collector.run.ledger import read_report
     from shared.store.manifests import read_manifest
     from shared.store.summary import shard_summary, write_summary
     from shared.store.writer import read_shard, to_time_ms
@@ -148,25 +148,19 @@ def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
         }
         manifest = read_manifest(store, shard) or {"objects": {}}
         objects = sorted({k.split("/", 1)[0] for k in manifest["objects"]})
-        report = read_report(store, shard)
-        write_summary(
-            store,
-            shard_summary(store, shard, values, objects, report.to_json() if report else None),
-        )
+        write_summary(store, shard_summary(store, shard, values, objects))
 
 
 def _reports(store: Store, shards: Any) -> list[dict[str, Any]]:
-    """Every finished shard's report: from its summary, else from ``reports/``."""
-    from collector.run.ledger import read_report
-
+    """Every finished shard's report (merged with its summary from ``reports/``)."""
     out = []
-    for shard, text in zip(shards["shard"].tolist(), shards["report"].tolist(), strict=True):
-        report = json.loads(text) if text else None
-        if report is None:
-            found = read_report(store, int(shard))
-            report = found.to_json() if found else None
-        if report is not None:
-            out.append(report)
+    for text in shards["report"].tolist():
+        try:
+            report = json.loads(text) if text else None
+        except ValueError:
+            continue
+        if isinstance(report, dict) and "shard" in report:
+            out.append(ShardReport.from_json(report).to_json())
     return out
 
 

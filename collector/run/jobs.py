@@ -21,7 +21,6 @@ from collector.run.ledger import read_report, write_report
 from collector.run.report import ShardReport
 from collector.sources import Source, make_source
 from collector.sources.retry import RetryPolicy
-from shared.secrets import redact
 from shared.store.handle import Store, open_store
 from shared.store.writer import read_shard, reset_slots, write_shard
 
@@ -184,5 +183,5 @@ def run_shard(job: ShardJob) -> ShardReport:
         write_report(store, job.shard, report)
         return report
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
-    write_shard(store, job.shard, outcome.data, report=redact(report.to_json()))
+    write_shard(store, job.shard, outcome.data)
     return report

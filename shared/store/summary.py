@@ -4,10 +4,11 @@ Each finished shard leaves ``summaries/shard-NNNNNN.json`` beside its manifest, 
 :func:`~shared.store.writer.write_shard` before the done-marker. It describes the shard's
 samples, not its image arrays: which slots hold data, candidate id, lon/lat, EPSG, transform,
 per-season time, clear fraction and product id, per-band pixel sums keyed by band name, which
-of the shard's arrays have objects, and (from the collector) the shard's report.
+of the shard's arrays have objects.
 
 Finalize merges them once into ``summaries/samples.parquet`` (one row per live sample) and
-``summaries/shards.parquet`` (one row per finished shard), reading only the summaries of
+``summaries/shards.parquet`` (one row per finished shard, with its writer's report from
+``reports/``), reading only the summaries and reports of
 shards that changed since the last merge, and records the merge in the root attribute
 ``samples_summary`` with a fingerprint of the done-markers. :func:`live_samples` trusts that
 record while the fingerprint matches (one listing of the markers, one small read) and checks
@@ -30,6 +31,7 @@ from shared.store.manifests import (
     DamagedShardError,
     damage_message,
     missing_objects,
+    report_key,
     shard_keys,
 )
 
@@ -82,7 +84,6 @@ def shard_summary(
     shard: int,
     values: dict[str, np.ndarray],
     objects: list[str],
-    report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary of one shard from the values the writer stores (``time`` in int64 ms).
 
@@ -117,7 +118,6 @@ def shard_summary(
         "product_id": [[str(p) for p in row] for row in np.asarray(values["product_id"])[slots]],
         "band_sums": sums,
         "objects": sorted(objects),
-        "report": report,
     }
 
 
@@ -154,6 +154,18 @@ def merged_record(store: Store, done: np.ndarray | None = None) -> dict[str, Any
         return None
     done = store.done_shards() if done is None else done
     return record if record.get("done") == done_fingerprint(done) else None
+
+
+def _untimed(raw: bytes | None) -> str:
+    """A shard report as JSON without its timing, so that the merge of a rewritten store is
+    byte-identical to the original's (``reports/`` keeps the timings)."""
+    try:
+        report = json.loads(raw) if raw else None
+    except ValueError:
+        report = None
+    if isinstance(report, dict):
+        report.pop("seconds", None)
+    return json.dumps(report, sort_keys=True)
 
 
 def _parquet(frame: Any) -> bytes:
@@ -203,6 +215,7 @@ def merge_summaries(
         keep = set(old_shards["shard"].tolist()) & set(finished) - set(changed)
     todo = [s for s in finished if s not in keep]
     got = read_summaries(store, todo)
+    reports = store.read_objects([report_key(s) for s in todo])
     missing = [s for s, v in got.items() if v is None]
     seasons = store.spec.n_seasons
     parts: list[Any] = []
@@ -219,7 +232,7 @@ def merge_summaries(
                 "slots": int(summary["slots"]),
                 "objects": json.dumps(summary["objects"]),
                 "band_sums": json.dumps(summary["band_sums"]),
-                "report": json.dumps(summary.get("report")),
+                "report": _untimed(reports.get(report_key(s))),
             }
         )
     new_samples = pd.concat(parts, ignore_index=True) if parts else None
@@ -286,12 +299,10 @@ def save_merge(store: Store, done: np.ndarray, samples: Any, shards: Any) -> dic
 
 
 def drop_record(store: Store) -> None:
-    """Forget the merge (before shards are rewritten), so nobody trusts it meanwhile."""
-    if RECORD_ATTR in store.attrs:
-        attrs = dict(store.group.attrs)
-        attrs.pop(RECORD_ATTR, None)
-        store.group.attrs.put(attrs)
-        store.attrs.pop(RECORD_ATTR, None)
+    """Forget the merge (before shards are rewritten), so nobody trusts it meanwhile (the
+    attribute stays, as null, so that the attributes keep their order)."""
+    if store.attrs.get(RECORD_ATTR) is not None:
+        store.update_attrs(**{RECORD_ATTR: None})
 
 
 def _direct_layout(array: Any) -> tuple[np.dtype, tuple[int, ...], Any] | None:

@@ -9,7 +9,6 @@ treat as not done and that a rerun rewrites whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
@@ -109,10 +108,9 @@ def write_shard(
     shard: int,
     data: ShardData,
     finish: bool = True,
-    report: dict[str, Any] | None = None,
 ) -> None:
-    """Write every array of ``shard`` from ``data``, then its manifest and summary (with the
-    writer's ``report``, :mod:`shared.store.summary`), then its done-marker.
+    """Write every array of ``shard`` from ``data``, then its manifest and summary
+    (:mod:`shared.store.summary`), then its done-marker.
 
     Only the objects of this shard are touched, so different shards may be written by
     different processes or machines at the same time. ``finish=False`` writes the arrays
@@ -152,7 +150,7 @@ def write_shard(
         return
     manifest = write_manifest(store, shard, known)
     objects = sorted({key.split("/", 1)[0] for key in manifest["objects"]})
-    write_summary(store, shard_summary(store, shard, values, objects, report))
+    write_summary(store, shard_summary(store, shard, values, objects))
     if store.attrs.get(RECORD_ATTR) and store.shard_done(shard):
         drop_record(store)  # a finished shard rewritten outside a run: the merge is stale
     store.array("shard_done")[shard] = 1
