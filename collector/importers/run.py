@@ -283,7 +283,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
         totals = RunTotals()
         if pending:
-            drop_record(store)  # shards change: nobody may trust the last merge
+            drop_record(store, pending)  # until finalize merges them again
 
             def jobs(_n_workers: int) -> list[ImportJob]:
                 out_jobs = []

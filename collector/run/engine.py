@@ -339,7 +339,7 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
         totals = RunTotals()
         if pending:
-            drop_record(ledger.store)  # shards change: nobody may trust the last merge
+            drop_record(ledger.store, pending)  # until finalize merges them again
             totals = _run_shards(cfg, ledger, pending, log)
         _refuse_damage(ledger.store)
         summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)

@@ -79,7 +79,11 @@ class Store:
         return bool(self.attrs.get("synthetic", False))
 
     def array(self, name: str) -> zarr.Array:
-        return self.group[name]  # type: ignore[return-value]
+        """One array of the store (opened once per handle: its metadata is read once)."""
+        cache = self.__dict__.setdefault("_arrays", {})
+        if name not in cache:
+            cache[name] = self.group[name]
+        return cache[name]  # type: ignore[no-any-return]
 
     # side files: everything in the store that is not an array chunk (plan, reports,
     # manifests, summaries, index, pictures); keys are relative to the store's root

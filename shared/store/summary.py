@@ -207,9 +207,11 @@ def merge_summaries(
 
     finished = [int(s) for s in np.flatnonzero(done)]
     old_samples = old_shards = None
-    if isinstance(store.attrs.get(RECORD_ATTR), dict):
+    record = store.attrs.get(RECORD_ATTR)
+    if isinstance(record, dict):
         old_shards = _read_parquet(store, SHARDS_KEY)
         old_samples = _read_parquet(store, SAMPLES_KEY)
+        changed = set(changed) | {int(s) for s in record.get("dirty") or []}
     keep: set[int] = set()
     if old_shards is not None and old_samples is not None:
         keep = set(old_shards["shard"].tolist()) & set(finished) - set(changed)
@@ -218,13 +220,14 @@ def merge_summaries(
     reports = store.read_objects([report_key(s) for s in todo])
     missing = [s for s, v in got.items() if v is None]
     seasons = store.spec.n_seasons
-    parts: list[Any] = []
+    columns: dict[str, list[Any]] = {}
     shard_rows: list[dict[str, Any]] = []
     for s in todo:
         summary = got[s]
         if summary is None:
             continue
-        parts.append(pd.DataFrame(_rows(summary, seasons)))
+        for name, values in _rows(summary, seasons).items():
+            columns.setdefault(name, []).extend(values)
         shard_rows.append(
             {
                 "shard": s,
@@ -235,7 +238,7 @@ def merge_summaries(
                 "report": _untimed(reports.get(report_key(s))),
             }
         )
-    new_samples = pd.concat(parts, ignore_index=True) if parts else None
+    new_samples = pd.DataFrame(columns) if columns else None
     new_shards = pd.DataFrame(shard_rows) if shard_rows else None
     if keep and old_samples is not None and old_shards is not None:
         k = store.spec.shard_samples
@@ -298,11 +301,19 @@ def save_merge(store: Store, done: np.ndarray, samples: Any, shards: Any) -> dic
     return record
 
 
-def drop_record(store: Store) -> None:
-    """Forget the merge (before shards are rewritten), so nobody trusts it meanwhile (the
-    attribute stays, as null, so that the attributes keep their order)."""
-    if store.attrs.get(RECORD_ATTR) is not None:
+def drop_record(store: Store, shards: list[int] | None = None) -> None:
+    """Before ``shards`` are (re)written: nobody trusts the merge until the next one, which
+    reads those shards again (they are kept as ``dirty``; ``None``: forget the merge)."""
+    record = store.attrs.get(RECORD_ATTR)
+    if not isinstance(record, dict):
+        return
+    if shards is None:
         store.update_attrs(**{RECORD_ATTR: None})
+        return
+    dirty = sorted(set(record.get("dirty") or []) | {int(s) for s in shards})
+    store.update_attrs(
+        **{RECORD_ATTR: {**record, "done": None, "finalized": False, "dirty": dirty}}
+    )
 
 
 def _direct_layout(array: Any) -> tuple[np.dtype, tuple[int, ...], Any] | None:

@@ -152,7 +152,7 @@ def write_shard(
     objects = sorted({key.split("/", 1)[0] for key in manifest["objects"]})
     write_summary(store, shard_summary(store, shard, values, objects))
     if store.attrs.get(RECORD_ATTR) and store.shard_done(shard):
-        drop_record(store)  # a finished shard rewritten outside a run: the merge is stale
+        drop_record(store, [shard])  # a finished shard rewritten outside a run
     store.array("shard_done")[shard] = 1
 
 

@@ -91,9 +91,7 @@ def test_a_shard_task_touches_only_its_own_marker_and_objects(monkeypatch):
         assert not run_shard(job).skipped
     calls: list[tuple[str, str]] = []
     real = handle.zarr_store
-    monkeypatch.setattr(
-        handle, "zarr_store", lambda *a, **k: RecordingStore(real(*a, **k), calls)
-    )
+    monkeypatch.setattr(handle, "zarr_store", lambda *a, **k: RecordingStore(real(*a, **k), calls))
     assert not run_shard(jobs[6]).skipped  # a new shard of a store with 6 finished
     assert run_shard(jobs[2]).skipped  # a finished one: left alone
     assert calls, "the recording store saw nothing"
@@ -148,6 +146,7 @@ def test_finalize_is_incremental_and_a_rerun_with_nothing_to_do_reads_no_shard(
 ):
     from collector.run.finalize import finalize
     from shared.store.reader import StoreReader
+    from shared.store.summary import drop_record, merged_record
 
     out = tmp_path / "f.zarr"
     assert collect(out, n=16) == 0
@@ -170,6 +169,14 @@ def test_finalize_is_incremental_and_a_rerun_with_nothing_to_do_reads_no_shard(
     per_shard = {_shard_of(k) for k in keys if k.startswith(("summaries/shard-", "reports/"))}
     assert per_shard == {2}
     assert (out / "summaries/samples.parquet").read_bytes() == before
+
+    # a run that rewrote shard 3 and died before finalizing: the next finalize reads it again
+    drop_record(store, [3])
+    assert merged_record(open_store(out)) is None
+    keys.clear()
+    finalize(open_store(out, "r+"), lambda _line: None)
+    per_shard = {_shard_of(k) for k in keys if k.startswith(("summaries/shard-", "reports/"))}
+    assert per_shard == {3} and merged_record(open_store(out)) is not None
 
 
 def test_live_samples_trusts_the_merge_only_while_it_describes_the_store(tmp_path):
