@@ -122,12 +122,12 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     rules = ChoiceRules(cfg.clear_threshold, cfg.granule_cloud_max)
     policy = RetryPolicy(cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s)
     rate = cfg.runtime("max_requests_per_s")
-    candidates = ledger.shard_candidates(shards)
+    rows = ledger.shard_rows(shards)
     return [
         ShardJob(
             location=ledger.store.location,
             shard=shard,
-            candidates=tuple(candidates[shard]),
+            rows=rows[shard],
             source=cfg.source,
             collection=cfg.collection,
             bands=cfg.band_list(),

@@ -36,6 +36,7 @@ from shared.store.writer import ShardData, empty_shard
 
 __all__ = [
     "Candidate",
+    "ShardRows",
     "LocationResult",
     "Resume",
     "ShardOutcome",
@@ -61,6 +62,42 @@ class Candidate:
     location: Location
     slot: int  # -1 for spares
     spare_rank: int
+
+
+@dataclass(frozen=True)
+class ShardRows:
+    """One shard's plan rows as NumPy columns (compact to hold and to send to a worker);
+    :meth:`candidates` builds its :class:`Candidate` objects where they are used."""
+
+    candidate_id: np.ndarray  # (k,) int64
+    lon: np.ndarray  # (k,) float64
+    lat: np.ndarray
+    epsg: np.ndarray  # (k,) int
+    transform: np.ndarray  # (k, 6) float64
+    slot: np.ndarray  # (k,) int, -1 for spares
+    spare_rank: np.ndarray  # (k,) int
+    start: np.ndarray  # (k, seasons) datetime64[D]
+    end: np.ndarray  # (k, seasons) datetime64[D], exclusive
+    size: int
+
+    def __len__(self) -> int:
+        return int(self.candidate_id.size)
+
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The shard's candidates: primaries with their slot, spares with their rank."""
+        out = []
+        for i in range(len(self)):
+            loc = Location(
+                candidate_id=int(self.candidate_id[i]),
+                lon=float(self.lon[i]),
+                lat=float(self.lat[i]),
+                epsg=int(self.epsg[i]),
+                transform=tuple(float(v) for v in self.transform[i]),  # type: ignore[arg-type]
+                size=self.size,
+                windows=tuple(zip(self.start[i], self.end[i], strict=True)),
+            )
+            out.append(Candidate(loc, int(self.slot[i]), int(self.spare_rank[i])))
+        return tuple(out)
 
 
 @dataclass

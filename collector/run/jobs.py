@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.run.choose import ChoiceRules
-from collector.run.fill import GIVE_UP_AFTER, Candidate, Resume, fill_shard
+from collector.run.fill import GIVE_UP_AFTER, Candidate, Resume, ShardRows, fill_shard
 from collector.run.ledger import read_report, write_report
 from collector.run.report import ShardReport
 from collector.sources import Source, make_source
@@ -33,7 +33,7 @@ class ShardJob:
 
     location: str
     shard: int
-    candidates: tuple[Candidate, ...]
+    rows: ShardRows
     source: str
     collection: str
     bands: tuple[str, ...]
@@ -47,6 +47,11 @@ class ShardJob:
     semaphore_name: str = "seco-requests"
     storage_options: dict[str, Any] = field(default_factory=dict)
     give_up_after: int | None = GIVE_UP_AFTER
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The shard's candidates (built from its plan rows on access)."""
+        return self.rows.candidates()
 
 
 class TokenBucket:

@@ -20,10 +20,9 @@ import numpy as np
 
 from collector.config import CollectConfig, config_differences
 from collector.plan.candidates import PLAN_FILE, make_plan, plan_windows, write_plan
-from collector.run.fill import Candidate
+from collector.run.fill import Candidate, ShardRows
 from collector.run.lock import StoreBusyError, StoreLock
 from collector.run.report import ShardReport
-from collector.sources.base import Location
 from shared.errors import StoreMismatchError
 from shared.layout.spec import StoreSpec
 from shared.secrets import redact
@@ -53,39 +52,45 @@ class Ledger:
 
     def candidates(self, shard: int) -> list[Candidate]:
         """The shard's candidates: primaries with their slot, spares with their rank."""
-        return self.shard_candidates([shard]).get(shard, [])
+        rows = self.shard_rows([shard]).get(shard)
+        return list(rows.candidates()) if rows is not None else []
 
     def shard_candidates(self, shards: list[int]) -> dict[int, list[Candidate]]:
-        """The candidates of each of ``shards``, from one pass over the plan (grouped once)."""
+        """The candidates of each of ``shards`` (see :meth:`shard_rows`)."""
+        return {s: list(rows.candidates()) for s, rows in self.shard_rows(shards).items()}
+
+    def shard_rows(self, shards: list[int]) -> dict[int, ShardRows]:
+        """The plan rows of each of ``shards``, from one pass over the plan (grouped once)."""
         plan = self.plan
-        shard_col = plan["shard"].to_numpy()
+        shard_col = plan["shard"].to_numpy().astype(np.int64)
         wanted = np.zeros(int(shard_col.max(initial=-1)) + 1, bool)
         asked = np.asarray([s for s in shards if 0 <= s < wanted.size], np.int64)
         wanted[asked] = True
-        rows_idx = np.flatnonzero(wanted[shard_col]) if wanted.size else np.zeros(0, np.int64)
-        rows_idx = rows_idx[np.argsort(shard_col[rows_idx], kind="stable")]
-        rows = plan.iloc[rows_idx]
+        picked = np.flatnonzero(wanted[shard_col]) if wanted.size else np.zeros(0, np.int64)
+        picked = picked[np.argsort(shard_col[picked], kind="stable")]
+        rows = plan.iloc[picked]
         start, end = plan_windows(rows)
-        size = int(self.store.spec.size)
         cols = {
-            name: rows[name].to_numpy()
-            for name in ("candidate_id", "lon", "lat", "epsg", "slot", "spare_rank", "shard")
+            "candidate_id": rows["candidate_id"].to_numpy(np.int64),
+            "lon": rows["lon"].to_numpy(np.float64),
+            "lat": rows["lat"].to_numpy(np.float64),
+            "epsg": rows["epsg"].to_numpy(np.int64),
+            "transform": np.stack(rows["transform"].to_numpy()).astype(np.float64)
+            if len(rows)
+            else np.zeros((0, 6)),
+            "slot": rows["slot"].to_numpy(np.int64),
+            "spare_rank": rows["spare_rank"].to_numpy(np.int64),
+            "start": start,
+            "end": end,
         }
-        transforms = rows["transform"].to_numpy()
-        out: dict[int, list[Candidate]] = {int(s): [] for s in shards}
-        for i in range(len(rows)):
-            loc = Location(
-                candidate_id=int(cols["candidate_id"][i]),
-                lon=float(cols["lon"][i]),
-                lat=float(cols["lat"][i]),
-                epsg=int(cols["epsg"][i]),
-                transform=tuple(float(v) for v in transforms[i]),  # type: ignore[arg-type]
-                size=size,
-                windows=tuple(zip(start[i], end[i], strict=True)),
-            )
-            out[int(cols["shard"][i])].append(
-                Candidate(loc, int(cols["slot"][i]), int(cols["spare_rank"][i]))
-            )
+        of = shard_col[picked]
+        bounds = np.searchsorted(of, asked, side="left"), np.searchsorted(of, asked, side="right")
+        size = int(self.store.spec.size)
+        out: dict[int, ShardRows] = {}
+        for s, lo, hi in zip(asked.tolist(), bounds[0].tolist(), bounds[1].tolist(), strict=True):
+            out[int(s)] = ShardRows(**{k: v[lo:hi] for k, v in cols.items()}, size=size)
+        for s in shards:
+            out.setdefault(int(s), ShardRows(**{k: v[:0] for k, v in cols.items()}, size=size))
         return out
 
 

@@ -83,7 +83,7 @@ class Store:
         cache = self.__dict__.setdefault("_arrays", {})
         if name not in cache:
             cache[name] = self.group[name]
-        return cache[name]  # type: ignore[no-any-return]
+        return cache[name]
 
     # side files: everything in the store that is not an array chunk (plan, reports,
     # manifests, summaries, index, pictures); keys are relative to the store's root
