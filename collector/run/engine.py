@@ -13,9 +13,9 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,17 +24,23 @@ from collector.run.choose import ChoiceRules
 from collector.run.fill import GIVE_UP_AFTER, NetworkUnreachableError, SourceUnreachableError
 from collector.run.jobs import ShardJob, run_shard
 from collector.run.ledger import Ledger, StoreLock, open_ledger
+from collector.run.report import ShardReport
 from collector.sources import preflight, probe
 from collector.sources.base import UnreachableError
 from collector.sources.retry import RetryPolicy
+from shared.store.handle import Store
+from shared.store.summary import drop_record
 
 __all__ = [
     "CollectError",
+    "CollectError",
     "UnreachableRunError",
     "CollectResult",
+    "RunTotals",
     "collect",
     "dask_client",
     "dashboard_address",
+    "run_shard_tasks",
 ]
 
 Log = Callable[[str], None]
@@ -147,14 +153,16 @@ def dashboard_address(cluster: Any) -> str | None:
 
 
 def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int) -> list[ShardJob]:
+    """One job per shard, built in one pass over the plan."""
     rules = ChoiceRules(cfg.clear_threshold, cfg.granule_cloud_max)
     policy = RetryPolicy(cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s)
     rate = cfg.runtime("max_requests_per_s")
+    rows = ledger.shard_rows(shards)
     return [
         ShardJob(
             location=ledger.store.location,
             shard=shard,
-            candidates=tuple(ledger.candidates(shard)),
+            rows=rows[shard],
             source=cfg.source,
             collection=cfg.collection,
             bands=cfg.band_list(),
@@ -180,70 +188,132 @@ def _unreachable(what: str, network: bool = False) -> CollectError:
     )
 
 
-def _failure_streak(streak: int, report: dict[str, Any]) -> int:
+def _failure_streak(streak: int, report: ShardReport) -> int:
     """Candidates failing for source reasons in a row, over shard reports in arrival order."""
-    tried = report.get("tried", 0)
-    failed = sum(1 for r in report.get("rejected", []) if r.get("outcome") == "failed")
-    if tried and failed == tried:
+    failed = report.failed
+    if report.tried and failed == report.tried:
         return streak + failed
     return 0
 
 
-def _run_shards(
-    cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
-) -> tuple[int, int, int, int, float]:
+@dataclass
+class RunTotals:
+    """Sums over the shard reports of one run."""
+
+    shards: int = 0
+    filled: int = 0
+    rejected: int = 0
+    retries: int = 0
+    requests: int = 0
+    waiting: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    written: set[int] = field(default_factory=set)
+
+    def add(self, report: ShardReport) -> None:
+        self.shards += 1
+        self.filled += report.filled
+        self.rejected += len(report.rejected)
+        self.retries += report.retries
+        self.requests += report.requests
+        self.waiting += len((report.pending or {}).get("slots", []))
+        if not report.skipped:
+            self.written.add(report.shard)
+
+
+class _Job(Protocol):
+    @property
+    def shard(self) -> int: ...
+
+
+def run_shard_tasks(
+    cfg: ClusterSettings,
+    task: Callable[[Any], ShardReport],
+    make_jobs: Callable[[int], Sequence[_Job]],
+    n_tasks: int,
+    slots: int,
+    log: Log,
+    desc: str = "collect",
+    progress: bool = True,
+) -> RunTotals:
+    """Run ``task`` over the jobs (``make_jobs(n_workers)``), one Dask task per shard, on
+    the client :func:`dask_client` gives: the one shard-task loop of collect and import.
+
+    A task that crashes is counted and the others go on; the source being unreachable (one
+    task's :class:`SourceUnreachableError`, or too many candidates in a row failing for
+    source reasons across shards) cancels the rest.
+
+    Raises:
+        CollectError: some tasks failed (rerun to resume), or the source is unreachable.
+    """
     from distributed import as_completed
 
-    from shared.progress import progress
+    from shared.progress import progress as progress_bar
 
-    spec = ledger.store.spec
-    total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = requests = waiting = streak = 0
+    totals = RunTotals()
+    streak = 0
     failures: list[str] = []
-    with dask_client(cfg, len(shards), log) as client:
+    n = 0
+    with dask_client(cfg, max(1, n_tasks), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         log(f"dask: {n_workers} worker(s)")
-        jobs = _jobs(cfg, ledger, shards, n_workers)
+        jobs = list(make_jobs(n_workers))
+        n = len(jobs)
         futures = client.map(
-            run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False
+            task, jobs, key=[f"{desc}-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
-        bar = progress(total, "collect", "loc", enabled=cfg.progress)  # off a terminal: lines
-        start = time.perf_counter()
-        for future in as_completed(futures):
-            try:
-                report = future.result()
-            except SourceUnreachableError as e:  # no point trying the rest of the plan
-                client.cancel(futures)
-                bar.close()
-                raise _unreachable(str(e), isinstance(e, NetworkUnreachableError)) from None
-            except Exception as e:  # a task crashed: keep going, report, resume later
-                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-                continue
-            streak = _failure_streak(streak, report)
-            if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed at the source
-                client.cancel(futures)
-                bar.close()
-                last = report["rejected"][-1].get("reason", "")
-                raise _unreachable(
-                    f"{streak} candidates in a row failed for source reasons (last: {last})"
-                )
-            waiting += len((report.get("pending") or {}).get("slots", []))
-            filled += report["filled"]
-            rejected += len(report["rejected"])
-            retries += report["retries"]
-            requests += report["requests"]
-            bar.update(report["slots"])
-            bar.set_postfix(rejected=rejected, retried=retries, refresh=False)
-        seconds = time.perf_counter() - start
-        bar.close()
+        bar = progress_bar(slots, desc, "loc", enabled=progress)  # off a terminal: lines
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            for future in as_completed(futures):
+                try:
+                    report = future.result()
+                except SourceUnreachableError as e:  # no point trying the rest of the plan
+                    client.cancel(futures)
+                    raise _unreachable(str(e), isinstance(e, NetworkUnreachableError)) from None
+                except Exception as e:  # a task crashed: keep going, report, resume later
+                    failures.append(
+                        f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    )
+                    continue
+                streak = _failure_streak(streak, report)
+                if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed
+                    client.cancel(futures)
+                    last = report.rejected[-1].get("reason", "")
+                    raise _unreachable(
+                        f"{streak} candidates in a row failed for source reasons (last: {last})"
+                    )
+                totals.add(report)
+                bar.update(report.slots)
+                bar.set_postfix(rejected=totals.rejected, retried=totals.retries, refresh=False)
+        finally:
+            bar.close()
+        totals.seconds = time.perf_counter() - start
+        totals.cpu_seconds = time.process_time() - cpu
     if failures:
         raise CollectError(
-            f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
+            f"{len(failures)} of {n} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
-    if waiting:
-        raise CollectError(f"{waiting} slots unfilled after source errors; rerun to retry")
-    return filled, rejected, retries, requests, seconds
+    return totals
+
+
+def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log) -> RunTotals:
+    spec = ledger.store.spec
+    slots = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
+    totals = run_shard_tasks(
+        cfg,
+        run_shard,
+        lambda n_workers: _jobs(cfg, ledger, shards, n_workers),
+        len(shards),
+        slots,
+        log,
+        "collect",
+        cfg.progress,
+    )
+    if totals.waiting:
+        raise CollectError(f"{totals.waiting} slots unfilled after source errors; rerun to retry")
+    return totals
 
 
 def _unmark_damaged(ledger: Ledger, log: Log) -> None:
@@ -267,13 +337,15 @@ def _unmark_damaged(ledger: Ledger, log: Log) -> None:
         log("repair: no damaged shard found")
 
 
-def _refuse_damage(ledger: Ledger) -> None:
+def _refuse_damage(store: Store) -> None:
     """Finished shards with a missing object or manifest are not finalized over."""
-    from shared.store.manifests import damage_message, missing_objects
+    from shared.store.manifests import DamagedShardError
+    from shared.store.summary import live_samples
 
-    damage = missing_objects(ledger.store)
-    if damage:
-        raise CollectError(damage_message(ledger.store, damage))
+    try:
+        live_samples(store)
+    except DamagedShardError as e:
+        raise CollectError(str(e)) from None
 
 
 def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
@@ -335,15 +407,23 @@ def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: boo
         )
         if lock.removed:
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
-        filled = rejected = retries = requests = 0
-        seconds = 0.0
+        totals = RunTotals()
         if pending:
-            filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
-        _refuse_damage(ledger)
-        summary = finalize(ledger, log)
+            drop_record(ledger.store, pending)  # until finalize merges them again
+            totals = _run_shards(cfg, ledger, pending, log)
+        _refuse_damage(ledger.store)
+        summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)
         from shared.publish.card import write_card
 
         write_card(ledger.store.location, cfg.storage_options)  # as import does
     return CollectResult(
-        out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
+        out,
+        ledger.created,
+        len(pending),
+        totals.filled,
+        totals.rejected,
+        totals.retries,
+        totals.requests,
+        totals.seconds,
+        summary,
     )

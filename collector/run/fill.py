@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from collector.run.choose import ChoiceRules, Rejected, rank_windows
+from collector.run.report import ShardReport
 from collector.sources.base import (
     Location,
     Patch,
@@ -43,6 +44,7 @@ from shared.store.writer import ShardData, empty_shard
 
 __all__ = [
     "Candidate",
+    "ShardRows",
     "LocationResult",
     "Resume",
     "ShardOutcome",
@@ -73,6 +75,42 @@ class Candidate:
     location: Location
     slot: int  # -1 for spares
     spare_rank: int
+
+
+@dataclass(frozen=True)
+class ShardRows:
+    """One shard's plan rows as NumPy columns (compact to hold and to send to a worker);
+    :meth:`candidates` builds its :class:`Candidate` objects where they are used."""
+
+    candidate_id: np.ndarray  # (k,) int64
+    lon: np.ndarray  # (k,) float64
+    lat: np.ndarray
+    epsg: np.ndarray  # (k,) int
+    transform: np.ndarray  # (k, 6) float64
+    slot: np.ndarray  # (k,) int, -1 for spares
+    spare_rank: np.ndarray  # (k,) int
+    start: np.ndarray  # (k, seasons) datetime64[D]
+    end: np.ndarray  # (k, seasons) datetime64[D], exclusive
+    size: int
+
+    def __len__(self) -> int:
+        return int(self.candidate_id.size)
+
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The shard's candidates: primaries with their slot, spares with their rank."""
+        out = []
+        for i in range(len(self)):
+            loc = Location(
+                candidate_id=int(self.candidate_id[i]),
+                lon=float(self.lon[i]),
+                lat=float(self.lat[i]),
+                epsg=int(self.epsg[i]),
+                transform=tuple(float(v) for v in self.transform[i]),  # type: ignore[arg-type]
+                size=self.size,
+                windows=tuple(zip(self.start[i], self.end[i], strict=True)),
+            )
+            out.append(Candidate(loc, int(self.slot[i]), int(self.spare_rank[i])))
+        return tuple(out)
 
 
 @dataclass
@@ -183,22 +221,21 @@ class ShardOutcome:
     seconds: float
     pending: dict[str, list[int]] | None = None
 
-    def report(self, shard: int) -> dict[str, Any]:
-        rejected = [t for t in self.tried if t["outcome"] != "ok"]
-        return {
-            "pending": self.pending,
-            "shard": shard,
-            "slots": int(self.data.n_slots),
-            "filled": int(self.data.valid.sum()),
-            "tried": len(self.tried),
-            "rejected": rejected,
-            "requests": self.counters.requests,
-            "retries": self.counters.retries,
-            "transient_errors": self.counters.transient,
-            "permanent_errors": self.counters.permanent,
-            "retries_exhausted": self.counters.exhausted,
-            "seconds": round(self.seconds, 3),
-        }
+    def report(self, shard: int) -> ShardReport:
+        return ShardReport(
+            shard=shard,
+            slots=int(self.data.n_slots),
+            filled=int(self.data.valid.sum()),
+            tried=len(self.tried),
+            rejected=[t for t in self.tried if t["outcome"] != "ok"],
+            requests=self.counters.requests,
+            retries=self.counters.retries,
+            transient_errors=self.counters.transient,
+            permanent_errors=self.counters.permanent,
+            retries_exhausted=self.counters.exhausted,
+            seconds=round(self.seconds, 3),
+            pending=self.pending,
+        )
 
 
 def _waves(

@@ -24,8 +24,8 @@ import numpy as np
 from shared.access.sample import open_sample
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
-from shared.store.manifests import live_samples
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples
 
 if TYPE_CHECKING:
     import xarray as xr

@@ -14,6 +14,7 @@ from shared.layout.spec import array_defs, shard_arrays
 from shared.store.handle import Store, open_store
 from shared.store.manifests import find_damage, unfilled_after_source_errors
 from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.summary import read_column
 
 __all__ = ["VerifyReport", "verify", "format_ranges"]
 
@@ -205,12 +206,12 @@ def _check_chunks(
 
 def _check_samples(store: Store, done: np.ndarray, report: VerifyReport) -> None:
     spec = store.spec
-    try:
-        valid = np.asarray(store.array("valid")[:], bool)
-        lon = np.asarray(store.array("lon")[:])
-        lat = np.asarray(store.array("lat")[:])
-        epsg = np.asarray(store.array("epsg")[:])
-        time = np.asarray(store.array("time")[:])
+    try:  # the chunks of every shard, read concurrently and decoded directly
+        valid = read_column(store, "valid").astype(bool)
+        lon = read_column(store, "lon")
+        lat = read_column(store, "lat")
+        epsg = read_column(store, "epsg")
+        time = read_column(store, "time")
     except Exception as e:  # already reported chunk by chunk when decode=True
         report.problems.append(f"cannot read sample metadata: {str(e).splitlines()[0][:200]}")
         return

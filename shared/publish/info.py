@@ -12,6 +12,8 @@ from shared.access.view import sample_mask
 from shared.errors import NotAStoreError
 from shared.store.handle import open_store
 from shared.store.location import is_url, local_path
+from shared.store.manifests import DamagedShardError
+from shared.store.summary import read_column, sample_columns
 
 __all__ = ["summarize", "format_summary", "plan_summary"]
 
@@ -20,8 +22,14 @@ def _disk_bytes(location: str) -> int | None:
     if is_url(location):
         return None
     total = 0
-    for root, _, files in os.walk(local_path(location)):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    stack = [str(local_path(location))]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
     return total
 
 
@@ -37,8 +45,14 @@ def summarize(
     store = open_store(location, "r", storage_options)
     spec = store.spec
     done = store.done_shards()
-    valid = np.asarray(store.array("valid")[:], bool)
-    live = sample_mask(done, valid, spec.shard_samples)
+    try:
+        live_idx, cols = sample_columns(store, ("lon", "lat", "time"))
+    except DamagedShardError:  # info describes a damaged store too (verify names the damage)
+        valid = read_column(store, "valid").astype(bool)
+        live_idx = np.flatnonzero(sample_mask(done, valid, spec.shard_samples))
+        cols = {n: read_column(store, n)[live_idx] for n in ("lon", "lat", "time")}
+    live = np.zeros(spec.n_samples, bool)
+    live[live_idx] = True
     out: dict[str, Any] = {
         "location": str(location),
         "title": store.attrs.get("title"),
@@ -61,9 +75,7 @@ def summarize(
         "software": store.attrs.get("software"),
     }
     if live.any():
-        lon = np.asarray(store.array("lon")[:])[live]
-        lat = np.asarray(store.array("lat")[:])[live]
-        t = np.asarray(store.array("time")[:])[live]
+        lon, lat, t = cols["lon"], cols["lat"], np.asarray(cols["time"], np.int64)
         t = t[t != np.iinfo(np.int64).min].astype("datetime64[ms]")
         out["lon_range"] = [float(lon.min()), float(lon.max())]
         out["lat_range"] = [float(lat.min()), float(lat.max())]

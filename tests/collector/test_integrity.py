@@ -160,13 +160,14 @@ def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
     ids = sorted(c.location.candidate_id for c in job.candidates)[:3]
     broken = replace(job, source_options={"faults": {"permanent_ids": ids}})
     first = run_shard(broken)
-    assert first["pending"]["retry"] == ids and not ledger.store.done_shards()[0]
-    waiting = len(first["pending"]["slots"])
+    assert first.pending is not None
+    assert first.pending["retry"] == ids and not ledger.store.done_shards()[0]
+    waiting = len(first.pending["slots"])
     second = run_shard(job)  # the source answers again: only the waiting slots are retried
-    assert second["pending"] is None and 6 + waiting <= second["tried"] <= 6 + 3
+    assert second.pending is None and 6 + waiting <= second.tried <= 6 + 3
     store = open_store(ledger.store.location)
     assert store.done_shards()[0]
-    assert int(store.array("valid")[:].sum()) == first["filled"] + waiting
+    assert int(store.array("valid")[:].sum()) == first.filled + waiting
 
 
 def test_a_source_failing_for_everything_stops_early(tmp_path, capsys):
