@@ -43,13 +43,15 @@ def imported_roots(path: Path) -> set[str]:
 
 
 #: foundation modules of shared any layer may use
-BASE = ("shared.errors", "shared.secrets", "shared.validate")
+BASE = ("shared.errors", "shared.secrets", "shared.validate", "shared.progress", "shared.net")
 #: (modules, what of the project they may import, why) — the first row whose prefix matches
 #: a module applies; more specific rows come first
 RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("shared.errors", (), "the foundation imports nothing of the project"),
     ("shared.secrets", (), "the foundation imports nothing of the project"),
     ("shared.validate", (), "the foundation imports nothing of the project"),
+    ("shared.progress", (), "the foundation imports nothing of the project"),
+    ("shared.net", (), "the foundation imports nothing of the project"),
     ("shared.layout", ("shared.layout", "shared.errors"), "the versioned contract stands alone"),
     ("shared.store", ("shared.store", "shared.layout", *BASE), "a store knows only its layout"),
     ("shared.access", ("shared.access", "shared.store", "shared.layout", *BASE), "readers"),

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tools.record import one_core, record
+from tools.record import add_record_flag, one_core, record, set_recording
 
 __all__ = ["bench_plan", "bench_synthetic", "bench_latency", "bench_earthengine", "bench_bytes"]
 
@@ -290,7 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("what", choices=list(benches))
     parser.add_argument("--n", type=int, default=None, help="locations (default per benchmark)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats, the median is kept")
+    add_record_flag(parser)
     args = parser.parse_args(argv)
+    set_recording(args.record)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no BLAS threads
     figures = benches[args.what](args)
     print("  ".join(f"{k}={v}" for k, v in figures.items()))

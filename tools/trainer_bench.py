@@ -24,7 +24,7 @@ import torch
 from shared.cli import OneLineParser
 from shared.store.reader import StoreReader
 from shared.store.shards import EMPTY
-from tools.record import one_core, record
+from tools.record import add_record_flag, one_core, record, set_recording
 from trainer.data import valid_samples
 
 __all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"]
@@ -341,6 +341,8 @@ def _notes(cuda: bool) -> str:
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
+    set_recording(args.record)
+
     from trainer.config import PretrainConfig, check_against_store
 
     cuda = torch.cuda.is_available()
@@ -381,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
     p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
-    p.add_argument("--docs", default=None, help="folder of benchmarks.{md,json} (default docs/)")
+    p.add_argument(
+        "--docs",
+        default=None,
+        help="folder of benchmarks.{md,json} to write (default: docs/ with --record, else none)",
+    )
+    add_record_flag(p)
     return p
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from shared.layout.bands import RGB, resolve_bands
 from shared.store.handle import Store, open_store
-from shared.store.manifests import live_samples
+from shared.store.summary import live_samples
 from shared.validate import ConfigValueError
 from trainer.scaling import BandScaling
 

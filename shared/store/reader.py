@@ -182,7 +182,7 @@ class StoreReader:
         self.spec = self.store.spec
         self.threads = max(int(threads), 1)
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        src = self._src = byte_source(self.store.location, self.store.group.store)
+        src = self._src = byte_source(self.store.location, self.store.raw)
         self._arrays: dict[str, _ImageArray | None] = {}
         names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
         for name in names:
