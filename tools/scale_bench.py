@@ -151,6 +151,7 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     from shared.store.handle import create_store, open_store
     from shared.store.summary import (
         RECORD_ATTR,
+        SAMPLE_COLUMNS,
         merge_summaries,
         sample_columns,
         save_merge,
@@ -191,19 +192,7 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     def merge() -> None:
         samples, shards, _ = merge_summaries(store, done)
         save_merge(store, done, samples, shards)
-        live, cols = sample_columns(
-            store,
-            (
-                "candidate_id",
-                "lon",
-                "lat",
-                "epsg",
-                "transform",
-                "time",
-                "clear_fraction",
-                "product_id",
-            ),
-        )
+        live, cols = sample_columns(store, SAMPLE_COLUMNS)
         index = build_index(store, plan, cols, live)
         path = tmp / "index.parquet"
         index.to_parquet(path, index=False, compression="zstd")

@@ -42,6 +42,7 @@ __all__ = [
     "manifest_shards",
     "check_shard",
     "find_damage",
+    "group_doc",
     "missing_objects",
     "unfilled_after_source_errors",
 ]
@@ -116,16 +117,15 @@ def build_manifest(
     return {"format": MANIFEST_FORMAT, "shard": int(shard), "objects": objects}
 
 
-#: ``manifests/`` is an (empty) Zarr group, so that zarr and xarray, listing the store's
-#: members, see a group they skip rather than an object they warn about.
-_GROUP_DOC = json.dumps(
-    {
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": {"description": "per-shard manifests: object keys, sizes, crc32c"},
-    },
-    sort_keys=True,
-).encode()
+def group_doc(description: str) -> bytes:
+    """The ``zarr.json`` of an empty Zarr group of side files (``manifests/``, ``summaries/``),
+    so that zarr and xarray, listing the store's members, see a group they skip rather than
+    objects they warn about."""
+    attrs = {"zarr_format": 3, "node_type": "group", "attributes": {"description": description}}
+    return json.dumps(attrs, sort_keys=True).encode()
+
+
+_GROUP_DOC = group_doc("per-shard manifests: object keys, sizes, crc32c")
 
 
 def write_manifest(

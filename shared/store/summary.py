@@ -30,6 +30,7 @@ from shared.store.location import is_url, local_path
 from shared.store.manifests import (
     DamagedShardError,
     damage_message,
+    group_doc,
     missing_objects,
     report_key,
     shard_keys,
@@ -51,6 +52,7 @@ __all__ = [
     "live_samples",
     "live_table",
     "sample_columns",
+    "SAMPLE_COLUMNS",
     "save_merge",
     "drop_record",
 ]
@@ -60,14 +62,7 @@ SAMPLES_KEY = f"{SUMMARY_PREFIX}samples.parquet"
 SHARDS_KEY = f"{SUMMARY_PREFIX}shards.parquet"
 RECORD_ATTR = "samples_summary"
 SUMMARY_FORMAT = 1
-_GROUP_DOC = json.dumps(
-    {
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": {"description": "per-shard summaries and their merge (finalize)"},
-    },
-    sort_keys=True,
-).encode()
+_GROUP_DOC = group_doc("per-shard summaries and their merge (finalize)")
 
 
 def summary_key(shard: int) -> str:
@@ -264,20 +259,18 @@ def merge_summaries(
     return samples, shards, missing
 
 
-_EMPTY: dict[str, Any] = {  # a summary of no samples
-    k: []
-    for k in (
-        "samples",
-        "candidate_id",
-        "lon",
-        "lat",
-        "epsg",
-        "transform",
-        "time",
-        "clear_fraction",
-        "product_id",
-    )
-}
+#: the per-sample columns of the merged summary (besides ``samples``, the sample index)
+SAMPLE_COLUMNS = (
+    "candidate_id",
+    "lon",
+    "lat",
+    "epsg",
+    "transform",
+    "time",
+    "clear_fraction",
+    "product_id",
+)
+_EMPTY: dict[str, Any] = {k: [] for k in ("samples", *SAMPLE_COLUMNS)}  # no samples
 
 
 def save_merge(store: Store, done: np.ndarray, samples: Any, shards: Any) -> dict[str, Any]:
