@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,10 @@ __all__ = ["export_geotiffs"]
 
 
 def export_geotiffs(
-    location: str | os.PathLike[str], samples: list[int], out: str | os.PathLike[str]
+    location: str | os.PathLike[str],
+    samples: list[int],
+    out: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``sample-XXXXXX_season-S.tif`` files for ``samples``; returns their paths."""
     try:
@@ -30,7 +34,7 @@ def export_geotiffs(
         raise ImportError(
             "GeoTIFF export needs rasterio: pip install 'seco-pipeline[collect]'"
         ) from e
-    store = open_store(location)
+    store = open_store(location, "r", storage_options)
     spec = store.spec
     valid = np.asarray(store.array("valid")[:], bool)
     bad = [s for s in samples if not 0 <= s < spec.n_samples or not valid[s]]

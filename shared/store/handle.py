@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.sync import sync
 
 from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
 from shared.layout.cf import CONVENTIONS
@@ -25,7 +24,7 @@ from shared.layout.spec import (
     software_version,
 )
 from shared.secrets import redact
-from shared.store.location import is_url, local_path, zarr_store
+from shared.store.location import check_reachable, is_url, local_path, zarr_store
 
 __all__ = ["Store", "create_store", "open_store", "store_exists", "is_half_created"]
 
@@ -182,9 +181,9 @@ def open_store(
 def store_exists(
     location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> bool:
-    """True when a Zarr group (``zarr.json``) exists at ``location``."""
-    if not is_url(location):
-        p = local_path(location)
-        return p.is_dir() and (p / "zarr.json").is_file()
-    zstore = zarr_store(location, read_only=True, storage_options=storage_options)
-    return bool(sync(zstore.exists("zarr.json")))
+    """True when a Zarr group (``zarr.json``) exists at ``location``.
+
+    Raises:
+        StoreUnreachableError: an object store that does not answer (one line).
+    """
+    return check_reachable(location, storage_options)  # one line when it cannot say
