@@ -331,7 +331,9 @@ def check_evaluation(
             raise ConfigValueError(
                 "--encoder", f"{spec} does not exist (no checkpoint, weights or export folder)"
             )
-    remote = "://" in data and not data.startswith("file://")  # a store on object storage
+    from shared.store.location import is_url
+
+    remote = is_url(data)  # a store on object storage
     if not remote and not Path(data).exists():
         raise ConfigValueError("--data", f"{data} does not exist")
     if remote or (Path(data) / "zarr.json").is_file():

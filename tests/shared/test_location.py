@@ -134,6 +134,6 @@ def test_concurrent_reads_from_s3_equal_local_reads(s3_server, tmp_path):
 
 def test_s3_stores_get_a_pool_as_large_as_the_reads_in_flight(s3_server):
     store = zarr_store("s3://reads-test/x.zarr", storage_options=s3_server)
-    config = store.fs.config_kwargs  # type: ignore[attr-defined]
+    config = store.fs.config_kwargs
     assert config["max_pool_connections"] >= 64
     assert s3_server.get("config_kwargs") is None  # the caller's options are not changed
