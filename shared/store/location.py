@@ -260,14 +260,30 @@ class StoreBytes:
                     )
                 return None if buf is None else buf.to_bytes()
 
-            return list(await asyncio.gather(*(one(*r) for r in ranges)))
+            async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                tasks = [group.create_task(one(*r)) for r in ranges]
+            return [t.result() for t in tasks]
 
-        return sync(gather())
+        try:
+            return sync(gather())
+        except Exception as e:  # the client's own types: one line, like opening the store
+            while isinstance(e, ExceptionGroup) and e.exceptions:
+                e = e.exceptions[0]
+            raise self._unreachable(e) from None
 
     def _one(self, r: ByteRange) -> bytes | None:
         key, offset, length = r
-        buf = sync(self.store.get(key, self._proto, byte_range=self._request(offset, length)))
+        try:
+            buf = sync(self.store.get(key, self._proto, byte_range=self._request(offset, length)))
+        except Exception as e:
+            raise self._unreachable(e) from None
         return None if buf is None else buf.to_bytes()
+
+    def _unreachable(self, e: Exception) -> Exception:
+        from shared.errors import StoreUnreachableError
+
+        where = getattr(self.store, "path", "") or type(self.store).__name__
+        return StoreUnreachableError(unreachable_message(where, e))
 
     def read(self, key: str, offset: int, length: int) -> bytes | None:
         buf = sync(

@@ -55,6 +55,10 @@ def test_unreachable_endpoint_is_one_line(capsys):
     assert "\n" not in text and "s3://bucket/x.zarr" in text and "Could not connect" in text
     with pytest.raises(StoreUnreachableError):
         open_store("s3://bucket/x.zarr", storage_options=opts)
+    src = StoreBytes(zarr_store("s3://bucket/x.zarr", read_only=True, storage_options=opts))
+    with pytest.raises(StoreUnreachableError, match="cannot reach") as e:  # reads, later
+        src.read_many([("pixels/c/0/0/0/0/0", 0, 8), ("pixels/c/1/0/0/0/0", 0, 8)])
+    assert "\n" not in str(e.value)
 
 
 class SlowStore:
