@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +130,28 @@ def _ranks(flags: Sequence[bool]) -> str:
     return ("rank " if len(bad) == 1 else "ranks ") + ", ".join(bad)
 
 
-def check_shared_folder(out: Path, d: Dist) -> None:
+def _read_back(mark: Path, token: str, wait_s: float) -> bool:
+    """Whether ``mark`` holds ``token``, looking again for up to ``wait_s`` seconds (a shared
+    file system may show a new file on other nodes a moment late)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.listdir(mark.parent)  # refreshes a network file system's view of the folder
+            if mark.read_text().strip() == token:
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.25)
+
+
+def check_shared_folder(out: Path, d: Dist, wait_s: float = 5.0) -> None:
     """Refuse, on every rank, a run folder that is not the same folder on every node.
 
     Rank 0 writes a fresh random token into ``out/.shared-folder``; each rank must read that
-    token back from its own ``out``. Single-process runs skip the check.
+    token back from its own ``out`` (within ``wait_s`` seconds). Single-process runs skip the
+    check.
 
     Raises:
         DivergenceError: a rank saw another token, or none (one line naming the ranks).
@@ -156,11 +174,7 @@ def check_shared_folder(out: Path, d: Dist) -> None:
     token, problem = box[0]  # type: ignore[misc]
     if problem:
         raise DivergenceError(str(problem))
-    try:
-        seen = mark.read_text().strip()
-    except OSError:
-        seen = ""
-    flags = [bool(f) for f in _all_gather_object(d, seen == token)]
+    flags = [bool(f) for f in _all_gather_object(d, _read_back(mark, token, wait_s))]
     if not all(flags):
         raise DivergenceError(
             f"--out {out} is not the same folder on every node ({_ranks(flags)} cannot read "
@@ -191,7 +205,7 @@ def agree_on_step(d: Dist, step: int, problem: str = "") -> int:
     flags = [not p and s == decided for s, p in views]
     if not all(flags):
         r = flags.index(False)
-        found = views[r][1] or f"step {views[r][0]}"
+        found = views[r][1] or (f"step {views[r][0]}" if views[r][0] else "no checkpoint")
         raise DivergenceError(
             f"rank 0 resumes at step {decided} but {_ranks(flags)} found {found}: every rank "
             "must see rank 0's checkpoint (a shared --out); nothing was trained"

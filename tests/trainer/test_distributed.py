@@ -83,7 +83,7 @@ def test_ranks_refuse_unshared_folders_and_resume_at_one_step(train_store, tmp_p
     assert not any(tmp_path.glob("unshared*/checkpoint.pt"))
     # 2. the same error on both ranks; agreement returns rank 0's step
     assert r0["disagree"] == r1["disagree"]
-    assert "rank 0 resumes at step 5 but rank 1 found step 0" in r0["disagree"]
+    assert "rank 0 resumes at step 5 but rank 1 found no checkpoint" in r0["disagree"]
     assert r0["agree"] == r1["agree"] == 3
     # 3. both ranks resumed at step 2; one reporting rank; the logged loss is global
     assert [run[:2] for run in r0["runs"]] == [[0, 4], [2, 2]]
