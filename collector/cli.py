@@ -34,22 +34,48 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recipe",
         default=None,
-        help="a dataset's rules: " + ", ".join(_recipes()) + " or a .toml path",
+        help="a dataset's rules: " + ", ".join(_recipes()) + " or a .toml path (flags given "
+        "override its settings; default: none)",
     )
     p.add_argument("--region", default="world", help="world, continent, ISO codes, bbox or file")
-    p.add_argument("--n", type=int, default=None, help="number of locations to collect")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="number of locations to collect (required, or a recipe's)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the plan: cities, centres, reference dates"
+    )
     p.add_argument("--sigma-km", type=float, default=50.0, help="Gaussian σ around each city")
     p.add_argument("--cities", type=int, default=10_000, help="top-N cities by population")
-    p.add_argument("--weighting", choices=["uniform", "population"], default="uniform")
+    p.add_argument(
+        "--weighting",
+        choices=["uniform", "population"],
+        default="uniform",
+        help="how a city is chosen: uniformly (SeCo) or by population",
+    )
     p.add_argument("--spares", type=float, default=1.5, help="candidates planned per location")
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
     p.add_argument("--size", type=int, default=264, help="patch size in pixels (10 m)")
-    p.add_argument("--seasons", type=int, default=4)
-    p.add_argument("--offsets-months", type=_int_list, default=None, help="e.g. 0,3,6,9")
+    p.add_argument("--seasons", type=int, default=4, help="scenes per location, one per window")
+    p.add_argument(
+        "--offsets-months",
+        type=_int_list,
+        default=None,
+        help="month offset of each season from the reference date, e.g. 0,3,6,9 (default: "
+        "12/SEASONS months apart)",
+    )
     p.add_argument("--window-days", type=int, default=15, help="half-width of a season window")
-    p.add_argument("--reference-start", default="2019-01-01")
-    p.add_argument("--reference-end", default="2025-01-01")
+    p.add_argument(
+        "--reference-start",
+        default="2019-01-01",
+        metavar="DATE",
+        help="earliest reference date of a location (each gets a seeded date in [start, end))",
+    )
+    p.add_argument(
+        "--reference-end", default="2025-01-01", metavar="DATE", help="end of the reference dates"
+    )
 
 
 def _recipes() -> list[str]:
@@ -338,16 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="draw candidate locations and season windows")
     add_plan_arguments(p)
     p.add_argument(
-        "--out", required=True, help="folder (or object-store URL) for plan.parquet and map.png"
+        "--out",
+        required=True,
+        help="folder (or object-store URL) for plan.parquet and map.png; collect with the same "
+        "settings and --out continues from this plan",
     )
     add_storage_options(p)
     p.set_defaults(func=_plan)
     p = sub.add_parser("collect", help="plan, download and finalize a store")
     add_plan_arguments(p)
     p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
-    p.add_argument(
-        "--source", default="earthengine", help="earthengine (default), stac or synthetic"
-    )
+    p.add_argument("--source", default="earthengine", help="earthengine, stac or synthetic")
     p.add_argument(
         "--bands",
         default=None,
@@ -359,20 +386,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
     )
-    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
+    )
     _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument(
-        "--max-in-flight", type=int, default=None, help="cluster-wide requests in flight"
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="cluster-wide requests in flight (default: the source's quota, e.g. 40 for "
+        "Earth Engine)",
     )
     p.add_argument(
-        "--concurrency", type=int, default=None, help="locations fetched at once per task"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="locations fetched at once per task (default: the source's)",
     )
     p.add_argument(
         "--max-attempts", type=int, default=6, help="attempts per request (transient errors)"
     )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
-    p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
+    p.add_argument(
+        "--ee-project", default=None, help="Earth Engine Cloud project (default: $EE_PROJECT)"
+    )
     p.add_argument(
         "--ee-deadline",
         type=float,
@@ -387,13 +427,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="STAC catalogue for --source stac: earth-search (default), planetary-computer or "
         "an API root URL",
     )
-    p.add_argument("--faults", type=_faults, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--faults",
+        type=_faults,
+        default=None,
+        metavar="latency=S,jitter=F,transient=P,permanent=P,seed=N",
+        help="testing: wrap the source in injected latency and errors (default: none)",
+    )
+    p.add_argument(
+        "--source-option",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help='source settings as a JSON object, e.g. \'{"collection_id": "…"}\' for another '
+        "STAC API, or an asset map (default: none; secret-looking values are redacted)",
+    )
     add_storage_options(p)
     p.add_argument(
         "--truth", action="store_true", help="keep the synthetic world's land cover (evaluation)"
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress (shown by default: a bar on a terminal, else a line per 10 %%)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
     )
@@ -416,12 +473,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--level", choices=["l1c", "l2a"], default=None, help="processing level (default: DATA's)"
     )
-    p.add_argument("--limit", type=int, default=None, help="import the first N locations only")
+    p.add_argument(
+        "--limit", type=int, default=None, help="import the first N locations only (default: all)"
+    )
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
-    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
+    )
     _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_import)
     return parser
 

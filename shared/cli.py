@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from shared.errors import NotAStoreError, StoreError
 from shared.secrets import redact_text
@@ -17,6 +17,7 @@ from shared.validate import ConfigValueError
 
 __all__ = [
     "main",
+    "DefaultsFormatter",
     "OneLineParser",
     "one_line",
     "run_command",
@@ -54,8 +55,32 @@ def run_command(
         return 130
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: …)`` is added to each option whose
+    help does not already say it and whose default is a value (not None, off or hidden)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "(default" in text
+            or not action.option_strings
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or isinstance(action, argparse._HelpAction)
+        ):
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line on stderr and exit code 2."""
+    """An argument parser whose usage errors are one line on stderr and exit code 2, and
+    whose help gives every option's default (:class:`DefaultsFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {redact_text(message)} (see {self.prog} --help)\n")
@@ -94,7 +119,12 @@ def add_storage_options(p: argparse.ArgumentParser) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from shared.checks.verify import verify
 
-    report = verify(args.store, decode=not args.quick, storage_options=args.storage_options)
+    report = verify(
+        args.store,
+        decode=not args.quick,
+        storage_options=args.storage_options,
+        progress=not args.no_progress,
+    )
     for note in report.notes:
         print(f"note: {note}")
     if report.ok:
@@ -155,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check that a store is valid and complete")
     p.add_argument("store", help="path or URL of the store")
     p.add_argument("--quick", action="store_true", help="skip decoding every chunk")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress of the decode pass (a bar on a terminal, else a line per 10 %%)",
+    )
     p.set_defaults(func=_verify)
     p = sub.add_parser("info", help="summarize a store")
     p.add_argument("store", help="path or URL of the store")

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         else:  # the object-store code path over local files, with latency
                             reader = StoreReader(local, args.threads, max_in_flight=k)
-                            inner = reader.store.group.store
+                            inner = reader.store.raw
                             for arr in reader._arrays.values():  # a tool may reach in
                                 if arr is not None:
                                     arr.src = StoreBytes(DelayedStore(inner, delay), k)  # type: ignore[arg-type]

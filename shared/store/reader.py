@@ -234,7 +234,7 @@ class StoreReader:
         self.spec = self.store.spec
         self.threads = max(int(threads), 1)
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        src = self._src = byte_source(self.store.location, self.store.group.store, max_in_flight)
+        src = self._src = byte_source(self.store.location, self.store.raw, max_in_flight)
         self._arrays: dict[str, _ImageArray | None] = {}
         names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
         for name in names:

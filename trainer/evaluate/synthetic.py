@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from shared.access.view import sample_mask
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples
 from trainer.evaluate.splits import stored_split, stratified_split
 
 __all__ = [
@@ -52,8 +52,7 @@ def _live(
         raise ValueError(
             f"{location} has no ground truth: collect it with --source synthetic --truth"
         )
-    valid = np.asarray(store.array("valid")[:], bool)
-    live = np.flatnonzero(sample_mask(store.done_shards(), valid, store.spec.shard_samples))
+    live = live_samples(store)  # refuses a finished shard with a missing object
     return live, StoreReader(store, threads=2)
 
 
