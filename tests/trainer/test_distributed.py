@@ -94,3 +94,18 @@ def test_ranks_refuse_unshared_folders_and_resume_at_one_step(train_store, tmp_p
     rows = list(csv.DictReader((tmp_path / "shared" / "log.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert float(rows[-1]["loss"]) == r0["runs"][1][2]
+
+
+def test_only_rank_zero_prints_the_summary_line(train_store, tmp_path, monkeypatch, capsys):
+    import trainer.config
+    import trainer.loop
+    from tests.trainer.conftest import tiny_args
+    from trainer.cli import main
+
+    result = trainer.loop.RunResult(tmp_path, 0, 2, 1.5, 1.0, 8.0, 0, None, main=False)
+    monkeypatch.setattr(trainer.config, "check_against_store", lambda cfg, **kw: None)
+    monkeypatch.setattr(trainer.loop, "pretrain", lambda cfg, **kw: result)
+    argv = tiny_args(train_store, tmp_path / "run", "--steps", "2")
+    assert main(argv) == 0 and capsys.readouterr().out == ""  # rank 1, 2, …
+    result.main = True
+    assert main(argv) == 0 and "trained steps 0..2" in capsys.readouterr().out
