@@ -11,6 +11,7 @@ __all__ = [
     "LayoutVersionError",
     "StoreMismatchError",
     "ShardShapeError",
+    "StoreUnreachableError",
     "format_ranges",
 ]
 
@@ -37,6 +38,10 @@ class StoreMismatchError(StoreError, ValueError):
 
 class ShardShapeError(StoreError, ValueError):
     """Data handed to a shard write does not fit the shard."""
+
+
+class StoreUnreachableError(StoreError, OSError):
+    """The object store holding a store did not answer (endpoint, network, credentials)."""
 
 
 def format_ranges(indices: Iterable[int], limit: int = 20) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser, add_storage_options, run_command
 
 __all__ = ["main"]
 
@@ -65,9 +65,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     cfg = pretrain_config(args)
     # device, arch, bands, size, batch: before anything is allocated; the store is opened here once
-    inputs = check_against_store(cfg)
-    result = pretrain(cfg, inputs=inputs)
-    if result.steps:
+    inputs = check_against_store(cfg, storage_options=args.storage_options)
+    result = pretrain(cfg, storage_options=args.storage_options, inputs=inputs)
+    if result.steps and result.main:  # one summary line per run, not one per rank
         print(
             f"trained steps {result.first_step}..{result.first_step + result.steps} in "
             f"{result.seconds:.0f} s ({result.locations_per_s:.1f} locations/s), last loss "
@@ -109,7 +109,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         args.out = str(default_out(args.encoder))
     protocols = check_protocols(args.protocols, TASKS[args.task].kind)
-    check_evaluation(args.data, args.encoder, args.size, args.device, args.change_steps)
+    check_evaluation(
+        args.data, args.encoder, args.size, args.device, args.change_steps, args.storage_options
+    )
     evaluate(
         args.task,
         args.data,
@@ -130,6 +132,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "bigearthnet_classes": args.bigearthnet_classes,
             "label_fraction": args.label_fraction,
             "val_cities": args.val_cities,
+            "storage_options": args.storage_options,
         },
     )
     print((Path(args.out) / "results.md").read_text())
@@ -178,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar=name.upper(),
                 help=f"{text} (default: {shown})",
             )
+    add_storage_options(p)
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
     p.add_argument(
@@ -268,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="seed of random encoders, splits and heads")
+    add_storage_options(p)
     p.set_defaults(func=_evaluate)
     return parser
 

@@ -31,7 +31,15 @@ from trainer.checkpoint import (
 )
 from trainer.config import PretrainConfig
 from trainer.data import StepPlan, batch_loader
-from trainer.distributed import Dist, ShuffledKeys, setup
+from trainer.distributed import (
+    Dist,
+    DivergenceError,
+    ShuffledKeys,
+    agree_on_step,
+    check_shared_folder,
+    global_mean,
+    setup,
+)
 from trainer.inputs import TrainInputs, open_inputs
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
@@ -57,6 +65,8 @@ class RunResult:
     locations_per_s: float
     skipped: int
     model: ContrastiveModel | None = None
+    #: this process is rank 0 (the one that reports the run)
+    main: bool = True
 
 
 def learning_rate(cfg: PretrainConfig, step: int, total: int) -> float:
@@ -73,12 +83,14 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
     return g
 
 
-def _resolved(cfg: PretrainConfig, inputs: TrainInputs | None) -> TrainInputs:
+def _resolved(
+    cfg: PretrainConfig, inputs: TrainInputs | None, storage_options: dict[str, Any] | None
+) -> TrainInputs:
     """``inputs``, or the run's store inputs opened now (bad bands: :class:`TrainError`)."""
     if inputs is not None:
         return inputs
     try:
-        return open_inputs(cfg.store, cfg.bands)
+        return open_inputs(cfg.store, cfg.bands, storage_options)
     except ValueError as e:
         raise TrainError(str(e)) from e
 
@@ -88,7 +100,7 @@ def build(
 ) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
     """The model, band scaling, step plan and total number of steps of a run (``inputs``: the
     run's store inputs when already resolved, else they are resolved here)."""
-    inputs = _resolved(cfg, inputs)
+    inputs = _resolved(cfg, inputs, None)
     bands = inputs.bands
     if inputs.scaling is None:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")
@@ -128,12 +140,26 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None = None) -> RunResult:
-    """Train (or resume training) into ``cfg.out``; returns what was done. ``inputs``: the
-    store inputs :func:`trainer.config.check_against_store` resolved (else resolved here)."""
+def pretrain(
+    cfg: PretrainConfig,
+    log: Any = print,
+    storage_options: dict[str, Any] | None = None,
+    inputs: TrainInputs | None = None,
+) -> RunResult:
+    """Train (or resume training) into ``cfg.out``; returns what was done.
+
+    ``storage_options``: for a store on object storage (runtime only: never written to the
+    run folder). ``inputs``: the store inputs :func:`trainer.config.check_against_store`
+    resolved (else resolved here). Under ``torchrun`` every rank must see the same ``cfg.out``
+    and resumes at the step rank 0 decides (see :mod:`trainer.distributed`).
+    """
     d = setup(cfg.device)
     out = Path(cfg.out)
-    inputs = _resolved(cfg, inputs)
+    try:
+        check_shared_folder(out, d)
+    except DivergenceError as e:
+        raise TrainError(str(e)) from None
+    inputs = _resolved(cfg, inputs, storage_options)
     model, scaling, plan, total = build(cfg, d, inputs)
     cuda = d.device.type == "cuda"
     model.to(d.device)
@@ -146,10 +172,11 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
         weight_decay=cfg.weight_decay,
         **({"fused": True} if cuda else {"foreach": True}),
     )
-    first = _resume(cfg, out, model, optimizer)
+    first = _agreed_resume(cfg, out, model, optimizer, d)
     if first >= total:
-        log(f"{out}: already trained for {total} steps")
-        return RunResult(out, first, 0, float("nan"), 0.0, 0.0, 0, model)
+        if d.main:
+            log(f"{out}: already trained for {total} steps")
+        return RunResult(out, first, 0, float("nan"), 0.0, 0.0, 0, model, d.main)
     encode: Any = model.encoder
     encode_keys: Any = model.momentum_encoder
     if d.active:
@@ -175,7 +202,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
         )
     bar = tqdm(total=total, initial=first, unit="step", disable=not (cfg.progress and d.main))
     start = time.perf_counter()
-    seen = skipped = 0
+    seen = skipped = skipped_all = 0
     last_loss = float("nan")
     saved = first  # the step the checkpoint on disk holds
     # first step whose loss was not finite, kept on the device (-1: none): checking it costs
@@ -212,8 +239,14 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
         checkpointing = done % cfg.checkpoint_every == 0 or done == total
         if logging or checkpointing:  # the same steps in every process
             _stop_if_nonfinite(nonfinite_at, d, out, saved)
-        if logging:
-            last_loss = float(loss)
+        if logging:  # the loss over every rank's batch, not this rank's alone
+            mean = global_mean(
+                d,
+                {"loss": float(loss), "skipped": float(skipped)}
+                | {k: float(v) for k, v in parts.items()},
+            )
+            last_loss = mean.pop("loss")
+            skipped_all = round(mean.pop("skipped") * d.world)
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{last_loss:.3f}", loc_s=f"{rate:.1f}", refresh=False)
             run_log.write(
@@ -223,8 +256,8 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
                     "loss": last_loss,
                     "lr": lr,
                     "locations_per_s": rate,
-                    "skipped": skipped,
-                    **{k: float(v) for k, v in parts.items()},
+                    "skipped": skipped_all,
+                    **mean,
                 }
             )
         if checkpointing and d.main:
@@ -239,7 +272,15 @@ def pretrain(cfg: PretrainConfig, log: Any = print, inputs: TrainInputs | None =
     run_log.close()
     seconds = time.perf_counter() - start
     return RunResult(
-        out, first, total - first, last_loss, seconds, seen / max(seconds, 1e-9), skipped, model
+        out,
+        first,
+        total - first,
+        last_loss,
+        seconds,
+        seen / max(seconds, 1e-9),
+        skipped_all,  # over every rank, as of the last step (always logged)
+        model,
+        d.main,
     )
 
 
@@ -278,6 +319,27 @@ def _state(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
     }
+
+
+def _agreed_resume(
+    cfg: PretrainConfig,
+    out: Path,
+    model: ContrastiveModel,
+    optimizer: torch.optim.Optimizer,
+    d: Dist,
+) -> int:
+    """The step to resume from, the same on every rank: each rank loads the checkpoint of the
+    shared run folder, rank 0's step decides, and a rank that found another step or none
+    stops the run on every rank (one line, before any step is trained)."""
+    step, problem = 0, ""
+    try:
+        step = _resume(cfg, out, model, optimizer)
+    except TrainError as e:
+        problem = str(e)
+    try:
+        return agree_on_step(d, step, problem)
+    except DivergenceError as e:
+        raise TrainError(str(e)) from None
 
 
 def _resume(

@@ -44,8 +44,10 @@ SEASONS = ("winter", "spring", "summer", "autumn")
 PRESENCE_THRESHOLD = 0.10
 
 
-def _live(location: str) -> tuple[np.ndarray, StoreReader]:
-    store = open_store(location)
+def _live(
+    location: str, storage_options: dict[str, Any] | None = None
+) -> tuple[np.ndarray, StoreReader]:
+    store = open_store(location, "r", storage_options)
     if not store.spec.has_truth:
         raise ValueError(
             f"{location} has no ground truth: collect it with --source synthetic --truth"
@@ -62,10 +64,11 @@ class _TruthTask:
     bands: tuple[str, ...]
     splits_file: Path
     seed: int = 0
+    storage_options: dict[str, Any] | None = field(default=None, repr=False)
 
     def _open(self) -> Any:  # -> StoreSpec
         """Read the live samples, open a reader, resolve the bands; the store's spec."""
-        self.samples, self.reader = _live(self.location)
+        self.samples, self.reader = _live(self.location, self.storage_options)
         self.bands = resolve_bands(list(self.bands), self.reader.spec.bands)
         return self.reader.spec
 

@@ -31,7 +31,8 @@ __all__ = [
 @dataclass(frozen=True)
 class TaskInputs:
     """What an opener gets: the data, the bands to read, where splits are stored, options
-    (``bigearthnet_classes`` 19 | 43, ``label_fraction``, ``val_cities``)."""
+    (``bigearthnet_classes`` 19 | 43, ``label_fraction``, ``val_cities``, ``storage_options``:
+    a store on object storage)."""
 
     name: str
     data: str
@@ -40,6 +41,11 @@ class TaskInputs:
     seed: int = 0
     multilabel: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def remote(self) -> dict[str, Any] | None:
+        """Storage options of a store on object storage (``options["storage_options"]``)."""
+        return self.options.get("storage_options")
 
     @property
     def splits(self) -> Path:
@@ -73,19 +79,19 @@ class Task:
 def _synthetic_landcover(t: TaskInputs) -> Any:
     from trainer.evaluate.synthetic import SyntheticLandcover
 
-    return SyntheticLandcover(t.data, t.bands, t.splits, seed=t.seed, multilabel=t.multilabel)
+    return SyntheticLandcover(t.data, t.bands, t.splits, t.seed, t.remote, multilabel=t.multilabel)
 
 
 def _synthetic_season(t: TaskInputs) -> Any:
     from trainer.evaluate.synthetic import SyntheticSeason
 
-    return SyntheticSeason(t.data, t.bands, t.splits, seed=t.seed)
+    return SyntheticSeason(t.data, t.bands, t.splits, t.seed, t.remote)
 
 
 def _synthetic_change(t: TaskInputs) -> Any:
     from trainer.evaluate.synthetic import SyntheticChange
 
-    return SyntheticChange(t.data, t.bands, t.splits, seed=t.seed)
+    return SyntheticChange(t.data, t.bands, t.splits, t.seed, t.remote)
 
 
 def _eurosat(t: TaskInputs) -> Any:
