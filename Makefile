@@ -46,6 +46,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(SOURCE)) $(call opt,BAN
 
 .PHONY: help install lint test plan collect import demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate science bench bench-plan bench-collector bench-trainer gpu-check \
+	bench-scale cluster-check \
 	gpu-wheels clean-venv
 
 help:
@@ -60,6 +61,7 @@ help:
 	@echo "make evaluate  TASK=synthetic-landcover|synthetic-change|eurosat|oscd|bigearthnet DATA=… ENCODER=… [RUN=dir]"
 	@echo "make paper-table DATA_ROOT=… ENCODERS=\"…\" [PAPER_EPOCHS=100 PAPER_OUT=dir]: every task × protocol × encoder beside the published SeCo figures"
 	@echo "make bench     measure and record in docs/benchmarks.md"
+	@echo "make bench-scale  [SCALE_N=1000000] engine bookkeeping from 1k to N locations; make cluster-check: CLI dask cluster, a worker killed"
 	@echo "make gpu-check on a CUDA machine: fast-path checks and the trainer bench, one command"
 
 install: $(STAMP)
@@ -164,6 +166,15 @@ paper-table: $(STAMP)
 
 bench-plan: $(STAMP)
 	$(PY) -m tools.collector_bench plan --n 666667
+
+# Collection bookkeeping at 1,000,000 locations (skeleton store, no pixels; about 15 min on
+# 2 cores) and the cluster check: dask scheduler + 2 workers from the CLI, one SIGKILLed.
+SCALE_N ?= 1000000
+bench-scale: $(STAMP)
+	$(PY) -m tools.scale_bench --locations $(SCALE_N) --record
+
+cluster-check: $(STAMP)
+	$(PY) -m tools.cluster_check
 
 bench-collector: $(STAMP)
 	$(PY) -m tools.collector_bench synthetic
