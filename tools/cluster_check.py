@@ -89,7 +89,7 @@ def check(n: int, tmp: Path) -> dict[str, Any]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
     }
-    ref, out = tmp / "local.zarr", tmp / "cluster.zarr"
+    ref, out = tmp / "local" / "s.zarr", tmp / "cluster" / "s.zarr"  # one name: the STAC id
     t = time.perf_counter()
     subprocess.run(_collect_argv(ref, n, "threads"), env=env, check=True, capture_output=True)
     figures: dict[str, Any] = {"locations": n, "local_s": round(time.perf_counter() - t, 1)}
