@@ -380,8 +380,9 @@ def read_column(store: Store, name: str, shards: list[int] | None = None) -> np.
 
 
 def _objects_missing(store: Store, shards: Any) -> list[tuple[int, str]]:
-    """``(shard, key)`` of objects the merged shards list that no longer exist (locally one
-    stat each, made by a few threads; otherwise one listing)."""
+    """``(shard, key)`` of objects the merged shards list that no longer exist: locally one
+    listing per array of flat keys and one stat (by a few threads) per nested key; one
+    listing of an object store."""
     by_array: dict[str, list[int]] = {}
     for shard, objects in zip(shards["shard"].tolist(), shards["objects"].tolist(), strict=True):
         for name in json.loads(objects):
@@ -394,7 +395,16 @@ def _objects_missing(store: Store, shards: Any) -> list[tuple[int, str]]:
         present = set(store.list_objects(""))
         return [(s, k) for s, k in expected if k not in present]
     root = str(local_path(store.location)) + os.sep
-    paths = [root + k for _, k in expected]
+    missing: list[tuple[int, str]] = []
+    nested: list[tuple[int, str]] = []
+    for name, listed in by_array.items():
+        if pattern[name].endswith("/c/{}"):  # flat keys: one listing of the folder
+            folder = root + pattern[name][: -len("{}")]
+            have = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+            missing.extend((s, pattern[name].format(s)) for s in listed if str(s) not in have)
+        else:
+            nested.extend((s, pattern[name].format(s)) for s in listed)
+    paths = [root + k for _, k in nested]
     from concurrent.futures import ThreadPoolExecutor
 
     step = 4096
@@ -403,7 +413,8 @@ def _objects_missing(store: Store, shards: Any) -> list[tuple[int, str]]:
             lambda i: [os.path.isfile(p) for p in paths[i : i + step]], range(0, len(paths), step)
         )
         present_flags = [f for part in found for f in part]
-    return [e for e, ok in zip(expected, present_flags, strict=True) if not ok]
+    missing.extend(e for e, ok in zip(nested, present_flags, strict=True) if not ok)
+    return sorted(missing)
 
 
 _KEY_CACHE: dict[tuple[str, int], list[tuple[str, str]]] = {}
