@@ -273,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(figures))
     if args.record:
-        from tools.record import record
+        from tools.record import record, set_recording
+
+        set_recording(True)
 
         flat = {f"scale.{k}": v for k, v in figures.items() if not isinstance(v, dict)}
         flat.update({f"scale.small.{k}": v for k, v in small.items()})

@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from collector.config import CollectConfig
 from collector.run.choose import ChoiceRules
-from collector.run.fill import GIVE_UP_AFTER, SourceUnreachableError
+from collector.run.fill import GIVE_UP_AFTER, NetworkUnreachableError, SourceUnreachableError
 from collector.run.jobs import ShardJob, run_shard
 from collector.run.ledger import Ledger, StoreLock, open_ledger
 from collector.run.report import ShardReport
-from collector.sources import preflight
+from collector.sources import preflight, probe
+from collector.sources.base import UnreachableError
 from collector.sources.retry import RetryPolicy
 from shared.store.handle import Store
 from shared.store.summary import drop_record
 
 __all__ = [
     "CollectError",
+    "CollectError",
+    "UnreachableRunError",
     "CollectResult",
     "RunTotals",
     "collect",
@@ -43,6 +48,15 @@ Log = Callable[[str], None]
 
 class CollectError(RuntimeError):
     """Some shards could not be written; rerunning the same command resumes."""
+
+
+class UnreachableRunError(CollectError):
+    """The source could not be reached; nothing more was tried. ``network``: its service
+    cannot be reached at all (name resolution, refused connection), not merely failing."""
+
+    def __init__(self, message: str, network: bool = True) -> None:
+        super().__init__(message)
+        self.network = network
 
 
 @dataclass
@@ -85,14 +99,15 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
             client.close()
         return
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=int(cfg.runtime("tasks_per_worker")),
-        processes=cfg.scheduler != "threads",
-        dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
-        # still open the scheduler's HTTP server, on every interface: never pass it)
-        silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
-    )
+    with _workers_ignore_interrupts():
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=int(cfg.runtime("tasks_per_worker")),
+            processes=cfg.scheduler != "threads",
+            dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
+            # still open the scheduler's HTTP server, on every interface: never pass it)
+            silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
+        )
     address = dashboard_address(cluster)
     log(f"dask: dashboard {address}" if address else "dask: no dashboard")
     client = Client(cluster)
@@ -101,6 +116,26 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+@contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Start a local cluster's processes with Ctrl-C (SIGINT) ignored: the disposition is
+    inherited by the spawned workers, so Ctrl-C never prints their start-up or shutdown
+    tracebacks; this process handles it again once the cluster is up (and then closes the
+    workers itself). A Ctrl-C during these seconds of start-up is ignored. Outside the main
+    thread this does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard_address(cluster: Any) -> str | None:
@@ -145,10 +180,11 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
-def _unreachable(what: str) -> CollectError:
-    return CollectError(
+def _unreachable(what: str, network: bool = False) -> CollectError:
+    return UnreachableRunError(
         f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
-        "check the source and rerun the same command"
+        "check the source and rerun the same command",
+        network,
     )
 
 
@@ -211,7 +247,8 @@ def run_shard_tasks(
         CollectError: some tasks failed (rerun to resume), or the source is unreachable.
     """
     from distributed import as_completed
-    from tqdm import tqdm
+
+    from shared.progress import progress as progress_bar
 
     totals = RunTotals()
     streak = 0
@@ -225,7 +262,7 @@ def run_shard_tasks(
         futures = client.map(
             task, jobs, key=[f"{desc}-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
-        bar = tqdm(total=slots, unit="loc", desc=desc, disable=not progress, smoothing=0.1)
+        bar = progress_bar(slots, desc, "loc", enabled=progress)  # off a terminal: lines
         start, cpu = time.perf_counter(), time.process_time()
         try:
             for future in as_completed(futures):
@@ -233,7 +270,7 @@ def run_shard_tasks(
                     report = future.result()
                 except SourceUnreachableError as e:  # no point trying the rest of the plan
                     client.cancel(futures)
-                    raise _unreachable(str(e)) from None
+                    raise _unreachable(str(e), isinstance(e, NetworkUnreachableError)) from None
                 except Exception as e:  # a task crashed: keep going, report, resume later
                     failures.append(
                         f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
@@ -319,11 +356,44 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
     Raises:
         CollectError: shard tasks failed, the source was unreachable, or slots wait for a
             retry after source errors (the store is then not finished; rerun to resume).
+        UnreachableRunError: the source cannot be reached (its host name does not resolve,
+            the connection is refused), found before anything is written where it can be; a
+            store this run created and could not fill is removed.
     """
+    preflight(cfg.source, cfg.source_options)
+    try:
+        probe(cfg.source, cfg.source_options)
+    except UnreachableError as e:
+        raise UnreachableRunError(f"source unreachable: {e}; nothing was written") from None
+    local = None if "://" in out else Path(out)
+    existed = local is None or local.exists()
+    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    try:
+        return _collect(cfg, ledger, out, log, repair)
+    except UnreachableRunError as e:
+        if existed or not _untouched(ledger):
+            raise
+        if local is None or not e.network:  # say how, keep what the failures tell
+            raise UnreachableRunError(
+                f"{e}; {out} was created by this run and holds no finished shard: rerun to "
+                "resume or remove it",
+                e.network,
+            ) from None
+        shutil.rmtree(local, ignore_errors=True)  # made by this run and still empty
+        raise UnreachableRunError(f"{e}; removed {out}, which this run had created") from None
+
+
+def _untouched(ledger: Ledger) -> bool:
+    """No shard of the store is finished (nothing collected worth keeping)."""
+    try:
+        return len(ledger.store.pending_shards()) == ledger.store.spec.n_shards
+    except Exception:  # unreadable: leave it for the user to inspect
+        return False
+
+
+def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: bool) -> CollectResult:
     from collector.run.finalize import finalize
 
-    preflight(cfg.source, cfg.source_options)
-    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store) as lock:
         if lock.warning:
             log(f"warning: {lock.warning}")
@@ -343,6 +413,9 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
             totals = _run_shards(cfg, ledger, pending, log)
         _refuse_damage(ledger.store)
         summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)
+        from shared.publish.card import write_card
+
+        write_card(ledger.store.location, cfg.storage_options)  # as import does
     return CollectResult(
         out,
         ledger.created,

@@ -29,7 +29,15 @@ import numpy as np
 
 from collector.run.choose import ChoiceRules, Rejected, rank_windows
 from collector.run.report import ShardReport
-from collector.sources.base import Location, Patch, PermanentError, Scene, Source, clear_fraction
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    Scene,
+    Source,
+    UnreachableError,
+    clear_fraction,
+)
 from collector.sources.retry import Counters, RetryPolicy, call_with_retries
 from shared.layout.spec import StoreSpec
 from shared.store.writer import ShardData, empty_shard
@@ -41,6 +49,7 @@ __all__ = [
     "Resume",
     "ShardOutcome",
     "SourceUnreachableError",
+    "NetworkUnreachableError",
     "collect_location",
     "fill_shard",
     "GIVE_UP_AFTER",
@@ -53,6 +62,10 @@ GIVE_UP_AFTER = 8
 
 class SourceUnreachableError(RuntimeError):
     """Every one of many consecutive candidates failed for source reasons (not clouds)."""
+
+
+class NetworkUnreachableError(SourceUnreachableError):
+    """The source's service cannot be reached at all (name resolution, refused connection)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,8 @@ def collect_location(
     limiter: Limiter = nullcontext,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LocationResult:
-    """Search, choose and fetch one location; never raises for source or cloud problems."""
+    """Search, choose and fetch one location; never raises for source or cloud problems,
+    except :class:`UnreachableError` (the service cannot be reached at all)."""
     result = LocationResult(location.candidate_id)
     rng = random.Random(location.candidate_id)  # backoff jitter only: never changes the data
 
@@ -257,7 +271,9 @@ def fill_shard(
     or, with ``resume``, only its waiting slots from the candidates that failed before.
 
     Raises:
-        SourceUnreachableError: ``give_up_after`` candidates in a row failed for source reasons.
+        SourceUnreachableError: ``give_up_after`` candidates in a row failed for source reasons,
+            or one candidate found the service unreachable (name resolution, refused
+            connection: :class:`UnreachableError`).
     """
     start = time.perf_counter()
     if resume is None:
@@ -284,7 +300,10 @@ def fill_shard(
     streak = 0
 
     def run(c: Candidate) -> LocationResult:
-        return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
+        try:
+            return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
+        except UnreachableError as e:  # every other candidate would fail the same way
+            raise NetworkUnreachableError(str(e)) from None
 
     pool = ThreadPoolExecutor(max(1, concurrency))
     try:

@@ -33,6 +33,7 @@ from shared.store.manifests import report_key
 __all__ = [
     "Ledger",
     "open_ledger",
+    "plan_folder",
     "StoreBusyError",
     "StoreLock",
     "report_key",
@@ -113,11 +114,50 @@ def _spec(cfg: CollectConfig) -> StoreSpec:
     )
 
 
+#: what ``python -m collector plan --out DIR`` writes: such a folder is a store in the making
+PLAN_FOLDER_FILES = frozenset({PLAN_FILE, "map.png"})
+
+
+def plan_folder(location: str) -> bool:
+    """True for a local folder holding only what ``plan`` writes (``plan.parquet``, ``map.png``):
+    ``collect`` with the same settings and ``--out`` continues from it."""
+    if is_url(location):
+        return False
+    path = local_path(location)
+    if not path.is_dir() or (path / "zarr.json").exists() or not (path / PLAN_FILE).is_file():
+        return False
+    return all(p.name in PLAN_FOLDER_FILES for p in path.iterdir())
+
+
+def _planned(cfg: CollectConfig, location: str) -> gpd.GeoDataFrame:
+    """The plan of the plan folder ``location``, checked against ``cfg``'s plan settings.
+
+    Raises:
+        StoreMismatchError: the plan was made with other settings (one line, the first
+            difference named).
+    """
+    from collector.plan.candidates import read_plan
+
+    plan, info = read_plan(local_path(location) / PLAN_FILE)
+    diffs = config_differences(info.get("config", {}), cfg.plan.to_dict())
+    if diffs:
+        keys = ", ".join(k for k, _, _ in diffs)
+        key, was, now = diffs[0]
+        raise StoreMismatchError(
+            f"{location} holds a plan made with other settings (differs in {keys}; e.g. {key} "
+            f"is {was!r} in the plan, {now!r} now): collect with the plan's settings to "
+            "continue from it, or choose another OUT"
+        )
+    return plan
+
+
 def _store_exists(location: str, storage_options: dict[str, Any]) -> bool:
     if not is_url(location):
         path = local_path(location)
         if path.exists() and not (path / "zarr.json").exists():
             if path.is_dir() and not any(path.iterdir()):
+                return False
+            if plan_folder(location):  # a store in the making
                 return False
             raise StoreMismatchError(
                 f"OUT {location} exists and is not a store; choose another path"
@@ -185,7 +225,14 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
         )
 
     def create(overwrite: bool) -> Store:
-        plan = made["plan"] = make_plan(cfg.plan)  # plan first: a bad REGION leaves nothing
+        planned: bytes | None = None
+        if plan_folder(location):  # made by `plan` with these settings: continue from it
+            plan = made["plan"] = _planned(cfg, location)
+            planned = (local_path(location) / PLAN_FILE).read_bytes()
+            for name in PLAN_FOLDER_FILES:  # the store keeps the plan (put back below), the map
+                (local_path(location) / name).unlink(missing_ok=True)
+        else:
+            plan = made["plan"] = make_plan(cfg.plan)  # plan first: a bad REGION leaves nothing
         store = create_store(
             location,
             _spec(cfg),
@@ -196,7 +243,10 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
             overwrite=overwrite,
             extra_attrs={"recipe": cfg.recipe} if cfg.recipe else None,
         )
-        _put_plan(store, plan)
+        if planned is not None:
+            store.write_object(PLAN_FILE, planned)  # the plan file as `plan` wrote it
+        else:
+            _put_plan(store, plan)
         return store
 
     store, created = open_or_create(location, identity, opts, differences, create)

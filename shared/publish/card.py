@@ -26,6 +26,9 @@ from shared.store.summary import sample_columns
 
 __all__ = ["dataset_card", "write_card"]
 
+#: how the README installs the package (a clone of the repository, not a package index)
+INSTALL = 'make install, or pip install -e ".[collect,train]", in a clone of the repository'
+
 _BAND = {b.name: b for b in L1C_BANDS}
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -231,7 +234,7 @@ def _use_it(store: Store) -> list[str]:
         "## Use it",
         "",
         "```python",
-        "from shared import open_dataset, open_sample  # pip install seco-pipeline",
+        f"from shared import open_dataset, open_sample  # {INSTALL}",
         f"ds = open_dataset({store.location!r})  # samples with data only, one dask chunk per shard",
         "rgb = ds.pixels.sel(band=['B4', 'B3', 'B2']).isel(sample=0)  # (season, band, y, x) uint16",
         "red = ds.pixels.sel(band='B4').mean(['y', 'x'])  # (sample, season), lazy",
