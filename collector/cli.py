@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser, add_storage_options, run_command, storage_options_arg
 
 __all__ = ["main"]
 
@@ -100,9 +100,13 @@ def _kind(action: argparse.Action) -> Any:
     """The type of value an option takes, for checking recipe settings."""
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         return bool
-    return {int: int, float: float, _int_list: tuple[int, ...], _json_object: dict[str, Any]}.get(
-        action.type, str
-    )
+    return {
+        int: int,
+        float: float,
+        _int_list: tuple[int, ...],
+        _json_object: dict[str, Any],
+        storage_options_arg: dict[str, Any],
+    }.get(action.type, str)
 
 
 def apply_recipe(
@@ -155,8 +159,19 @@ def plan_config(args: argparse.Namespace):  # -> PlanConfig
 
 def _plan(args: argparse.Namespace) -> int:
     from collector.plan.candidates import make_plan, plan_map, summary_lines, write_plan
+    from shared.store.location import check_reachable, is_url
 
     config = plan_config(args)
+    if is_url(args.out):  # a folder of an object store: written through a local copy
+        if check_reachable(args.out, args.storage_options):
+            raise UsageError(f"--out {args.out} is a store; plan into another folder")
+        plan = make_plan(config)
+        if getattr(args, "recipe_record", None):
+            plan.attrs["seco_plan"]["recipe"] = args.recipe_record
+        _upload_plan(plan, args.out, args.storage_options)
+        print("\n".join(summary_lines(plan)))
+        print(f"wrote      {args.out.rstrip('/')}/plan.parquet and map.png")
+        return 0
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
@@ -170,6 +185,24 @@ def _plan(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(plan)))
     print(f"wrote      {path} and {picture}")
     return 0
+
+
+def _upload_plan(plan: Any, url: str, storage_options: dict[str, Any] | None) -> None:
+    """``plan.parquet`` and ``map.png`` into the object-store folder ``url``."""
+    import tempfile
+
+    from collector.plan.candidates import plan_map, write_plan
+    from shared.errors import StoreUnreachableError
+    from shared.store.location import put_bytes, unreachable_message, zarr_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [write_plan(plan, tmp), plan_map(plan, Path(tmp) / "map.png")]
+        try:
+            target = zarr_store(url, storage_options=storage_options)
+            for f in files:
+                put_bytes(target, f.name, f.read_bytes())
+        except Exception as e:  # the object store's client errors
+            raise StoreUnreachableError(unreachable_message(url, e)) from None
 
 
 _FAULT_KEYS = {
@@ -232,7 +265,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         options["catalog"] = args.stac or options.get("catalog", "earth-search")
     from shared.secrets import remember_secrets
 
-    remember_secrets([options, args.storage_options or {}, args.stac or "", args.out])
+    remember_secrets([options, args.stac or "", args.out])
     try:
         check_source_options(args.source, options)
         if args.source == "stac":  # offline check: a bad catalogue is a usage error
@@ -275,9 +308,11 @@ def _collect(args: argparse.Namespace) -> int:
         print("\n".join(dry_run(cfg).lines()))
         return 0
     from collector.run.outputs import check_output
+    from shared.store.location import absolute_location
 
     check_output(args.out, cfg.storage_options)
-    result = collect(cfg, args.out, repair=args.repair, log=lambda line: print(redact_text(line)))
+    out = absolute_location(args.out)  # the same folder for every worker, wherever it runs
+    result = collect(cfg, out, repair=args.repair, log=lambda line: print(redact_text(line)))
     print(f"store      {result.location} (python -m shared info {result.location})")
     return 0
 
@@ -285,6 +320,8 @@ def _collect(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from collector.importers import DataError
     from collector.importers.run import ImportConfig, import_dataset
+    from collector.run.outputs import check_output
+    from shared.store.location import absolute_location
 
     try:
         cfg = ImportConfig(
@@ -297,8 +334,10 @@ def _import(args: argparse.Namespace) -> int:
             dashboard=args.dashboard,
             workers=args.workers,
             progress=not args.no_progress,
+            storage_options=args.storage_options or {},
         )
-        result = import_dataset(cfg, args.out)
+        check_output(args.out, cfg.storage_options)
+        result = import_dataset(cfg, absolute_location(args.out))
     except DataError as e:
         raise UsageError(str(e)) from e
     print(
@@ -327,9 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
-        help="directory for plan.parquet and map.png; collect with the same settings and "
-        "--out continues from this plan",
+        help="folder (or object-store URL) for plan.parquet and map.png; collect with the same "
+        "settings and --out continues from this plan",
     )
+    add_storage_options(p)
     p.set_defaults(func=_plan)
     p = sub.add_parser("collect", help="plan, download and finalize a store")
     add_plan_arguments(p)
@@ -402,13 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='source settings as a JSON object, e.g. \'{"collection_id": "…"}\' for another '
         "STAC API, or an asset map (default: none; secret-looking values are redacted)",
     )
-    p.add_argument(
-        "--storage-options",
-        type=_json_object,
-        default=None,
-        metavar="JSON",
-        help="fsspec options for an s3:// or gs:// --out (default: none)",
-    )
+    add_storage_options(p)
     p.add_argument(
         "--truth", action="store_true", help="keep the synthetic world's land cover (evaluation)"
     )
@@ -434,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="SeCo-100K/1M folders, SSL4EO-S12 v1 folders, or SSL4EO-S12 v1.1 Zarr zips",
     )
     p.add_argument("data", help="the dataset's folder as downloaded and extracted")
-    p.add_argument("--out", required=True, help="store path")
+    p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
+    add_storage_options(p)
     p.add_argument(
         "--level", choices=["l1c", "l2a"], default=None, help="processing level (default: DATA's)"
     )

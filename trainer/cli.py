@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser, add_storage_options, run_command
 
 __all__ = ["main"]
 
@@ -64,9 +64,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     from trainer.loop import pretrain
 
     cfg = pretrain_config(args)
-    check_against_store(cfg)  # device, arch, bands, size, batch: before anything is allocated
-    result = pretrain(cfg)
-    if result.steps:
+    # device, arch, bands, size, batch: before anything is allocated
+    check_against_store(cfg, storage_options=args.storage_options)
+    result = pretrain(cfg, storage_options=args.storage_options)
+    if result.steps and result.main:  # one summary line per run, not one per rank
         print(
             f"trained steps {result.first_step}..{result.first_step + result.steps} in "
             f"{result.seconds:.0f} s ({result.locations_per_s:.1f} locations/s), last loss "
@@ -107,7 +108,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         args.out = str(default_out(args.encoder))
     protocols = check_protocols(args.protocols, TASKS[args.task][0])
-    check_evaluation(args.data, args.encoder, args.size, args.device, args.change_steps)
+    check_evaluation(
+        args.data, args.encoder, args.size, args.device, args.change_steps, args.storage_options
+    )
     evaluate(
         args.task,
         args.data,
@@ -128,6 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "bigearthnet_classes": args.bigearthnet_classes,
             "label_fraction": args.label_fraction,
             "val_cities": args.val_cities,
+            "storage_options": args.storage_options,
         },
     )
     print((Path(args.out) / "results.md").read_text())
@@ -176,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar=name.upper(),
                 help=f"{text} (default: {shown})",
             )
+    add_storage_options(p)
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
     p.add_argument(
@@ -266,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="seed of random encoders, splits and heads")
+    add_storage_options(p)
     p.set_defaults(func=_evaluate)
     return parser
 

@@ -60,7 +60,10 @@ def season_raster(sample: xr.Dataset, season: int) -> xr.DataArray:
 
 
 def export_geotiffs(
-    location: str | os.PathLike[str], samples: list[int], out: str | os.PathLike[str]
+    location: str | os.PathLike[str],
+    samples: list[int],
+    out: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``sample-XXXXXX_season-S.tif`` files for ``samples``; returns their paths."""
     try:
@@ -71,7 +74,7 @@ def export_geotiffs(
             "GeoTIFF export needs rasterio, in the [collect] extra: "
             'pip install -e ".[collect]" in a clone of the repository'
         ) from e
-    store = open_store(location)
+    store = open_store(location, "r", storage_options)
     spec = store.spec
     valid = np.asarray(store.array("valid")[:], bool)
     bad = [s for s in samples if not 0 <= s < spec.n_samples or not valid[s]]

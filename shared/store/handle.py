@@ -25,7 +25,15 @@ from shared.layout.spec import (
     software_version,
 )
 from shared.secrets import redact
-from shared.store.location import get_bytes, is_url, list_prefix, local_path, put_bytes, zarr_store
+from shared.store.location import (
+    check_reachable,
+    get_bytes,
+    is_url,
+    list_prefix,
+    local_path,
+    put_bytes,
+    zarr_store,
+)
 
 __all__ = [
     "Store",
@@ -288,9 +296,9 @@ def open_store(
 def store_exists(
     location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> bool:
-    """True when a Zarr group (``zarr.json``) exists at ``location``."""
-    if not is_url(location):
-        p = local_path(location)
-        return p.is_dir() and (p / "zarr.json").is_file()
-    zstore = zarr_store(location, read_only=True, storage_options=storage_options)
-    return bool(sync(zstore.exists("zarr.json")))
+    """True when a Zarr group (``zarr.json``) exists at ``location``.
+
+    Raises:
+        StoreUnreachableError: an object store that does not answer (one line).
+    """
+    return check_reachable(location, storage_options)  # one line when it cannot say
