@@ -334,7 +334,7 @@ def _agreed_resume(
     step, problem = 0, ""
     try:
         step = _resume(cfg, out, model, optimizer)
-    except TrainError as e:
+    except (TrainError, OSError) as e:  # every rank hears of it: none waits in a collective
         problem = str(e)
     try:
         return agree_on_step(d, step, problem)

@@ -415,8 +415,10 @@ def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: boo
         _refuse_damage(ledger.store)
         summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)
         from shared.publish.card import write_card
+        from shared.publish.stac import write_stac_collection
 
         write_card(ledger.store.location, cfg.storage_options)  # as import does
+        write_stac_collection(ledger.store)  # now listing the card, on every run alike
     return CollectResult(
         out,
         ledger.created,

@@ -103,7 +103,7 @@ def _verify(
             f"{sum(retry.values())} slot(s) unfilled after source errors in shard(s) "
             f"{format_ranges(list(retry))}: rerun the collect command to retry them"
         )
-    damaged = _check_manifests(store, decode, report)
+    damaged = _check_manifests(store, decode, report, progress)
     if decode:  # shards already reported damaged are not decoded again
         _check_chunks(
             store,
@@ -136,9 +136,11 @@ def _check_arrays(store: Store, report: VerifyReport) -> None:
             report.problems.append(f"band coordinate {names} differs from attributes")
 
 
-def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> set[int]:
+def _check_manifests(
+    store: Store, checksums: bool, report: VerifyReport, progress: bool = False
+) -> set[int]:
     """Report damage against the manifests; returns the damaged shards."""
-    damage, aware = find_damage(store, checksums)
+    damage, aware = find_damage(store, checksums, progress)
     if not aware:
         if store.done_shards().any():
             report.notes.append(

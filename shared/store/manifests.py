@@ -207,8 +207,11 @@ def check_shard(
     return out
 
 
-def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], bool]:
-    """Damage of every finished shard, and whether the store is manifest-aware at all.
+def find_damage(
+    store: Store, checksums: bool = True, progress: bool = False
+) -> tuple[list[Damage], bool]:
+    """Damage of every finished shard, and whether the store is manifest-aware at all;
+    ``progress`` shows the checksum pass (:func:`shared.progress.progress`, on stderr).
 
     A store without any manifest (written before they existed) returns ``([], False)``.
     """
@@ -218,8 +221,13 @@ def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], boo
         return [], False
     damage: list[Damage] = []
     if checksums:
+        from shared.progress import progress as bar_for
+
+        bar = bar_for(len(done), "verify: checksums", "shard", enabled=progress)
         for one in done:
             damage.extend(check_shard(store, int(one), checksums))
+            bar.update(1)
+        bar.close()
         return damage, True
     # quick: every manifest read once (concurrently), then presence and (locally) sizes
     finished = [int(s) for s in done]
