@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def tiny_store(tmp_path):
-    """A complete 10-sample store: 4 seasons, 13 bands, 16 px, shards of 4."""
+    """A complete 10-sample layout-3 store: 4 seasons, 13 bands, 24 px, shards of 4."""
     from shared.testing import make_store
 
     return make_store(tmp_path / "tiny.zarr", n_samples=10)
