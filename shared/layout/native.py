@@ -34,6 +34,7 @@ __all__ = [
     "decimate",
     "is_blocky",
     "upsample",
+    "group_transform",
     "BandImages",
 ]
 
@@ -62,6 +63,12 @@ def group_bands(bands: Sequence[str]) -> dict[str, tuple[str, ...]]:
 def group_size(size: int, group: str) -> int:
     """Pixels a side of ``group``'s grid for a patch of ``size`` pixels at 10 m."""
     return size // FACTOR[group]
+
+
+def group_transform(transform: np.ndarray, group: str) -> np.ndarray:
+    """Rasterio-order affine(s) ``(…, 6)`` of a group's grid: same corner, pixels f times larger."""
+    f = FACTOR[group]
+    return np.asarray(transform, np.float64) * np.array([f, f, 1, f, f, 1], np.float64)
 
 
 def check_size(size: int, bands: Sequence[str]) -> None:
