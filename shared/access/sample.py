@@ -159,4 +159,6 @@ def open_sample(
             "epsg": epsg,
         },
     )
+    if "" not in images:  # several grids: the dataset's own (ds.rio.crs, transform) is 10 m
+        ds.attrs["grid_mapping"] = "spatial_ref"
     return ds
