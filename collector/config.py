@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.plan.candidates import PlanConfig
-from shared.layout.native import check_size
 from shared.layout.bands import band_names, resolve_bands
+from shared.layout.native import check_size
 from shared.secrets import redact
 from shared.validate import (
     ConfigValueError,

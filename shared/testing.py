@@ -54,7 +54,8 @@ def grid_values(
     for k, b in enumerate(bands):
         f = FACTOR[band_group(b)]
         yx = np.arange(n) // f * f
-        grid = np.ix_(np.asarray(samples), seasons, [spec.bands.index(b)], yx, yx)
+        band = np.array([spec.bands.index(b)])
+        grid = np.ix_(np.asarray(samples), seasons, band, yx, yx)
         out[:, :, k : k + 1] = pixel_value(*grid)
     return out
 

@@ -89,9 +89,10 @@ def ee_payload(size: int = 264, seasons: int = 4) -> dict[str, Any]:
     endpoint (one ``computePixels`` on the 10 m grid), and the NPY size the same pixels take
     when asked per resolution group (three requests: 10 m, 20 m, 60 m grids)."""
     from collector.sources.earthengine import server as fake
-    from collector.sources.earthengine.source import EarthEngineSource
     from collector.sources.earthengine.auth import ENV_KEY
+    from collector.sources.earthengine.source import EarthEngineSource
     from shared.layout.grid import PatchGrid
+    from shared.layout.native import BandImages
 
     sizes: list[int] = []
     real = fake.FakeEarthEngine.compute_pixels
@@ -126,6 +127,8 @@ def ee_payload(size: int = 264, seasons: int = 4) -> dict[str, Any]:
             os.environ.pop(ENV_KEY, None)
         else:
             os.environ[ENV_KEY] = saved
+    if not isinstance(patch.pixels, BandImages):
+        raise RuntimeError(f"size {size} does not divide into 20/60 m pixels")
     groups = patch.pixels.arrays
     per_group = 0
     for g, a in groups.items():
@@ -191,4 +194,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

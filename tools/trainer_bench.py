@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from shared.cli import OneLineParser, run_command
+from shared.layout.native import group_bands
 from shared.store.reader import StoreReader
 from shared.store.shards import EMPTY
 from tools.record import one_core, record
-from shared.layout.native import group_bands
 from trainer.data import read_batch, valid_samples
 
 __all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"]

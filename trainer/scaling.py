@@ -60,7 +60,8 @@ class BandScaling:
         """The statistics of a subset of the bands (a resolution group), in ``bands`` order."""
         at = [self.bands.index(b) for b in bands]
         return BandScaling(
-            tuple(bands), *(tuple(getattr(self, k)[i] for i in at) for k in ("p2", "p98", "mean", "std"))
+            tuple(bands),
+            *(tuple(getattr(self, k)[i] for i in at) for k in ("p2", "p98", "mean", "std")),
         )
 
     def group_to_unit(self, x: torch.Tensor, bands: tuple[str, ...]) -> torch.Tensor:

@@ -31,8 +31,8 @@ from collector.importers.base import (
     reflectance_uint8_to_dn,
 )
 from collector.importers.resample import RESAMPLING, to_uint16
-from shared.layout.native import BandImages
 from shared.layout.bands import band_names, bands_for
+from shared.layout.native import BandImages
 
 __all__ = ["GeoTiffFolders", "SecoImporter", "Ssl4eoImporter"]
 

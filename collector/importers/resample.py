@@ -54,5 +54,3 @@ def to_uint16(dn: np.ndarray, nodata: np.ndarray | None = None) -> np.ndarray:
     if nodata is not None:
         out[nodata] = 0
     return out
-
-

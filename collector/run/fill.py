@@ -30,8 +30,8 @@ import numpy as np
 from collector.run.choose import ChoiceRules, Rejected, rank_windows
 from collector.sources.base import Location, Patch, PermanentError, Scene, Source, clear_fraction
 from collector.sources.retry import Counters, RetryPolicy, call_with_retries
-from shared.layout.spec import StoreSpec
 from shared.layout.native import BandImages
+from shared.layout.spec import StoreSpec
 from shared.store.writer import ShardData, empty_shard
 
 __all__ = [

@@ -123,7 +123,10 @@ class SeasonalPatches:
             }
         scale = np.float32(1e-4)
         item = {
-            **{k: a.astype(np.float32) * scale if self.reflectance else a for k, a in images.items()},
+            **{
+                k: a.astype(np.float32) * scale if self.reflectance else a
+                for k, a in images.items()
+            },
             "cloud": self._reader.cloud([s], seasons=self.seasons)[0],
             "time": self._time[s, self.seasons].astype(np.int64),
             "lon": float(self._lon[s]),

@@ -205,7 +205,9 @@ class BandImages:
             n = group_size(self.size, g)
             if a is None or a.ndim < 3 or a.shape[-3:] != (len(bs), n, n):
                 got = None if a is None else a.shape
-                raise ValueError(f"{g} bands {list(bs)}: shape {got}, expected (..., {len(bs)}, {n}, {n})")
+                raise ValueError(
+                    f"{g} bands {list(bs)}: shape {got}, expected (..., {len(bs)}, {n}, {n})"
+                )
             if lead is None:
                 lead = a.shape[:-3]
             elif a.shape[:-3] != lead:
@@ -260,8 +262,7 @@ class BandImages:
         """Only ``bands`` (a subset, in the given order)."""
         bands = tuple(bands)
         arrays = {
-            g: np.stack([self.band(b) for b in bs], axis=-3)
-            for g, bs in group_bands(bands).items()
+            g: np.stack([self.band(b) for b in bs], axis=-3) for g, bs in group_bands(bands).items()
         }
         return BandImages(bands, self.size, arrays)
 

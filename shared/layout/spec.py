@@ -241,7 +241,7 @@ def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, Arra
 
     Attributes are the version-2 ones (CF, :func:`shared.layout.cf.cf_attrs`) whatever ``version``.
     """
-    n, s, b, y = spec.n_samples, spec.n_seasons, spec.n_bands, spec.size
+    n, s, b = spec.n_samples, spec.n_seasons, spec.n_bands
     k = spec.shard_samples
     coords = {"coordinates": "lon lat time"}
     defs = [

@@ -294,7 +294,12 @@ class StoreReader:
             f.result()
 
     def _group_items(
-        self, name: str, idx: np.ndarray, sea: np.ndarray, positions: Sequence[int], dest: np.ndarray
+        self,
+        name: str,
+        idx: np.ndarray,
+        sea: np.ndarray,
+        positions: Sequence[int],
+        dest: np.ndarray,
     ) -> None:
         """Read ``positions`` of array ``name``'s band axis into ``dest`` (n, seasons, k, h, w)."""
         arr = self._arrays[name]
@@ -358,7 +363,9 @@ class StoreReader:
         for the stored arrays themselves.
         """
         if grid != "10m":
-            raise ValueError(f"grid must be '10m' (use native() for per-resolution arrays), got {grid!r}")
+            raise ValueError(
+                f"grid must be '10m' (use native() for per-resolution arrays), got {grid!r}"
+            )
         if resample not in RESAMPLING:
             raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}, got {resample!r}")
         idx = self._samples(samples)
@@ -380,7 +387,9 @@ class StoreReader:
             where = [names.index(b) for b in bs]
             if g == "10m" and where == list(range(where[0], where[0] + len(where))):
                 # read straight into the output (a view over consecutive bands)
-                self._group_items("pixels_10m", idx, sea, positions, out[:, :, where[0] : where[-1] + 1])
+                self._group_items(
+                    "pixels_10m", idx, sea, positions, out[:, :, where[0] : where[-1] + 1]
+                )
                 continue
             side = self.spec.group_size(g)
             part = np.empty((idx.size, sea.shape[1], len(bs), side, side), np.uint16)

@@ -62,9 +62,7 @@ class ShardData:
     def n_slots(self) -> int:
         return int(self.valid.shape[0])
 
-    def set_slot(
-        self, slot: int, **values: BandImages | np.ndarray | float | int | str
-    ) -> None:
+    def set_slot(self, slot: int, **values: BandImages | np.ndarray | float | int | str) -> None:
         """Fill one slot from per-sample values (same names as the fields) and mark it valid.
 
         ``pixels`` may be native :class:`BandImages` or a 10 m grid array whatever the

@@ -52,8 +52,14 @@ def test_card_matches_the_store(collected):
         "| B8A | narrow near infrared | 20 | 864.7 | uint16 reflectance × 10⁴, 18 px at 20 m in "
         "`pixels_20m` |" in text
     )
-    assert "one array per resolution group (`pixels_10m` 36 px, `pixels_20m` 18 px, `pixels_60m` 6 px)" in text
-    assert "| B4 | red | 10 | 664.6 | uint16 reflectance × 10⁴, 36 px at 10 m in `pixels_10m` |" in text
+    assert (
+        "one array per resolution group (`pixels_10m` 36 px, `pixels_20m` 18 px, `pixels_60m` 6 px)"
+        in text
+    )
+    assert (
+        "| B4 | red | 10 | 664.6 | uint16 reflectance × 10⁴, 36 px at 10 m in `pixels_10m` |"
+        in text
+    )
     months = re.search(r"\| Jan \| Feb .*\n\|[-|]+\n\| ([\d | ]+) \|", text)
     assert months and sum(int(v) for v in months.group(1).split("|")) == n * 4
     report = __import__("json").loads((collected / "report.json").read_text())["summary"]

@@ -47,7 +47,9 @@ def test_open_sample_subsets_and_refuses_empty_slots(tmp_path):
     np.testing.assert_array_equal(
         ds.pixels_10m.values, store.array("pixels_10m")[1][[3, 1]][:, [3, 2]]
     )
-    np.testing.assert_array_equal(ds.pixels_60m.values, store.array("pixels_60m")[1][[3, 1]][:, [0]])
+    np.testing.assert_array_equal(
+        ds.pixels_60m.values, store.array("pixels_60m")[1][[3, 1]][:, [0]]
+    )
     assert list(ds.band_10m.values) == ["B8", "B4"] and list(ds.season.values) == [3, 1]
     assert ds.time.values[0] == np.datetime64("2021-01-16T10:30") + np.timedelta64(3 * 91, "D")
     with pytest.raises(ValueError, match="holds no data"):

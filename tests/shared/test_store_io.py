@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from shared.errors import ShardShapeError
+from shared.layout.bands import band_names
+from shared.layout.native import FACTOR
 from shared.store.handle import open_store
 from shared.store.location import LocalBytes, StoreBytes
 from shared.store.reader import ChunkReadError, StoreReader
 from shared.store.writer import empty_shard, write_shard
-from shared.layout.bands import band_names
-from shared.layout.native import FACTOR
 from shared.testing import fill_shard, grid_values, make_store, pixel_value
 
 ALL = band_names("L1C")
@@ -42,7 +42,9 @@ def test_round_trip_all_arrays(tiny_store):
             px, pixel_value(*np.ix_(np.arange(10), np.arange(4), idx, yx, yx))
         )
     assert store.attrs["band_groups"]["B5"] == "20m" and store.attrs["bands"] == list(ALL)
-    np.testing.assert_allclose(store.array("x_60m")[0] - store.array("x")[0, 0], np.arange(4) * 60 + 25)
+    np.testing.assert_allclose(
+        store.array("x_60m")[0] - store.array("x")[0, 0], np.arange(4) * 60 + 25
+    )
     ref = fill_shard(spec, 2)
     np.testing.assert_array_equal(store.array("lon")[8:10], ref.lon)
     np.testing.assert_array_equal(store.array("transform")[8:10], ref.transform)
@@ -187,7 +189,9 @@ def test_corrupted_chunk_names_itself(tiny_store):
     raw[40] ^= 0xFF  # inside sample 4's first image
     shard_file.write_bytes(bytes(raw))
     with StoreReader(tiny_store) as reader:
-        with pytest.raises(ChunkReadError, match=r"pixels_60m/c/1/0/0/0/0 chunk \(4, 0, 0\): crc32c"):
+        with pytest.raises(
+            ChunkReadError, match=r"pixels_60m/c/1/0/0/0/0 chunk \(4, 0, 0\): crc32c"
+        ):
             reader.pixels([4], seasons=[0], bands=["B1"])
         assert reader.pixels([4], seasons=[0], bands=["B2"]).shape == (1, 1, 1, SIZE, SIZE)
 

@@ -155,7 +155,10 @@ def test_upgrade_v2_to_v3_is_exact_on_block_data_and_idempotent(tmp_path):
     keys = set(store.group.array_keys())
     assert store.layout_version == 3 and "pixels" not in keys
     assert {"pixels_10m", "pixels_20m", "pixels_60m", "x_20m", "y_60m", "band_20m"} <= keys
-    got, want = StoreReader(store).native(np.arange(10)), StoreReader(reference).native(np.arange(10))
+    got, want = (
+        StoreReader(store).native(np.arange(10)),
+        StoreReader(reference).native(np.arange(10)),
+    )
     for group in ("10m", "20m", "60m"):
         np.testing.assert_array_equal(got.arrays[group], want.arrays[group])
     for name in ("x_20m", "y_60m"):
@@ -181,7 +184,9 @@ def test_upgrade_says_why_resampled_pixels_stay_version_2(tmp_path):
     write_shard(store, 0, data)
     notes: list[str] = []
     upgrade(path, log=notes.append)
-    assert open_store(path).layout_version == 2 and "pixels" in set(open_store(path).group.array_keys())
+    assert open_store(path).layout_version == 2 and "pixels" in set(
+        open_store(path).group.array_keys()
+    )
     assert any("shard 0's 20m bands are not 2×2 blocks" in n for n in notes), notes
     assert not any(k.startswith("pixels_") for k in open_store(path).group.array_keys())
     assert verify(path).ok

@@ -31,7 +31,9 @@ def test_corrupted_chunk(tiny_store):
     raw[40] ^= 0xFF  # inside the first image's compressed bytes
     shard_file.write_bytes(bytes(raw))
     report = verify(tiny_store.location)
-    assert any(p.startswith("shard 2: array 'pixels_20m'") for p in report.problems), report.problems
+    assert any(p.startswith("shard 2: array 'pixels_20m'") for p in report.problems), (
+        report.problems
+    )
     assert verify(tiny_store.location, decode=False).ok  # only reading the bytes can see it
     import shutil  # without manifests (older stores) the chunk's own crc32c still sees it
 

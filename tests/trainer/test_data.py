@@ -123,7 +123,9 @@ def test_13_band_batches_travel_at_native_resolution_and_meet_on_the_device(stor
     smooth = to_grid(batch, bands, as_float)  # bilinear (the training default)
     b5 = bands.index("B5")
     ref = torch.nn.functional.interpolate(
-        batch["pixels_20m"][:, :, 0].to(torch.float32), size=(24, 24), mode="bilinear",
+        batch["pixels_20m"][:, :, 0].to(torch.float32),
+        size=(24, 24),
+        mode="bilinear",
         align_corners=False,
     )
     torch.testing.assert_close(smooth[:, :, b5], ref)

@@ -28,11 +28,11 @@ from shared.access.view import sample_mask
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
+from trainer.evaluate.splits import stored_split, stratified_split
 
 #: how 20/60 m bands of a layout-3 store reach the 10 m grid: as pre-training does on the
 #: device (trainer.augment.to_grid), bilinear, area-aligned
 RESAMPLE = "bilinear"
-from trainer.evaluate.splits import stored_split, stratified_split
 
 __all__ = [
     "SyntheticLandcover",
@@ -109,7 +109,9 @@ class SyntheticLandcover:
     def images(self, idx: np.ndarray) -> np.ndarray:
         """(n, C, H, W) uint16 for several locations at once (one batched read)."""
         seasons = self.season[idx][:, None]
-        return self.reader.pixels(self.samples[idx], seasons=seasons, bands=self.bands, resample=RESAMPLE)[:, 0]
+        return self.reader.pixels(
+            self.samples[idx], seasons=seasons, bands=self.bands, resample=RESAMPLE
+        )[:, 0]
 
     def label(self, i: int) -> int:
         return int(self.majority[i])
@@ -199,7 +201,9 @@ class SyntheticChange:
     def pair(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(before (C,H,W) uint16, after (C,H,W) uint16, change (H,W) bool)``."""
         s = self.samples[i]
-        pixels = self.reader.pixels([s], seasons=[0, self.last], bands=self.bands, resample=RESAMPLE)[0]
+        pixels = self.reader.pixels(
+            [s], seasons=[0, self.last], bands=self.bands, resample=RESAMPLE
+        )[0]
         cover = self.reader.landcover([s], seasons=[0, self.last])[0]
         return pixels[0], pixels[1], cover[0] != cover[1]
 

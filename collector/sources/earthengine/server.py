@@ -133,9 +133,7 @@ def native_texture(band: str, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return (cols * 7 + rows * 13) % 97
 
 
-def sensor_grid(
-    band: str, grid: dict[str, Any], size: int
-) -> tuple[np.ndarray, np.ndarray]:
+def sensor_grid(band: str, grid: dict[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
     """Zone indices of the sensor pixel of ``band`` under each pixel centre of a request grid."""
     t = grid["affineTransform"]
     r = _RESOLUTION[band]
@@ -143,7 +141,9 @@ def sensor_grid(
     y = t["translateY"] + (np.arange(size) + 0.5) * t["scaleY"]
     cols = np.floor(x / r).astype(np.int64)
     rows = np.ceil(y / r).astype(np.int64)
-    return np.broadcast_to(cols[None, :], (size, size)), np.broadcast_to(rows[:, None], (size, size))
+    return np.broadcast_to(cols[None, :], (size, size)), np.broadcast_to(
+        rows[:, None], (size, size)
+    )
 
 
 class FakeEarthEngine:

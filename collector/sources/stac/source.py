@@ -43,8 +43,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-
-from shared.layout.native import FACTOR, BandImages, band_group, check_size
 import shapely
 
 from collector.sources.base import (
@@ -73,6 +71,7 @@ from collector.sources.stac.read import (
 from collector.sources.stac.sign import PlanetaryComputerSigner, Signer, load_signer
 from shared.layout.bands import band_names
 from shared.layout.grid import footprints
+from shared.layout.native import FACTOR, BandImages, band_group, check_size
 
 __all__ = [
     "StacSource",

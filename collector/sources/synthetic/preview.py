@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.layout.native import BandImages
-
 from collector.plan.pictures import true_colour
 from collector.sources.base import Location, Scene
 from collector.sources.synthetic.sites import make_locations
 from collector.sources.synthetic.source import SyntheticSource
+from shared.layout.native import BandImages
 
 __all__ = [
     "PREVIEW_SITES",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from collector.importers.base import offset_dn_to_dn, parse_scene_name, reflectance_uint8_to_dn
 from collector.importers.resample import to_native, to_uint16

@@ -33,7 +33,14 @@ def _content(out: Path) -> dict[str, object]:
     arrays = {name: _digest(np.asarray(store.array(name)[:])) for name in names}
     files = {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for name in ("pixels_10m", "pixels_20m", "pixels_60m", "cloud", "inventory.parquet", "index.parquet")
+        for name in (
+            "pixels_10m",
+            "pixels_20m",
+            "pixels_60m",
+            "cloud",
+            "inventory.parquet",
+            "index.parquet",
+        )
         for p in sorted([out / name, *(out / name).rglob("*")])
         if p.is_file()
     }

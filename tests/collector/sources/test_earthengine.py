@@ -287,12 +287,11 @@ def expected_native(band: str, transform, side: int, resolution: int, dn: int) -
 def test_native_sensor_pixels_end_to_end_through_the_store(tmp_path, fake_ee, monkeypatch):
     """Earth Engine answers sensor pixels as nearest blocks on the 10 m grid; the worker
     decimates them and the store holds each 20/60 m sensor pixel once, unchanged."""
+    import collector.run.jobs
     from collector.cli import main
     from shared.layout.bands import band_names
     from shared.store.handle import open_store
     from shared.store.reader import StoreReader
-
-    import collector.run.jobs
 
     # the per-process limiter cache outlives an in-process Dask cluster (one per collect):
     # a second in-process collection would find the first one's closed semaphore

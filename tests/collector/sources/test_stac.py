@@ -200,7 +200,9 @@ def test_each_cog_is_read_at_its_native_resolution_and_stored_unchanged(stac, tm
     for band in src.bands:
         want = fx.expected_native(band, 36) - 1000
         assert np.array_equal(patch.pixels.band(band)[0], want), band
-    spec = StoreSpec(n_samples=1, n_seasons=1, bands=src.bands, size=36, shard_samples=1, collection="L2A")
+    spec = StoreSpec(
+        n_samples=1, n_seasons=1, bands=src.bands, size=36, shard_samples=1, collection="L2A"
+    )
     store = create_store(tmp_path / "s.zarr", spec, source="stac", synthetic=False)
     data = empty_shard(spec, 0)
     data.set_slot(

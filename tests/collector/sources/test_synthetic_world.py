@@ -220,12 +220,18 @@ def test_a_synthetic_collection_stores_the_native_render_unchanged(tmp_path):
     argv = collect_args(out, "--source", "synthetic", "--region", "europe", "--n", "4")
     assert main([*argv, "--size", "48", "--shard-samples", "4", "--seed", "3"]) == 0
     store = open_store(out)
-    assert store.layout_version == 3 and {"pixels_20m", "pixels_60m"} <= set(store.group.array_keys())
+    assert store.layout_version == 3 and {"pixels_20m", "pixels_60m"} <= set(
+        store.group.array_keys()
+    )
     reader = StoreReader(store)
     sample = int(np.flatnonzero(np.asarray(store.array("valid")[:]))[0])
     plan, _ = read_plan(out / PLAN_FILE)
     cid = int(store.array("candidate_id")[sample])
-    (loc,) = [c.location for c in Ledger(store, plan, False).candidates(0) if c.location.candidate_id == cid]
+    (loc,) = [
+        c.location
+        for c in Ledger(store, plan, False).candidates(0)
+        if c.location.candidate_id == cid
+    ]
     ids = [str(v) for v in store.array("product_id")[sample]]
     source = SyntheticSource(granule_cloud_max=100.0)  # the world of --source synthetic
     scenes = [s for w in source.search(loc) for s in w if s.id in ids]
