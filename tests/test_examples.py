@@ -17,7 +17,7 @@ def store(tmp_path_factory):
     from shared.testing import make_store
 
     path = tmp_path_factory.mktemp("ex") / "ex.zarr"
-    make_store(path, n_samples=12, size=32, shard_samples=4)
+    make_store(path, n_samples=12, size=36, shard_samples=4)
     s = open_store(path, "r+")
     s.update_attrs(stats=compute_stats(s))
     return str(path)
@@ -41,7 +41,7 @@ def test_xarray_and_ndvi_and_torch_examples(store, tmp_path):
     assert "season 3:" in proc.stdout
     proc = run("examples/torch_dataset.py", store)
     assert proc.returncode == 0, proc.stderr
-    assert "image (4, 2, 3, 32, 32)" in proc.stdout and "12 locations" in proc.stdout
+    assert "image (4, 2, 3, 36, 36)" in proc.stdout and "12 locations" in proc.stdout
 
 
 def test_timm_encoder_example(store, tmp_path):

@@ -20,7 +20,7 @@ BASE = [
     "--seed",
     "3",
     "--size",
-    "32",
+    "36",
     "--shard-samples",
     "4",
     "--no-progress",
@@ -150,7 +150,7 @@ def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
     from collector.run.ledger import open_ledger
 
     cfg = CollectConfig(
-        plan=PlanConfig(region="europe", n=4, seed=3, size=32, shard_samples=4),
+        plan=PlanConfig(region="europe", n=4, seed=3, size=36, shard_samples=4),
         source="synthetic",
         progress=False,
         backoff_s=0.0,

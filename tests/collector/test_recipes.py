@@ -52,7 +52,7 @@ def test_each_recipe_plans_offline_and_runs_tiny(tmp_path, name, capsys):
         "--n",
         "8",
         "--size",
-        "16",
+        "24",
         "--source",
         "synthetic",
         "--shard-samples",

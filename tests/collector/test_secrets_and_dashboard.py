@@ -37,7 +37,7 @@ def test_planted_url_and_option_secrets_never_written(tmp_path, capsys):
         out,
         *("--source", "stac", "--stac", f"http://alice:{PLANTED[0]}@127.0.0.1:{port}/v1"),
         *("--source-option", json.dumps(options), "--region", "europe", "--n", "4"),
-        *("--size", "16", "--shard-samples", "4", "--max-attempts", "1", "--backoff", "0"),
+        *("--size", "24", "--shard-samples", "4", "--max-attempts", "1", "--backoff", "0"),
     )
     code = main(argv)
     logs = capsys.readouterr()
