@@ -9,6 +9,7 @@ __all__ = [
     "LayoutVersionError",
     "StoreMismatchError",
     "ShardShapeError",
+    "StoreUnreachableError",
 ]
 
 
@@ -34,3 +35,7 @@ class StoreMismatchError(StoreError, ValueError):
 
 class ShardShapeError(StoreError, ValueError):
     """Data handed to a shard write does not fit the shard."""
+
+
+class StoreUnreachableError(StoreError, OSError):
+    """The object store holding a store did not answer (endpoint, network, credentials)."""

@@ -14,6 +14,7 @@ them to one grid (:func:`trainer.augment.to_grid`) before the crop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +25,8 @@ import torch
 from shared.layout.bands import resolve_bands
 from shared.layout.native import group_bands
 from shared.store.handle import open_store
-from shared.store.manifests import live_samples
 from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.summary import live_samples, merged_record
 
 __all__ = ["StepPlan", "BatchSource", "batch_loader", "read_batch", "valid_samples", "PIXEL_KEYS"]
 
@@ -153,12 +154,26 @@ def _read_one_by_one(
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}, keep
 
 
+_VALID: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
+
+
 def valid_samples(
     location: str, storage_options: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, int]:
-    """Indices of the store's usable samples and its number of seasons."""
+    """Indices of the store's usable samples and its number of seasons.
+
+    Refuses a shard with a missing object (:func:`~shared.store.summary.live_samples`). Kept
+    per process while the store's merged summary is unchanged, so a run asks once.
+    """
     store = open_store(location, "r", storage_options)
-    return live_samples(store), store.spec.n_seasons  # refuses a shard with a missing object
+    record = merged_record(store)
+    key = (store.location, json.dumps(record, sort_keys=True)) if record else None
+    if key is not None and key in _VALID:
+        return _VALID[key]
+    out = live_samples(store), store.spec.n_seasons
+    if key is not None:
+        _VALID[key] = out
+    return out
 
 
 def batch_loader(
