@@ -119,16 +119,19 @@ def test_rio_to_raster_writes_what_export_geotiff_writes(collected, tmp_path):
     from shared import open_sample
     from shared.access.geotiff import season_raster
 
-    (exported,) = [p for p in export_geotiffs(collected, [3], tmp_path) if p.stem.endswith("-2")]
-    mine = tmp_path / "rio.tif"
-    season_raster(open_sample(str(collected), 3), 2).rio.to_raster(mine)
-    with rasterio.open(exported) as a, rasterio.open(mine) as b:
-        assert b.crs == a.crs and b.transform == a.transform and b.nodata == a.nodata == 0
-        assert b.descriptions == a.descriptions == open_store(collected).spec.bands
-        for key, value in a.tags().items():
-            assert b.tags()[key] == value, key
-        assert {"time", "product_id", "source", "sample", "season"} <= set(a.tags())
-        assert b.dtypes == a.dtypes and np.array_equal(b.read(), a.read())
+    exported = export_geotiffs(collected, [3], tmp_path)
+    one = open_sample(str(collected), 3)
+    for group, names in open_store(collected).spec.groups.items():  # one file per group
+        (theirs,) = [p for p in exported if p.stem.endswith(f"-2_{group}")]
+        mine = tmp_path / f"rio_{group}.tif"
+        season_raster(one, 2, group).rio.to_raster(mine)
+        with rasterio.open(theirs) as a, rasterio.open(mine) as b:
+            assert b.crs == a.crs and b.transform == a.transform and b.nodata == a.nodata == 0
+            assert b.descriptions == a.descriptions == names
+            for key, value in a.tags().items():
+                assert b.tags()[key] == value, key
+            assert {"time", "product_id", "source", "sample", "season"} <= set(a.tags())
+            assert b.dtypes == a.dtypes and np.array_equal(b.read(), a.read())
 
 
 def test_torch_dataset(collected):
@@ -149,7 +152,7 @@ def test_torch_dataset(collected):
     assert torch.equal(batch["image"][2], torch.from_numpy(item["image"]))
     loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=SeasonalPatches.collate)
     batch = next(iter(loader))
-    assert batch["bands"] == ["B8", "B4"] and batch["image"].shape == (3, 2, 2, 32, 32)
+    assert batch["bands"] == ["B8", "B4"] and batch["image"].shape == (3, 2, 2, 36, 36)
     assert batch["sample"].shape == (3,)
     with pytest.raises(ValueError, match="season"):
         SeasonalPatches(collected, seasons=[7])
