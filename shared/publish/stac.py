@@ -184,7 +184,11 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
         "summaries": {
             "constellation": ["sentinel-2"],
             "instruments": ["msi"],
-            "gsd": sorted({float(r["spatial_resolution"]) for r in raster_bands}),
+            "gsd": sorted(
+                {float(_BAND[b].resolution_m) for b in spec.bands}
+                if store.layout_version >= 3
+                else {spec.resolution_m}
+            ),
             "eo:bands": eo_bands,
             "raster:bands": raster_bands,
         },
