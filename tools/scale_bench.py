@@ -229,9 +229,7 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
         "trainer_selection_s", lambda: valid_samples(str(out))
     )
     figures["peak_rss_mb"] = _rss_mb()
-    if keep is None:
-        _timed("cleanup_s", lambda: shutil.rmtree(out, ignore_errors=True))
-    else:
+    if keep is not None:
         shutil.move(str(out), keep / out.name)
     return figures
 
@@ -280,24 +278,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", default=None, help="keep the stores in this folder")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="scale-bench-") as tmp:
-        keep = Path(args.keep) if args.keep else None
-        small = bench_scale(args.small, Path(tmp), keep)
-        print(json.dumps({"small": small}), file=sys.stderr)
-        big = (
-            bench_scale(args.locations, Path(tmp), keep) if args.locations != args.small else small
-        )
+    tmp = Path(tempfile.mkdtemp(dir=args.tmp, prefix="scale-bench-"))
+    keep = Path(args.keep) if args.keep else None
+    small = bench_scale(args.small, tmp, keep)
+    print(json.dumps({"small": small}), file=sys.stderr)
+    big = bench_scale(args.locations, tmp, keep) if args.locations != args.small else small
     figures = {
         **big,
         "per_shard_overhead_s_small": small["per_shard_overhead_s"],
         "small_locations": args.small,
         "small": small,
         "peak_rss_mb": _rss_mb(),
-        "total_s": round(time.perf_counter() - start, 1),
+        "total_s": round(time.perf_counter() - start, 1),  # deleting the stores excluded
     }
-    print(json.dumps(figures))
+    print(json.dumps(figures), flush=True)
     if args.record:
         record_figures(figures)
+    shutil.rmtree(tmp, ignore_errors=True)  # a million small files take minutes to delete
     return 0
 
 
