@@ -9,6 +9,8 @@ so the native arrays of layout 3 hold ``pixel_value(i, s, b, f·y, f·x)`` exact
 from __future__ import annotations
 
 import os
+import subprocess
+from typing import Any
 
 import numpy as np
 
@@ -124,3 +126,31 @@ def make_store(
     for shard in range(spec.n_shards) if shards is None else shards:
         write_shard(store, shard, fill_shard(spec, shard, seed, layout_version))
     return store
+
+
+def start_moto(credential: str = "testing") -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """moto's S3 server (a test dependency) on a free 127.0.0.1 port, once it answers; returns
+    the process (terminate it when done) and fsspec storage options for it, whose key and
+    secret are both ``credential``."""
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    keys = {"key": credential, "secret": credential}
+    return proc, {**keys, "client_kwargs": {"endpoint_url": endpoint}}

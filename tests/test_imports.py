@@ -49,7 +49,7 @@ BASE = ("shared.errors", "shared.secrets", "shared.validate", "shared.progress",
 RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("shared.errors", (), "the foundation imports nothing of the project"),
     ("shared.secrets", (), "the foundation imports nothing of the project"),
-    ("shared.validate", (), "the foundation imports nothing of the project"),
+    ("shared.validate", ("shared.secrets",), "config checks redact what they print"),
     ("shared.progress", (), "the foundation imports nothing of the project"),
     ("shared.net", (), "the foundation imports nothing of the project"),
     ("shared.layout", ("shared.layout", "shared.errors"), "the versioned contract stands alone"),

@@ -16,6 +16,7 @@ from shared.store.manifests import manifest_key
 from tests.conftest import SMALL, free_port
 
 BASE = [*SMALL, "--seed", "3", *("--scheduler", "threads", "--workers", "1")]
+PLAN = [*SMALL[:5], "--seed", "3"]  # what `plan` takes of BASE: region, size, shard size, seed
 
 
 def collect(out: Path, *extra: str, n: int = 8, source: str = "synthetic") -> int:
@@ -97,7 +98,7 @@ def test_source_errors_leave_slots_pending_and_a_rerun_retries_exactly_those(tmp
     out = tmp_path / "s.zarr"
     # 6 candidates for the 4 slots of shard 0 (spares 1.5): 3 fail at the source every time
     plan = tmp_path / "plan"
-    assert main(["plan", "--n", "4", *BASE[:7], "--out", str(plan)]) == 0
+    assert main(["plan", "--n", "4", *PLAN, "--out", str(plan)]) == 0
     import geopandas as gpd
 
     ids = sorted(gpd.read_parquet(plan / "plan.parquet")["candidate_id"].tolist())[:3]
@@ -181,7 +182,7 @@ def test_refused_stac_api_exits_1_in_one_line_and_removes_the_store_it_made(tmp_
 
 def test_refused_stac_api_keeps_a_folder_that_existed_before(tmp_path, capsys):
     out = tmp_path / "plan-first"
-    assert main(["plan", "--n", "16", *BASE[:7], "--out", str(out)]) == 0
+    assert main(["plan", "--n", "16", *PLAN, "--out", str(out)]) == 0
     planned = (out / "plan.parquet").read_bytes()
     options = json.dumps({"collection_id": "sentinel-2-l2a", "http_retries": 0})
     argv = ["--stac", f"http://127.0.0.1:{free_port()}/v1", "--source-option", options]
