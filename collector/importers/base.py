@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from shared.layout.native import BandImages
+
 __all__ = [
     "BadInputError",
     "DataError",
@@ -62,14 +64,15 @@ class LocationRef:
 class ImportedSample:
     """One location, ready for the store.
 
-    pixels: (seasons, bands, 264, 264) uint16 harmonized DN (reflectance × 10⁴, 0 = no data);
+    pixels: uint16 harmonized DN (reflectance × 10⁴, 0 = no data) at each band's native
+    resolution, :class:`~shared.layout.native.BandImages` with leading axis (seasons,);
     cloud: (seasons, 264, 264) uint8 in the store's encoding, or None (no mask: 255);
     clear: (seasons,) float32 clear fraction, NaN without a mask; time: (seasons,)
     datetime64[ms] UTC, oldest first; product_id: scene ids; lon, lat: centre (degrees);
     epsg, transform: the source's own grid (rasterio order).
     """
 
-    pixels: np.ndarray
+    pixels: BandImages
     cloud: np.ndarray | None
     clear: np.ndarray
     time: np.ndarray
