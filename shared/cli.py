@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from shared.errors import NotAStoreError, StoreError
+from shared.errors import NotAStoreError, OutsideFileError, StoreError
+from shared.outside import safe_text
 from shared.secrets import redact_text
 from shared.validate import ConfigValueError
 
@@ -22,7 +23,7 @@ def one_line(e: BaseException) -> str:
     """The first line of an error's message (its type's name when it has none), with
     credentials masked (:func:`shared.secrets.redact_text`)."""
     text = str(e).strip().splitlines()
-    return redact_text(text[0]) if text else type(e).__name__
+    return safe_text(redact_text(text[0])) if text else type(e).__name__
 
 
 def run_command(
@@ -30,10 +31,10 @@ def run_command(
     usage_errors: tuple[type[BaseException], ...],
     job_errors: tuple[type[BaseException], ...],
 ) -> int:
-    """Run a CLI command: ``usage_errors`` (and every :class:`ConfigValueError`) print one line
-    and exit 2, ``job_errors`` one line and exit 1, Ctrl-C exits 130; anything else is a bug and
+    """Run a CLI command: ``usage_errors`` (and every :class:`ConfigValueError` and
+    :class:`~shared.errors.OutsideFileError`, a malformed outside file) print one line and exit 2, ``job_errors`` one line and exit 1, Ctrl-C exits 130; anything else is a bug and
     keeps its traceback. Printed lines never carry credentials."""
-    usage: tuple[type[BaseException], ...] = (ConfigValueError, *usage_errors)
+    usage: tuple[type[BaseException], ...] = (ConfigValueError, OutsideFileError, *usage_errors)
     try:
         return int(command())
     except usage as e:

@@ -4,7 +4,8 @@ The same machinery as ``collect``: the store is created at its final size by the
 task reads its shard's locations and writes the shard whole (``shared.store.writer.write_shard``,
 done-marker last, report before it), a rerun skips done shards and redoes the rest, and
 ``collector.run.finalize`` writes statistics, index, pictures and ``report.json`` and verifies.
-A location that cannot be read is recorded with its reason and leaves its slot empty.
+A location that fails its checks is quarantined: recorded with its reason, its slot left empty
+(:mod:`collector.importers.quarantine` states the rules, duplicates included).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from collector.importers import make_importer
 from collector.importers.base import BadInputError, DataError, Importer, LocationRef
+from collector.importers.quarantine import drop_duplicates, preflight, rejection
 from collector.run.ledger import StoreLock, write_report
 from shared.errors import StoreMismatchError
 from shared.layout.spec import StoreSpec
@@ -206,10 +208,10 @@ def import_shard(job: ImportJob) -> dict[str, Any]:
     for slot, got in enumerate(importer.read_many(job.refs)):
         sample = job.first_sample + slot
         if isinstance(got, BadInputError):
-            rejected.append(_rejection(sample, slot, str(got)))
+            rejected.append(rejection(sample, slot, str(got)))
             continue
         if got.pixels.shape != (spec.n_seasons, spec.n_bands, spec.size, spec.size):
-            rejected.append(_rejection(sample, slot, f"pixels of shape {got.pixels.shape}"))
+            rejected.append(rejection(sample, slot, f"pixels of shape {got.pixels.shape}"))
             continue
         values: dict[str, Any] = {}
         if got.cloud is not None:
@@ -239,16 +241,6 @@ def import_shard(job: ImportJob) -> dict[str, Any]:
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
     write_shard(store, job.shard, data)
     return report
-
-
-def _rejection(sample: int, slot: int, reason: str) -> dict[str, Any]:
-    return {
-        "candidate_id": sample,
-        "slot": slot,
-        "spare_rank": 0,
-        "outcome": "failed",
-        "reason": f"bad input: {reason}",
-    }
 
 
 def _zero_counts() -> dict[str, int]:
@@ -313,6 +305,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
     refs = importer.locations(data, cfg.limit)
     for line in getattr(importer, "skipped", []):
         log(f"skipped file {line}")
+    preflight(importer, refs, data)
     store, created = open_import_store(cfg, out, importer, refs, data)
     spec = store.spec
     with StoreLock(store) as lock:
@@ -344,6 +337,8 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
                 )
             total = sum(len(j.refs) for j in jobs)
             imported, skipped, seconds, cpu = _run(cfg, jobs, total, log)
+        duplicates = drop_duplicates(store, log)
+        imported, skipped = imported - duplicates, skipped + duplicates
         summary = finalize(import_ledger(store, created), log)
         write_card(store.location, cfg.storage_options)
     return ImportResult(out, created, len(pending), imported, skipped, seconds, summary, cpu)

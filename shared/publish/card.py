@@ -134,6 +134,11 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
             f"failed for source errors: {report.get('failed', 0):,}; requests: {report.get('requests', 0):,} "
             f"(retries {report.get('retries', 0):,})",
         ]
+        if report.get("bad_input"):
+            lines.append(
+                f"- rejected input (quarantined locations of the source dataset, skipped and "
+                f"listed in report.json): {report['bad_input']:,}"
+            )
         for reason, count in list((report.get("reasons") or {}).items())[:5]:
             lines.append(f"  - {count:,} × {reason}")
     lines += ["", "## Coverage", ""]
