@@ -45,6 +45,7 @@ __all__ = [
     "open_image_checked",
     "check_store_attrs",
     "checked_attrs",
+    "check_output_folder",
 ]
 
 #: Pixels one image of an outside file may declare (per band): 20000² covers every scene of
@@ -439,3 +440,34 @@ def check_store_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
 def checked_attrs(store: Any) -> dict[str, Any]:
     """``store.attrs`` checked by :func:`check_store_attrs`, named by the store's location."""
     return check_store_attrs(store.attrs, str(getattr(store, "location", "store")))
+
+
+# -- writing only what is ours --------------------------------------------------------------------
+
+_STORE_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zattrs")
+
+
+def check_output_folder(path: str | Path, ours: Iterable[str], flag: str = "--out") -> Path:
+    """``path`` if a command may write its files (named ``ours``) there: a new folder, or one
+    holding nothing but such files. A file, a store or a folder holding anything else is
+    refused (:class:`OutsideFileError`) before anything is written, so it stays byte-identical."""
+    p = Path(path)
+    where = f"{flag} {safe_text(p)}"
+    if p.exists() and not p.is_dir():
+        raise OutsideFileError(where, "is a file, not a folder")
+    if not p.is_dir():
+        return p
+    if any((p / m).exists() for m in _STORE_MARKERS):
+        raise OutsideFileError(where, "is a store; this command never writes into one: choose another folder")
+    allowed = set(ours)
+    try:
+        foreign = sorted(e.name for e in p.iterdir() if e.name not in allowed)
+    except OSError as e:
+        raise OutsideFileError(where, f"cannot be listed ({e.strerror or e})") from e
+    if foreign:
+        raise OutsideFileError(
+            where,
+            f"holds {len(foreign)} file(s) this command did not write (e.g. {shown(foreign[0])}): "
+            "choose a new or empty folder",
+        )
+    return p
