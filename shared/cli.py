@@ -60,13 +60,13 @@ def _verify(args: argparse.Namespace) -> int:
 
     report = verify(args.store, decode=not args.quick)
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {safe_text(note)}")
     if report.ok:
-        print(f"ok: {args.store} is a valid, complete store")
+        print(f"ok: {safe_text(args.store)} is a valid, complete store")
         return 0
     for problem in report.problems:
-        print(f"problem: {problem}")
-    print(f"invalid: {len(report.problems)} problem(s) in {args.store}", file=sys.stderr)
+        print(f"problem: {safe_text(problem)}")
+    print(f"invalid: {len(report.problems)} problem(s) in {safe_text(args.store)}", file=sys.stderr)
     return 1
 
 

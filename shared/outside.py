@@ -395,6 +395,71 @@ def _dict_or_none(where: str, name: str, value: Any) -> Any:
     return value
 
 
+def _str_list(where: str, name: str, value: Any) -> Any:
+    return check_str_list(where, name, value, 10_000, AttributeTypeError)
+
+
+def _number_or_none(where: str, name: str, value: Any) -> Any:
+    if value is not None:
+        check_number(where, name, value, error=AttributeTypeError)
+    return value
+
+
+def _int_list_or_none(where: str, name: str, value: Any) -> Any:
+    if value is None:
+        return value
+    if not isinstance(value, list):
+        raise AttributeTypeError(where, f"{name} must be a list of integers, found {shown(value)}")
+    for i, v in enumerate(value):
+        check_int(where, f"{name}[{i}]", v, error=AttributeTypeError)
+    return value
+
+
+_NUMBER = (int, float)
+#: ``config.plan`` as a collection writes it (card: "top N cities", "σ km" …)
+_PLAN = {
+    "region": str,
+    "n": int,
+    "seed": int,
+    "sigma_km": _NUMBER,
+    "cities": int,
+    "weighting": str,
+    "spares": _NUMBER,
+    "shard_samples": int,
+    "size": int,
+    "seasons": int,
+    "offsets_months": _int_list_or_none,
+    "window_days": int,
+    "reference_start": str,
+    "reference_end": str,
+}
+
+
+def _config_rule(where: str, name: str, value: Any) -> Any:
+    if value is None:
+        return value
+    cfg = check_mapping(
+        where,
+        name,
+        value,
+        optional={
+            "plan": dict,
+            "source": str,
+            "collection": str,
+            "bands": _str_list,
+            "clear_threshold": _number_or_none,
+            "granule_cloud_max": _number_or_none,
+            "import": str,
+            "locations": int,
+            "limit": (int, type(None)),
+        },
+        error=AttributeTypeError,
+    )
+    if "plan" in cfg:
+        check_mapping(where, f"{name}.plan", cfg["plan"], optional=_PLAN, error=AttributeTypeError)
+    return cfg
+
+
 def _recipe_rule(where: str, name: str, value: Any) -> Any:
     if value is None:
         return value
@@ -402,7 +467,26 @@ def _recipe_rule(where: str, name: str, value: Any) -> Any:
         where,
         name,
         value,
-        optional={"title": str, "cites": (list, str), "name": str},
+        optional={"title": str, "cites": (list, str), "name": str, "differences": _str_list},
+        error=AttributeTypeError,
+    )
+    return value
+
+
+def _imported_rule(where: str, name: str, value: Any) -> Any:
+    if value is None:
+        return value
+    text = ("dataset", "format", "folder", "cite", "quantisation", "dn_mapping", "resampling")
+    text += ("georeferencing", "cloud_mask", "seasons", "time_and_product_id")
+    check_mapping(
+        where,
+        name,
+        value,
+        optional={
+            **dict.fromkeys(text, str),
+            "locations_listed": int,
+            "skipped_files": _str_list,
+        },
         error=AttributeTypeError,
     )
     return value
@@ -415,9 +499,9 @@ _ATTRS: dict[str, Any] = {
     "software": str,
     "synthetic": bool,
     "stats": _stats_rule,
-    "config": _dict_or_none,
+    "config": _config_rule,
     "recipe": _recipe_rule,
-    "imported_from": _dict_or_none,
+    "imported_from": _imported_rule,
     "collection_report": _dict_or_none,
     "plan": _dict_or_none,
 }

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from shared.layout.bands import resolve_bands
+from shared.outside import checked_attrs
 from shared.store.handle import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
@@ -77,6 +78,7 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
 def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
     """The model, band scaling, step plan and total number of steps of a run."""
     store = open_store(cfg.store)
+    checked_attrs(store)  # stats, config … of the right types before anything is built
     try:
         bands = resolve_bands(cfg.bands, store.spec.bands)
     except ValueError as e:

@@ -25,6 +25,7 @@ from collector.importers.quarantine import drop_duplicates, preflight, rejection
 from collector.run.ledger import StoreLock, write_report
 from shared.errors import StoreMismatchError
 from shared.layout.spec import StoreSpec
+from shared.outside import safe_text
 from shared.store.handle import Store, create_store, is_half_created, open_store, store_exists
 from shared.validate import check_host_port, check_scheduler_address
 
@@ -304,7 +305,7 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
     importer = make_importer(cfg.format, cfg.level, data)
     refs = importer.locations(data, cfg.limit)
     for line in getattr(importer, "skipped", []):
-        log(f"skipped file {line}")
+        log(f"skipped file {safe_text(line)}")
     preflight(importer, refs, data)
     store, created = open_import_store(cfg, out, importer, refs, data)
     spec = store.spec

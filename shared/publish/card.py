@@ -22,6 +22,7 @@ import numpy as np
 from shared.access.view import sample_mask
 from shared.layout.bands import L1C_BANDS
 from shared.layout.spec import array_defs
+from shared.outside import checked_attrs, safe_text, shown
 from shared.store.handle import Store, open_store
 from shared.store.location import get_bytes, put_bytes
 
@@ -55,7 +56,7 @@ def _months_png(counts: list[int], synthetic: bool) -> bytes:
 
 def dataset_card(store: Store) -> tuple[str, bytes]:
     """``(card Markdown, month histogram PNG)`` of a store."""
-    spec, attrs, zstore = store.spec, store.attrs, store.group.store
+    spec, attrs, zstore = store.spec, checked_attrs(store), store.group.store
     live = _live(store)
     times = np.asarray(store.array("time")[:])[live]
     times = times[times != np.iinfo(np.int64).min].astype("datetime64[ms]")
@@ -64,7 +65,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
     clear = np.asarray(store.array("clear_fraction")[:])[live].ravel()
     clear = clear[np.isfinite(clear)]
     lon, lat = np.asarray(store.array("lon")[:])[live], np.asarray(store.array("lat")[:])[live]
-    report = json.loads(get_bytes(zstore, "report.json") or b"{}").get("summary", {})
+    report = _report_summary(store)
     countries = _countries(store)
     name = os.path.basename(store.location.rstrip("/"))
     synthetic = store.synthetic
@@ -184,7 +185,10 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
     lines += ["- City and place tables used for sampling: GeoNames (CC BY 4.0).", ""]
     lines += _limitations(store)
     lines += _citation(store, title, times)
-    return "\n".join(lines), _months_png(month_counts, synthetic)
+    # metadata is shown, never interpreted: control characters escaped line by line
+    return "\n".join(safe_text(line) for line in "\n".join(lines).split("\n")), _months_png(
+        month_counts, synthetic
+    )
 
 
 #: Dataset-hub size categories (Hugging Face's bins), by number of locations.
@@ -391,6 +395,29 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
     for line in src.get("skipped_files") or []:
         out.append(f"- file skipped: {line}")
     return out
+
+
+def _report_summary(store: Store) -> dict[str, Any]:
+    """``report.json``'s summary, checked: an object of counts (and reasons), else refused."""
+    from shared.errors import AttributeTypeError
+    from shared.outside import check_int, check_mapping
+
+    raw = get_bytes(store.group.store, "report.json")
+    if not raw:
+        return {}
+    where = f"{store.location.rstrip('/')}/report.json"
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise AttributeTypeError(where, "not valid JSON") from e
+    summary = check_mapping(where, "report", doc, error=AttributeTypeError).get("summary", {})
+    summary = check_mapping(where, "summary", summary, optional={"reasons": dict}, error=AttributeTypeError)
+    for key in ("tried", "rejected", "failed", "bad_input", "requests", "retries"):
+        if key in summary:
+            check_int(where, f"summary.{key}", summary[key], 0, None, AttributeTypeError)
+    for reason, count in (summary.get("reasons") or {}).items():
+        check_int(where, f"summary.reasons[{shown(reason)}]", count, 0, None, AttributeTypeError)
+    return summary
 
 
 def _countries(store: Store) -> list[tuple[str, int]]:

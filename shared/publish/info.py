@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from shared.access.view import sample_mask
+from shared.errors import OutsideFileError
+from shared.outside import checked_attrs, safe_text
 from shared.store.handle import open_store
 from shared.store.location import is_url, local_path
 
@@ -23,19 +25,32 @@ def _disk_bytes(location: str) -> int | None:
     return total
 
 
+def _read(store: Any, name: str) -> Any:
+    """A whole small array; a damaged chunk is one line naming the array, not a traceback."""
+    try:
+        return store.array(name)[:]
+    except Exception as e:  # codec errors of damaged chunks, missing objects
+        raise OutsideFileError(
+            f"{store.location}",
+            f"array {name} is unreadable ({type(e).__name__}: {safe_text(e, 80)}); "
+            "run python -m shared verify for the damage",
+        ) from e
+
+
 def summarize(
     location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Facts about a store: source (synthetic or observed), shape, progress, coverage, size."""
     store = open_store(location, "r", storage_options)
+    attrs = checked_attrs(store)
     spec = store.spec
-    done = store.done_shards()
-    valid = np.asarray(store.array("valid")[:], bool)
+    done = np.asarray(_read(store, "shard_done"), bool)
+    valid = np.asarray(_read(store, "valid"), bool)
     live = sample_mask(done, valid, spec.shard_samples)
     out: dict[str, Any] = {
         "location": str(location),
-        "title": store.attrs.get("title"),
-        "layout_version": store.attrs.get("layout_version"),
+        "title": attrs.get("title"),
+        "layout_version": attrs.get("layout_version"),
         "source": store.source,
         "synthetic": store.synthetic,
         "collection": spec.collection,
@@ -49,14 +64,14 @@ def summarize(
         "shards_done": int(done.sum()),
         "shards_total": spec.n_shards,
         "complete": bool(done.all()),
-        "has_stats": "stats" in store.attrs,
-        "imported_from": (store.attrs.get("imported_from") or {}).get("dataset"),
-        "software": store.attrs.get("software"),
+        "has_stats": "stats" in attrs,
+        "imported_from": (attrs.get("imported_from") or {}).get("dataset"),
+        "software": attrs.get("software"),
     }
     if live.any():
-        lon = np.asarray(store.array("lon")[:])[live]
-        lat = np.asarray(store.array("lat")[:])[live]
-        t = np.asarray(store.array("time")[:])[live]
+        lon = np.asarray(_read(store, "lon"))[live]
+        lat = np.asarray(_read(store, "lat"))[live]
+        t = np.asarray(_read(store, "time"))[live]
         t = t[t != np.iinfo(np.int64).min].astype("datetime64[ms]")
         out["lon_range"] = [float(lon.min()), float(lon.max())]
         out["lat_range"] = [float(lat.min()), float(lat.max())]
@@ -108,4 +123,4 @@ def format_summary(info: dict[str, Any]) -> str:
         )
         lines.append(f"disk       {info['bytes_on_disk'] / 2**20:.1f} MiB{ratio}")
     lines.append(f"stats      {'present' if info['has_stats'] else 'not yet computed (finalize)'}")
-    return "\n".join(lines)
+    return "\n".join(safe_text(line) for line in lines)  # metadata never reaches a terminal raw
