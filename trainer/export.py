@@ -234,12 +234,12 @@ def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, 
         raise CheckpointError(f"{root / CONFIG} is not the config of an export of this trainer")
     _check_config(meta, str(root / CONFIG))
     scaling = BandScaling.from_dict(meta["scaling"], str(root / CONFIG))
-    _check_safetensors(root / WEIGHTS)
     recorded = meta.get("weights_sha256")
     if recorded is not None and _sha256(root / WEIGHTS) != recorded:
         raise CheckpointError(
             f"{root / WEIGHTS} is damaged: its SHA-256 does not match config.json"
         )
+    _check_safetensors(root / WEIGHTS)
     try:
         if "pretrained_cfg" in meta:
             model = timm.create_model(f"local-dir:{root}", pretrained=True)

@@ -89,7 +89,7 @@ def drop_duplicates(store: Any, log: Any = print) -> int:
         reset_slots(data, spec, shard, slots)
         report = read_report(store, shard) or {"shard": shard, "rejected": []}
         for (sample, kept), slot in zip(pairs, slots, strict=True):
-            reason = f"duplicate location: same lon/lat as sample {kept}"
+            reason = f"sample {sample}: duplicate location (same lon/lat as sample {kept})"
             report.setdefault("rejected", []).append(rejection(sample, slot, reason))
         report["filled"] = int(np.asarray(data.valid, bool).sum())
         store.array("shard_done")[shard] = 0

@@ -9,6 +9,7 @@ Collection); then ``verify`` must pass.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import warnings
 from collections import Counter
@@ -94,9 +95,9 @@ def _reason_kind(reason: str) -> str:
     text = reason.split(": ", 1)[1] if reason.startswith("season ") else reason
     if "clear fraction" in text:
         return "fetched patch too cloudy" if "fetched" in text else "no scene clear enough"
-    if text.startswith("bad input: "):  # "bad input: <location>: <problem>" → by problem
-        parts = text.split(": ", 2)
-        return "bad input: " + parts[-1][:60]
+    if text.startswith("bad input: "):  # "bad input: <location>: <problem> (<details>)"
+        problem = re.sub(r"\s*\(.*\)$", "", text.split(": ", 2)[-1])
+        return "bad input: " + problem[:60]
     if text.startswith("source error"):
         return "source error: " + text.split(": ", 2)[-1][:60]
     return text[:60]
