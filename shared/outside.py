@@ -436,8 +436,6 @@ _PLAN = {
 
 
 def _config_rule(where: str, name: str, value: Any) -> Any:
-    if value is None:
-        return value
     cfg = check_mapping(
         where,
         name,

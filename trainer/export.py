@@ -251,7 +251,7 @@ def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, 
                 num_classes=0,
                 pretrained_cfg_overlay=dict(file=str(root / WEIGHTS)),
             )
-    except (RuntimeError, ValueError, KeyError, OSError) as e:
+    except (RuntimeError, ValueError, KeyError, OSError, TypeError, AssertionError) as e:
         raise CheckpointError(
             f"{root}: the weights do not load ({type(e).__name__}: {str(e).splitlines()[0][:140]})"
         ) from e

@@ -346,6 +346,11 @@ def _citation(store: Store, title: str, times: np.ndarray) -> list[str]:
     ]
 
 
+def _count(value: Any) -> str:
+    """``12,345`` for an integer, ``?`` when the attribute does not say."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
 def _collection(attrs: dict[str, Any]) -> list[str]:
     cfg = attrs.get("config", {})
     plan = cfg.get("plan", {})
@@ -362,7 +367,7 @@ def _collection(attrs: dict[str, Any]) -> list[str]:
             out.append("")
     if plan:
         out += [
-            f"- region `{plan.get('region')}`, top {plan.get('cities'):,} cities by population, "
+            f"- region `{plan.get('region')}`, top {_count(plan.get('cities'))} cities by population, "
             f"{plan.get('weighting')} city choice, Gaussian σ {plan.get('sigma_km')} km, seed {plan.get('seed')}",
             f"- seasons at {plan.get('offsets_months')} months from a reference date in "
             f"{plan.get('reference_start')} … {plan.get('reference_end')}, windows ±{plan.get('window_days')} days",
@@ -382,7 +387,7 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
         "## Provenance",
         "",
         f"Imported from **{src.get('dataset')}** (format `{src.get('format')}`, folder "
-        f"`{src.get('folder')}`, {src.get('locations_listed', 0):,} locations listed); cite: "
+        f"`{src.get('folder')}`, {_count(src.get('locations_listed', 0))} locations listed); cite: "
         f"{src.get('cite')}. Not collected by this pipeline: the locations, dates and scenes "
         "are the dataset's own. What changed on the way in, and what was lost:",
         "",
