@@ -94,7 +94,11 @@ def _type_name(types: type | tuple[type, ...]) -> str:
 
 
 def check_type(
-    where: str, name: str, value: Any, types: type | tuple[type, ...], error: type = OutsideFileError
+    where: str,
+    name: str,
+    value: Any,
+    types: type | tuple[type, ...],
+    error: type = OutsideFileError,
 ) -> Any:
     """``value`` if it is an instance of ``types`` (a bool is never a number), else raise
     ``error`` naming ``where`` and ``name``."""
@@ -143,7 +147,9 @@ def check_int(
     return n
 
 
-def check_lonlat(where: str, lon: Any, lat: Any, error: type = OutsideFileError) -> tuple[float, float]:
+def check_lonlat(
+    where: str, lon: Any, lat: Any, error: type = OutsideFileError
+) -> tuple[float, float]:
     """(lon, lat) in degrees: finite, lon in [-180, 180], lat in [-90, 90]."""
     return (
         check_number(where, "longitude", lon, -180, 180, error),
@@ -273,9 +279,7 @@ def check_raster_header(
             f"declares {width}×{height} px, over the budget of {max_pixels:,} px per band",
         )
     if shape is not None and (height, width) != tuple(shape):
-        raise OutsideFileError(
-            where, f"{height}×{width} px, expected {shape[0]}×{shape[1]}"
-        )
+        raise OutsideFileError(where, f"{height}×{width} px, expected {shape[0]}×{shape[1]}")
     if bands is not None and count != bands:
         raise OutsideFileError(where, f"{count} band(s) in the file, expected {bands}")
     if dtypes is not None:
@@ -364,9 +368,7 @@ def open_image_checked(path: str | Path, max_pixels: int = PIXEL_BUDGET) -> Any:
         img.close()
         if w < 1 or h < 1:
             raise OutsideFileError(str(p), f"an empty image ({w}×{h} px)")
-        raise TooLargeError(
-            str(p), f"declares {w}×{h} px, over the budget of {max_pixels:,} px"
-        )
+        raise TooLargeError(str(p), f"declares {w}×{h} px, over the budget of {max_pixels:,} px")
     return img
 
 
@@ -417,7 +419,7 @@ def _int_list_or_none(where: str, name: str, value: Any) -> Any:
 
 _NUMBER = (int, float)
 #: ``config.plan`` as a collection writes it (card: "top N cities", "σ km" …)
-_PLAN = {
+_PLAN: Schema = {
     "region": str,
     "n": int,
     "seed": int,
@@ -474,8 +476,8 @@ def _recipe_rule(where: str, name: str, value: Any) -> Any:
 def _imported_rule(where: str, name: str, value: Any) -> Any:
     if value is None:
         return value
-    text = ("dataset", "format", "folder", "cite", "quantisation", "dn_mapping", "resampling")
-    text += ("georeferencing", "cloud_mask", "seasons", "time_and_product_id")
+    text: tuple[str, ...] = ("dataset", "format", "folder", "cite", "quantisation", "dn_mapping")
+    text += ("resampling", "georeferencing", "cloud_mask", "seasons", "time_and_product_id")
     check_mapping(
         where,
         name,
@@ -540,7 +542,9 @@ def check_output_folder(path: str | Path, ours: Iterable[str], flag: str = "--ou
     if not p.is_dir():
         return p
     if any((p / m).exists() for m in _STORE_MARKERS):
-        raise OutsideFileError(where, "is a store; this command never writes into one: choose another folder")
+        raise OutsideFileError(
+            where, "is a store; this command never writes into one: choose another folder"
+        )
     allowed = set(ours)
     try:
         foreign = sorted(e.name for e in p.iterdir() if e.name not in allowed)

@@ -310,7 +310,9 @@ def store_damage(array: str) -> Builder:
 
     def build(root: Path, base: dict[str, Path]) -> None:
         _copy(base["store"], root)
-        chunks = sorted(p for p in (root / array).rglob("*") if p.is_file() and p.name != "zarr.json")
+        chunks = sorted(
+            p for p in (root / array).rglob("*") if p.is_file() and p.name != "zarr.json"
+        )
         chunks[0].write_bytes(b"\x00garbage" * 3)
 
     return build

@@ -221,10 +221,20 @@ def _zarr_bands_count(ds):
 # name → builder of the folder ``root/outside/<name>``
 BUILDERS = {
     # SeCo / SSL4EO-S12 GeoTIFF folders (every location bad: nothing can be imported)
-    "seco-names-unparsed": seco_variant(_every_location(lambda loc: _rename_scenes(loc, lambda k, n: f"scene_{k}"))),
-    "seco-names-bad-date": seco_variant(_every_location(lambda loc: _rename_scenes(loc, lambda k, n: f"2019139{k}T999999_20191399T000000_T18QVG"))),
+    "seco-names-unparsed": seco_variant(
+        _every_location(lambda loc: _rename_scenes(loc, lambda k, n: f"scene_{k}"))
+    ),
+    "seco-names-bad-date": seco_variant(
+        _every_location(
+            lambda loc: _rename_scenes(
+                loc, lambda k, n: f"2019139{k}T999999_20191399T000000_T18QVG"
+            )
+        )
+    ),
     "seco-band-truncated": seco_variant(_every_location(_each_band("B4", _truncate))),
-    "seco-band-text": seco_variant(_every_location(_each_band("B8", lambda p: p.write_text("not a tiff\n")))),
+    "seco-band-text": seco_variant(
+        _every_location(_each_band("B8", lambda p: p.write_text("not a tiff\n")))
+    ),
     "seco-band-missing": seco_variant(_every_location(_each_band("B11", lambda p: p.unlink()))),
     "seco-band-sparse-100000": seco_variant(_every_location(_seco_sparse)),
     "seco-band-uint16": seco_variant(_every_location(_seco_wrong_dtype)),
@@ -246,7 +256,9 @@ BUILDERS = {
     "zarr-x-short": zarr_variant(_zarr_short_x),
     "zarr-time-nat": zarr_variant(_zarr_time_nat),
     "zarr-x-nan": zarr_variant(_set("x_", np.nan)),
-    "zarr-not-a-zip": folder_with({"train/S2L1C/ssl4eos12_train_seasonal_data_000001.zarr.zip": b"PK\x03\x04 cut"}),
+    "zarr-not-a-zip": folder_with(
+        {"train/S2L1C/ssl4eos12_train_seasonal_data_000001.zarr.zip": b"PK\x03\x04 cut"}
+    ),
     # EuroSAT
     "eurosat-one-class": eurosat_variant(lambda root: None, classes=1),
     "eurosat-tif-text": eurosat_variant(_tifs(lambda p: p.write_text("text\n"))),
@@ -262,7 +274,9 @@ BUILDERS = {
     "oscd-cm-size": oscd_variant(_oscd_mask_size),
     "oscd-band-text": oscd_variant(_first_city_band("B02.tif", b"text")),
     "oscd-band-sizes": oscd_variant(_oscd_band_size),
-    "oscd-train-unknown-city": oscd_variant(lambda r: (oscd_images(r) / "train.txt").write_text("a,b,zzz\n")),
+    "oscd-train-unknown-city": oscd_variant(
+        lambda r: (oscd_images(r) / "train.txt").write_text("a,b,zzz\n")
+    ),
     "oscd-city-both": oscd_variant(lambda r: (oscd_images(r) / "test.txt").write_text("a,d,e\n")),
     "oscd-no-train": oscd_variant(lambda r: (oscd_images(r) / "train.txt").write_text("\n")),
     # BigEarthNet v1
@@ -301,13 +315,17 @@ BUILDERS = {
     "export-architecture-unknown": export_variant(_edit(architecture="resnet9000")),
     "export-in-chans-text": export_variant(_edit(in_chans="three")),
     "export-scaling-short": export_variant(lambda m: _edit(scaling={**m["scaling"], "p2": [1]})(m)),
-    "export-scaling-nan": export_variant(raw_config=b'{"architecture": "resnet18", "scaling": {"bands": ["B4"], "p2": [NaN], "p98": [1], "mean": [1], "std": [1]}}'),
+    "export-scaling-nan": export_variant(
+        raw_config=b'{"architecture": "resnet18", "scaling": {"bands": ["B4"], "p2": [NaN], "p98": [1], "mean": [1], "std": [1]}}'
+    ),
     "export-config-list": export_variant(raw_config=b"[1, 2, 3]"),
     "export-config-broken": export_variant(raw_config=b'{"architecture": '),
     "export-no-scaling": export_variant(_edit(scaling=_DELETE)),
     "export-weights-text": export_variant(_edit(), weights=b"this is text, not safetensors\n"),
     "export-weights-text-sha": export_variant(weights=b"this is text, not safetensors\n"),
-    "export-weights-header-huge": export_variant(_edit(), weights=(2**60).to_bytes(8, "little") + b"{}"),
+    "export-weights-header-huge": export_variant(
+        _edit(), weights=(2**60).to_bytes(8, "little") + b"{}"
+    ),
     # stores with edited attributes or damaged side files
     "store-stats-string": store_attrs(stats="computed"),
     "store-stats-short": store_attrs(stats=lambda s: {**s, "mean": s["mean"][:2]}),
@@ -323,11 +341,15 @@ BUILDERS = {
     "store-title-number": store_attrs(title=12),
     "store-lon-chunk": store_damage("lon"),
     "store-report-garbage": store_file("report.json", b"{not json"),
-    "store-report-counts-text": store_file("report.json", json.dumps({"summary": {"tried": "lots"}}).encode()),
+    "store-report-counts-text": store_file(
+        "report.json", json.dumps({"summary": {"tried": "lots"}}).encode()
+    ),
     # folders a command must not write into
     "out-foreign": folder_with({"notes.txt": b"mine\n"}),
     "out-foreign-config": folder_with({"config.json": b'{"mine": true}\n'}),
-    "out-export-and-more": folder_with({"config.json": b"{}", "model.safetensors": b"", "thesis.tex": b"x"}),
+    "out-export-and-more": folder_with(
+        {"config.json": b"{}", "model.safetensors": b"", "thesis.tex": b"x"}
+    ),
     "out-results-garbage": folder_with({"results.csv": b"\x00\x01binary"}),
     "out-results-other-table": folder_with({"results.csv": b"a,b\n1,2\n"}),
 }
@@ -551,8 +573,8 @@ def outside(world: World, tmp_path_factory) -> dict[str, Path]:  # noqa: F811
     return {"root": root, "base": base}
 
 
-def _fill(text: str, world: World, outside: dict[str, Path]) -> str:
-    return world.fill(text.replace("{o}", str(outside["root"])).replace("{base}", str(outside["base"])))
+def _fill(text: str, w: World, outside: dict[str, Path]) -> str:
+    return w.fill(text.replace("{o}", str(outside["root"])).replace("{base}", str(outside["base"])))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -571,7 +593,9 @@ def test_hostile_outside_file_is_refused_cleanly(case, world, outside, capsys, m
 def test_outside_corpus_is_large_enough():
     assert len(CASES) >= 80
     assert len({c[0] for c in CASES}) == len(CASES)
-    named = {part.split("/")[1] for c in CASES for a in c[2] for part in [a] if a.startswith("{o}/")}
+    named = {
+        part.split("/")[1] for c in CASES for a in c[2] for part in [a] if a.startswith("{o}/")
+    }
     assert named <= _FOLDERS | {"out-stale-split", "nowhere.pt"}
     assert all(math.isfinite(c[3]) and c[3] in (1, 2) for c in CASES)
 
@@ -589,9 +613,7 @@ def test_metadata_is_printed_escaped(world, outside, capsys):  # noqa: F811
     shutil.rmtree(store, ignore_errors=True)
     store_attrs(
         title=hostile, synthetic=False, imported_from={"dataset": hostile, "format": "seco"}
-    )(
-        store, {"store": outside["base"] / "small.zarr"}
-    )
+    )(store, {"store": outside["base"] / "small.zarr"})
     assert shared_main(["info", str(store)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\u202e" not in out

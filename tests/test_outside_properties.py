@@ -10,6 +10,7 @@ database (``.hypothesis/``) is kept out of git.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -43,12 +44,30 @@ _SCALARS = (
 #: any JSON-like value, nested a few levels (lists and objects, empty ones included)
 JSONISH = st.recursive(
     _SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 #: a value of the wrong kind for almost any field
 WRONG = st.sampled_from(
-    [None, True, 0, -1, 2**63, 1.5, math.nan, math.inf, -math.inf, "", "text", [], [1], {}, {"a": 1}]
+    [
+        None,
+        True,
+        0,
+        -1,
+        2**63,
+        1.5,
+        math.nan,
+        math.inf,
+        -math.inf,
+        "",
+        "text",
+        [],
+        [1],
+        {},
+        {"a": 1},
+    ]
 )
 
 
@@ -61,9 +80,9 @@ def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
     """``data`` truncated, with bytes flipped, or with junk appended."""
     n = len(data)
     truncated = st.integers(0, max(n - 1, 0)).map(lambda k: data[:k])
-    flipped = st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 255)), min_size=1, max_size=8).map(
-        lambda edits: _flip(data, edits)
-    )
+    flipped = st.lists(
+        st.tuples(st.integers(0, n - 1), st.integers(0, 255)), min_size=1, max_size=8
+    ).map(lambda edits: _flip(data, edits))
     appended = st.binary(min_size=1, max_size=64).map(lambda junk: data + junk)
     return truncated | flipped | appended
 
@@ -140,11 +159,17 @@ def test_bigearthnet_labels_file_damaged(ben_v1, data):
 
 # -- BigEarthNet v2 metadata.parquet ------------------------------------------------------------------
 
-_LABEL_COLUMNS = st.sampled_from(["lists", "nulls", "strings", "ints", "int-lists", "empty-lists", "all-null"])
+_LABEL_COLUMNS = st.sampled_from(
+    ["lists", "nulls", "strings", "ints", "int-lists", "empty-lists", "all-null"]
+)
 
 
 @SETTINGS
-@given(kind=_LABEL_COLUMNS, split=st.sampled_from(["ok", "unknown", "null", "number"]), dup=st.booleans())
+@given(
+    kind=_LABEL_COLUMNS,
+    split=st.sampled_from(["ok", "unknown", "null", "number"]),
+    dup=st.booleans(),
+)
 def test_bigearthnet_v2_metadata_of_any_column_types(tmp_path_factory, kind, split, dup):
     import pandas as pd
     import pyarrow as pa
@@ -174,7 +199,9 @@ def test_bigearthnet_v2_metadata_of_any_column_types(tmp_path_factory, kind, spl
         "null": pa.array(["train", None, "test", "train"]),
         "number": pa.array([1, 2, 3, 4]),
     }[split]
-    pq.write_table(pa.table({"patch_id": ids, "labels": labels, "split": splits}), root / "metadata.parquet")
+    pq.write_table(
+        pa.table({"patch_id": ids, "labels": labels, "split": splits}), root / "metadata.parquet"
+    )
     try:
         ds = BigEarthNet(root)
     except DatasetFormatError as e:
@@ -223,7 +250,9 @@ def test_raster_header_checks_come_before_any_pixel(width, height, count, dtype)
     from shared.outside import check_raster_header
 
     try:
-        check_raster_header("x.tif", width, height, count, dtype, bands=13, dtypes=["uint16"], max_pixels=10**6)
+        check_raster_header(
+            "x.tif", width, height, count, dtype, bands=13, dtypes=["uint16"], max_pixels=10**6
+        )
     except TooLargeError as e:
         assert width * height > 10**6
         _one_line(e)
@@ -235,7 +264,9 @@ def test_raster_header_checks_come_before_any_pixel(width, height, count, dtype)
 
 def _png(width: int, height: int, body: bytes) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
@@ -258,16 +289,22 @@ def test_png_mask_declaring_any_size(tmp_path_factory, width, height, body):
         _one_line(e)
         return
     with img:
-        assert 0 < img.size[0] * img.size[1] <= 10**6  # decoding may still fail: that is the reader's
-        try:
+        assert (
+            0 < img.size[0] * img.size[1] <= 10**6
+        )  # decoding may still fail: that is the reader's
+        with contextlib.suppress(OSError, ValueError, SyntaxError):
             img.load()
-        except (OSError, ValueError, SyntaxError):
-            pass
 
 
 # -- weights: band scaling, export config.json, imagenet: files ------------------------------------------
 
-_GOOD_SCALING = {"bands": ["B4", "B3", "B2"], "p2": [1, 2, 3], "p98": [9, 9, 9], "mean": [5, 5, 5], "std": [1, 1, 1]}
+_GOOD_SCALING = {
+    "bands": ["B4", "B3", "B2"],
+    "p2": [1, 2, 3],
+    "p98": [9, 9, 9],
+    "mean": [5, 5, 5],
+    "std": [1, 1, 1],
+}
 
 
 @st.composite
@@ -312,8 +349,14 @@ def export_folder(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("export") / "e"
     model = timm.create_model("resnet18", pretrained=False, num_classes=0, in_chans=3)
-    write_export(folder, model, "resnet18", BandScaling.from_dict(_GOOD_SCALING), 32, {"objective": "x"})
-    return _Quiet(folder, json.loads((folder / "config.json").read_text()), (folder / "model.safetensors").read_bytes())
+    write_export(
+        folder, model, "resnet18", BandScaling.from_dict(_GOOD_SCALING), 32, {"objective": "x"}
+    )
+    return _Quiet(
+        folder,
+        json.loads((folder / "config.json").read_text()),
+        (folder / "model.safetensors").read_bytes(),
+    )
 
 
 class _Quiet(tuple):
@@ -333,7 +376,10 @@ def test_export_folder_with_any_config(export_folder, data):
     from trainer.export import load_encoder
 
     folder, good, weights = export_folder
-    keys = {k: good[k] for k in ("architecture", "scaling", "in_chans", "pretrained_cfg", "weights_sha256")}
+    keys = {
+        k: good[k]
+        for k in ("architecture", "scaling", "in_chans", "pretrained_cfg", "weights_sha256")
+    }
     meta = {**{k: v for k, v in good.items() if k not in keys}, **data.draw(_broken_mapping(keys))}
     (folder / "config.json").write_text(json.dumps(meta, allow_nan=True))
     try:
@@ -389,16 +435,48 @@ def test_imagenet_file_of_any_content(tmp_path_factory, obj):
 
 # -- store attributes and what the card does with them ---------------------------------------------------
 
-_ATTR_KEYS = ["title", "source", "software", "synthetic", "stats", "config", "recipe", "imported_from", "plan"]
+_ATTR_KEYS = [
+    "title",
+    "source",
+    "software",
+    "synthetic",
+    "stats",
+    "config",
+    "recipe",
+    "imported_from",
+    "plan",
+]
 
 
 @st.composite
 def _attrs(draw) -> dict:
-    plan = draw(st.dictionaries(st.sampled_from(["cities", "region", "seed", "sigma_km", "spares", "offsets_months"]), JSONISH | WRONG, max_size=4))
+    plan = draw(
+        st.dictionaries(
+            st.sampled_from(["cities", "region", "seed", "sigma_km", "spares", "offsets_months"]),
+            JSONISH | WRONG,
+            max_size=4,
+        )
+    )
     attrs = {
-        "config": draw(st.sampled_from([{"plan": plan}, {"plan": plan, "clear_threshold": 0.9}, plan, None])),
-        "recipe": draw(st.none() | st.dictionaries(st.sampled_from(["name", "title", "cites", "differences"]), JSONISH | WRONG, max_size=3)),
-        "imported_from": draw(st.none() | st.dictionaries(st.sampled_from(["dataset", "format", "locations_listed", "skipped_files"]), JSONISH | WRONG, max_size=3)),
+        "config": draw(
+            st.sampled_from([{"plan": plan}, {"plan": plan, "clear_threshold": 0.9}, plan, None])
+        ),
+        "recipe": draw(
+            st.none()
+            | st.dictionaries(
+                st.sampled_from(["name", "title", "cites", "differences"]),
+                JSONISH | WRONG,
+                max_size=3,
+            )
+        ),
+        "imported_from": draw(
+            st.none()
+            | st.dictionaries(
+                st.sampled_from(["dataset", "format", "locations_listed", "skipped_files"]),
+                JSONISH | WRONG,
+                max_size=3,
+            )
+        ),
     }
     for key in draw(st.lists(st.sampled_from(_ATTR_KEYS), max_size=3, unique=True)):
         attrs[key] = draw(WRONG | JSONISH)
@@ -430,7 +508,9 @@ def test_store_attributes_checked_before_the_card_uses_them(attrs):
     lon=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-1000, 1000),
     lat=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-1000, 1000),
     epsg=st.sampled_from([0, -5, 4326, 32632, 99999, 2**31 - 1, 3857]),
-    transform=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=6, max_size=6),
+    transform=st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=6, max_size=6
+    ),
     nat=st.booleans(),
 )
 def test_a_location_passes_its_checks_only_when_it_can_be_written(lon, lat, epsg, transform, nat):

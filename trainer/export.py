@@ -166,10 +166,13 @@ def check_export_folder(out: str | Path) -> Path:
         try:
             meta = read_json(folder / CONFIG, what="config.json")
         except OutsideFileError as e:
-            raise OutsideFileError(f"--out {folder}", f"holds a config.json not written here ({e.problem})") from e
+            raise OutsideFileError(
+                f"--out {folder}", f"holds a config.json not written here ({e.problem})"
+            ) from e
         if "weights_sha256" not in meta or "scaling" not in meta:
             raise OutsideFileError(
-                f"--out {folder}", "holds a config.json not written by an export: choose another folder"
+                f"--out {folder}",
+                "holds a config.json not written by an export: choose another folder",
             )
     return folder
 
@@ -192,7 +195,9 @@ def _check_config(meta: dict[str, Any], where: str) -> None:
     if "in_chans" in meta:
         check_int(where, "in_chans", meta["in_chans"], 1, 64)
     if not timm.is_model(meta["architecture"]):
-        raise OutsideFileError(where, f"architecture {shown(meta['architecture'])} is not a timm model")
+        raise OutsideFileError(
+            where, f"architecture {shown(meta['architecture'])} is not a timm model"
+        )
 
 
 def _check_safetensors(path: Path) -> None:
@@ -206,7 +211,9 @@ def _check_safetensors(path: Path) -> None:
             raise OutsideFileError(str(path), f"a safetensors file of {size} bytes is truncated")
         (n,) = struct.unpack("<Q", head)
         if n < 2 or 8 + n > size:
-            raise OutsideFileError(str(path), "not a safetensors file (its header length does not fit the file)")
+            raise OutsideFileError(
+                str(path), "not a safetensors file (its header length does not fit the file)"
+            )
         try:
             header = json.loads(f.read(n))
         except (ValueError, UnicodeDecodeError) as e:

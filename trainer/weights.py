@@ -389,7 +389,9 @@ def imagenet_encoder(spec: str) -> tuple[nn.Module, str, tuple[float, ...], tupl
             raise WeightsError(
                 f"{file}: holds {type(state).__name__}, not a state dict (name → tensor) of {arch}"
             )
-        bad = next((k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)), None)
+        bad = next(
+            (k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)), None
+        )
         if bad is not None:
             raise WeightsError(f"{file}: entry {safe_text(repr(bad), 40)} is not a named tensor")
         try:

@@ -167,7 +167,9 @@ def check_sample(
     try:
         units = units_of(int(sample.epsg))
     except (ValueError, OverflowError, TypeError):
-        raise BadInputError(f"{loc}: crs EPSG:{safe_text(sample.epsg, 20)} is not a known CRS") from None
+        raise BadInputError(
+            f"{loc}: crs EPSG:{safe_text(sample.epsg, 20)} is not a known CRS"
+        ) from None
     if units != crs_units:
         raise BadInputError(f"{loc}: crs EPSG:{sample.epsg} is in {units}, expected {crs_units}")
     t = np.asarray(sample.transform, np.float64)
@@ -177,5 +179,7 @@ def check_sample(
         raise BadInputError(f"{loc}: the grid is rotated or has a zero pixel size")
     times = np.asarray(sample.time)
     if times.shape != (n_seasons,) or np.isnat(times).any():
-        raise BadInputError(f"{loc}: {n_seasons} acquisition times expected, found {times.tolist()}")
+        raise BadInputError(
+            f"{loc}: {n_seasons} acquisition times expected, found {times.tolist()}"
+        )
     return sample

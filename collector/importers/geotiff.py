@@ -27,10 +27,10 @@ from collector.importers.base import (
     DataError,
     ImportedSample,
     LocationRef,
+    check_sample,
     parse_scene_name,
     reflectance_uint8_to_dn,
 )
-from collector.importers.base import check_sample
 from collector.importers.resample import RESAMPLING, to_uint16, upsample_bilinear, upsample_mask
 from shared.errors import OutsideFileError
 from shared.layout.bands import band_names, bands_for
@@ -49,6 +49,7 @@ class GeoTiffFolders:
     title: ClassVar[str]
     levels: ClassVar[tuple[str, ...]]
     n_seasons: ClassVar[int]
+    crs_units: ClassVar[str]
     digits: ClassVar[int]
     dtype: ClassVar[type[np.integer]]
 

@@ -78,7 +78,9 @@ def drop_duplicates(store: Any, log: Any = print) -> int:
     lat = np.asarray(store.array("lat")[:])[live]
     first: dict[tuple[float, float], int] = {}
     drops: dict[int, list[tuple[int, int]]] = {}
-    for sample, key in zip(live.tolist(), zip(lon.tolist(), lat.tolist(), strict=True), strict=True):
+    for sample, key in zip(
+        live.tolist(), zip(lon.tolist(), lat.tolist(), strict=True), strict=True
+    ):
         if key in first:
             drops.setdefault(sample // spec.shard_samples, []).append((sample, first[key]))
         else:

@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from collector.importers.base import (
-    check_sample,
     SIZE,
     BadInputError,
     DataError,
     ImportedSample,
     LocationRef,
+    check_sample,
     offset_dn_to_dn,
 )
 from collector.importers.resample import to_uint16
@@ -181,7 +181,9 @@ class Ssl4eoZarrImporter:
                             yield self._sample(ds, ref, block)
                         except BadInputError as e:
                             text = str(e)
-                            yield e if text.startswith(ref.id) else BadInputError(f"{ref.id}: {text}")
+                            yield (
+                                e if text.startswith(ref.id) else BadInputError(f"{ref.id}: {text}")
+                            )
                         except Exception as e:  # damaged chunks of one sample
                             yield BadInputError(
                                 f"{ref.id}: unreadable ({type(e).__name__}: {str(e)[:100]})"

@@ -74,7 +74,8 @@ def read_stats(
     missing = [b for b in (bands or stats["bands"]) if b not in stats["bands"]]
     if missing:
         raise AttributeTypeError(
-            str(store.location), f"attribute stats has no band {missing[0]} (it lists {stats['bands']})"
+            str(store.location),
+            f"attribute stats has no band {missing[0]} (it lists {stats['bands']})",
         )
     order = [stats["bands"].index(b) for b in (bands or stats["bands"])]
     return {k: np.asarray(stats[k], np.float64)[order] for k in ("mean", "std", "p2", "p98")}

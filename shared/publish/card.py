@@ -416,7 +416,9 @@ def _report_summary(store: Store) -> dict[str, Any]:
     except ValueError as e:
         raise AttributeTypeError(where, "not valid JSON") from e
     summary = check_mapping(where, "report", doc, error=AttributeTypeError).get("summary", {})
-    summary = check_mapping(where, "summary", summary, optional={"reasons": dict}, error=AttributeTypeError)
+    summary = check_mapping(
+        where, "summary", summary, optional={"reasons": dict}, error=AttributeTypeError
+    )
     for key in ("tried", "rejected", "failed", "bad_input", "requests", "retries"):
         if key in summary:
             check_int(where, f"summary.{key}", summary[key], 0, None, AttributeTypeError)

@@ -157,9 +157,8 @@ def plot(results: pd.DataFrame, path: Path) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trainer.evaluate.run import evaluate
-
     from shared.validate import Range, check_value
+    from trainer.evaluate.run import evaluate
 
     check_value("--size", args.size, int, Range(1, 8192))
     check_value("--epochs", args.epochs, int, Range(1, 10**6))

@@ -33,7 +33,14 @@ MAIN_METRIC = {
 
 
 #: what ``evaluate`` (and the paper table) write into ``--out``; nothing else may be there
-OUTPUTS = ("results.csv", "results.md", "results.png", "splits", "paper-table.md", "paper-table.png")
+OUTPUTS = (
+    "results.csv",
+    "results.md",
+    "results.png",
+    "splits",
+    "paper-table.md",
+    "paper-table.png",
+)
 
 
 def check_results_folder(out: Path) -> None:

@@ -147,7 +147,11 @@ def evaluate(
             raise ConfigValueError(
                 "--protocols",
                 f"{','.join(protocols)} gives no result on {task}"
-                + (" (knn is single-label only; this task is multi-label: use linear)" if ml else ""),
+                + (
+                    " (knn is single-label only; this task is multi-label: use linear)"
+                    if ml
+                    else ""
+                ),
             )
         for protocol, (metrics, intervals) in results.items():
             for m, v in metrics.items():

@@ -26,9 +26,7 @@ def _report(out) -> dict:
 
 
 def _reasons(out) -> dict[int, str]:
-    return {
-        r["candidate_id"]: r["reason"] for s in _report(out)["shards"] for r in s["rejected"]
-    }
+    return {r["candidate_id"]: r["reason"] for s in _report(out)["shards"] for r in s["rejected"]}
 
 
 def test_duplicate_coordinates_keep_the_first_and_skip_the_later(tmp_path, capsys):
@@ -43,7 +41,9 @@ def test_duplicate_coordinates_keep_the_first_and_skip_the_later(tmp_path, capsy
     assert "1 rejected input(s)" in printed and "1 failed" not in printed
     store = open_store(out)
     assert np.asarray(store.array("valid")[:]).tolist() == [True, True, True, False]
-    assert _reasons(out) == {3: "bad input: sample 3: duplicate location (same lon/lat as sample 0)"}
+    assert _reasons(out) == {
+        3: "bad input: sample 3: duplicate location (same lon/lat as sample 0)"
+    }
     summary = _report(out)["summary"]
     assert summary["bad_input"] == 1 and summary["failed"] == 0
     assert verify(out).ok

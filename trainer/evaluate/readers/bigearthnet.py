@@ -36,7 +36,6 @@ from rasterio.enums import Resampling
 
 from shared.errors import OutsideFileError
 from shared.outside import check_mapping, check_str_list, read_json, read_raster, safe_text, shown
-
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -210,7 +209,9 @@ class BigEarthNet:
         try:
             meta = pd.read_parquet(path)
         except Exception as e:  # pyarrow's many error types: not a parquet file, truncated
-            raise DatasetFormatError(str(path), f"not a readable parquet file ({safe_text(e, 100)})") from e
+            raise DatasetFormatError(
+                str(path), f"not a readable parquet file ({safe_text(e, 100)})"
+            ) from e
         missing = {"patch_id", "labels", "split"} - set(meta.columns)
         if missing:
             raise DatasetFormatError(f"{path} lacks columns {sorted(missing)}")
@@ -219,11 +220,15 @@ class BigEarthNet:
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DatasetFormatError(
-                    str(path), f"{column} of row {row} is {shown(meta[column].iloc[row])}, not a string"
+                    str(path),
+                    f"{column} of row {row} is {shown(meta[column].iloc[row])}, not a string",
                 )
         bad_labels = meta["labels"].map(
-            lambda v: isinstance(v, (str, bytes)) or not hasattr(v, "__len__")
-            or not all(isinstance(x, str) for x in v)
+            lambda v: (
+                isinstance(v, (str, bytes))
+                or not hasattr(v, "__len__")
+                or not all(isinstance(x, str) for x in v)
+            )
         )
         if bad_labels.any():
             row = int(np.flatnonzero(bad_labels.to_numpy())[0])

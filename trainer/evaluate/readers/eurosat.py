@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 
 from shared.outside import read_raster
-
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,

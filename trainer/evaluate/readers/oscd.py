@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from shared.outside import open_image_checked, read_raster, safe_text
-
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -133,7 +132,9 @@ class OSCD:
             )
         n_train = len(official["train"])
         if n_train < 1:
-            raise DatasetFormatError(f"{images}: no train city (train.txt or the Train Labels folder)")
+            raise DatasetFormatError(
+                f"{images}: no train city (train.txt or the Train Labels folder)"
+            )
         if val_cities is None:  # the default: 3, fewer when there are not enough train cities
             val_cities = min(DEFAULT_VAL_CITIES, n_train - 1)
         elif not 0 <= val_cities < n_train:
