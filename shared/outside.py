@@ -40,6 +40,7 @@ __all__ = [
     "check_mapping",
     "check_sample_index",
     "read_json",
+    "read_text",
     "check_raster_header",
     "read_raster",
     "open_image_checked",
@@ -228,6 +229,21 @@ def check_sample_index(where: str, i: Any, n: int) -> int:
 
 def _no_constant(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON number")
+
+
+def read_text(path: str | Path, max_bytes: int = JSON_BYTES, what: str = "text file") -> str:
+    """The UTF-8 text of ``path`` (at most ``max_bytes``); otherwise :class:`OutsideFileError`
+    naming the file (binary content, too large, unreadable)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise TooLargeError(str(p), f"{what} of {size:,} bytes, at most {max_bytes:,} read")
+        return p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise OutsideFileError(str(p), f"{what} is not UTF-8 text") from e
+    except OSError as e:
+        raise OutsideFileError(str(p), f"cannot read the {what} ({e.strerror or e})") from e
 
 
 def read_json(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,14 @@ def _eurosat_split(name: str, text: str):
     return mutate
 
 
+def _eurosat_lists(data: bytes):
+    def mutate(root: Path) -> None:
+        for split in ("train", "val", "test"):
+            (root / f"eurosat-{split}.txt").write_bytes(data)
+
+    return mutate
+
+
 def _eurosat_huge(root: Path) -> None:
     for p in sorted(root.rglob("*.tif"))[:1]:
         p.unlink()
@@ -214,6 +223,31 @@ def _zarr_time_nat(ds):
     return ds
 
 
+def _zarr_huge_samples(root: Path, base: dict[str, Path]) -> None:
+    """A zip whose metadata declares 10¹² samples (the chunks are not there)."""
+    import json as _json
+
+    zarr_variant(lambda ds: ds)(root, base)
+    path = next(root.rglob("*.zarr.zip"))
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    for name in list(files):
+        if name.endswith(".zarray") or name == ".zmetadata":
+            doc = _json.loads(files[name])
+            for meta in [doc, *doc.get("metadata", {}).values()] if name == ".zmetadata" else [doc]:
+                if (
+                    isinstance(meta, dict)
+                    and "shape" in meta
+                    and meta["shape"]
+                    and meta["shape"][0] == 1
+                ):
+                    meta["shape"][0] = 10**12
+            files[name] = _json.dumps(doc).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
 def _zarr_bands_count(ds):
     return ds.isel(band=slice(0, 5))
 
@@ -256,6 +290,7 @@ BUILDERS = {
     "zarr-x-short": zarr_variant(_zarr_short_x),
     "zarr-time-nat": zarr_variant(_zarr_time_nat),
     "zarr-x-nan": zarr_variant(_set("x_", np.nan)),
+    "zarr-huge-samples": _zarr_huge_samples,
     "zarr-not-a-zip": folder_with(
         {"train/S2L1C/ssl4eos12_train_seasonal_data_000001.zarr.zip": b"PK\x03\x04 cut"}
     ),
@@ -267,6 +302,7 @@ BUILDERS = {
     "eurosat-huge-header": eurosat_variant(_eurosat_huge),
     "eurosat-split-partial": eurosat_variant(_eurosat_split("eurosat-train.txt", "x.tif\n")),
     "eurosat-empty": folder_with({"notes.txt": b"nothing here\n"}),
+    "eurosat-split-binary": eurosat_variant(_eurosat_lists(b"\xff\xfe\x00binary")),
     # OSCD
     "oscd-cm-bomb": oscd_variant(_oscd_masks(bomb_png())),
     "oscd-cm-text": oscd_variant(_oscd_masks(b"not a png\n")),
@@ -279,6 +315,12 @@ BUILDERS = {
     ),
     "oscd-city-both": oscd_variant(lambda r: (oscd_images(r) / "test.txt").write_text("a,d,e\n")),
     "oscd-no-train": oscd_variant(lambda r: (oscd_images(r) / "train.txt").write_text("\n")),
+    "oscd-train-txt-binary": oscd_variant(
+        lambda r: (oscd_images(r) / "train.txt").write_bytes(b"a,\xff\xfe,b")
+    ),
+    "oscd-dates-binary": oscd_variant(
+        lambda r: (oscd_images(r) / "a" / "dates.txt").write_bytes(b"\xff\x00date")
+    ),
     # BigEarthNet v1
     "ben1-labels-list": ben_v1_variant(ben_v1_labels(["Sea and ocean"])),
     "ben1-labels-no-key": ben_v1_variant(ben_v1_labels({"classes": ["Sea and ocean"]})),
@@ -289,6 +331,9 @@ BUILDERS = {
     "ben1-labels-nan": ben_v1_variant(ben_v1_labels(b'{"labels": NaN}')),
     "ben1-labels-binary": ben_v1_variant(ben_v1_labels(b"\xff\xfe\x00\x01")),
     "ben1-train-csv-unknown": ben_v1_variant(_ben_csv_unknown),
+    "ben1-train-csv-binary": ben_v1_variant(
+        lambda r: (r / "train.csv").write_bytes(b"\xff\xfe\x00")
+    ),
     "ben1-band-text": ben_v1_variant(_ben_band(b"text")),
     "ben1-band-huge": ben_v1_variant(_ben_band_huge),
     "ben1-stored-split-missing": ben_v1_variant(lambda r: None, split_lists=False),
@@ -440,6 +485,11 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("oscd-train-txt-unknown-city", "trainer", _oscd("oscd-train-unknown-city"), 2),
     ("oscd-city-in-train-and-test", "trainer", _oscd("oscd-city-both"), 2),
     ("oscd-no-train-city", "trainer", _oscd("oscd-no-train"), 2),
+    ("oscd-train-txt-binary", "trainer", _oscd("oscd-train-txt-binary"), 2),
+    ("oscd-dates-txt-binary", "trainer", _oscd("oscd-dates-binary"), 2),
+    ("eurosat-split-lists-binary", "trainer", _eurosat("eurosat-split-binary"), 2),
+    ("ben1-train-csv-binary", "trainer", _ben("ben1-train-csv-binary"), 2),
+    ("import-zarr-samples-declared-huge", "collector", _imp("ssl4eo-s12-zarr", "zarr-huge-samples"), 2),
     ("oscd-val-cities-too-many", "trainer", _ev("oscd", "{base}/oscd", "--val-cities", "9"), 1),
     # trainer evaluate: BigEarthNet
     ("ben1-labels-json-is-list", "trainer", _ben("ben1-labels-list"), 2),

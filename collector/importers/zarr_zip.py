@@ -38,6 +38,8 @@ __all__ = ["Ssl4eoZarrImporter", "CLOUD_CLASSES"]
 FILE_NAME = re.compile(r"^ssl4eos12_(train|val)_seasonal_data_\d{6}\.zarr\.zip$")
 LEVEL_FOLDERS = {"L1C": "S2L1C", "L2A": "S2L2A"}
 OFFSET = 1000
+#: samples one zip may declare (the release's hold 64); more is a damaged or hostile header
+MAX_SAMPLES_PER_FILE = 1_000_000
 #: ``cloud_mask`` classes as the v1.1 release describes them (SEnSeI v2): 0 clear, 1 thick
 #: cloud, 2 thin cloud, 3 cloud shadow → the store's cloud percent (0 clear, 100 cloud or
 #: shadow); any other value → 255 (no data).
@@ -146,6 +148,11 @@ class Ssl4eoZarrImporter:
                 store.close()
                 if n == 0:
                     self.skipped.append(f"{rel}: holds 0 samples")
+                    continue
+                if n > MAX_SAMPLES_PER_FILE:  # declared, not held: refuse before listing
+                    self.skipped.append(
+                        f"{rel}: declares {n:,} samples, more than {MAX_SAMPLES_PER_FILE:,}"
+                    )
                     continue
             except Exception as e:  # a damaged zip: recorded, its samples are not listed
                 self.skipped.append(f"{rel}: unreadable ({type(e).__name__}: {str(e)[:100]})")

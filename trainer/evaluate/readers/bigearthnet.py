@@ -35,7 +35,15 @@ import numpy as np
 from rasterio.enums import Resampling
 
 from shared.errors import OutsideFileError
-from shared.outside import check_mapping, check_str_list, read_json, read_raster, safe_text, shown
+from shared.outside import (
+    check_mapping,
+    check_str_list,
+    read_json,
+    read_raster,
+    read_text,
+    safe_text,
+    shown,
+)
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -62,7 +70,7 @@ SIZE = 120
 def _first_column(path: Path) -> list[str]:
     """Patch names in the first column of a list file (header-less; blank lines skipped)."""
     names = []
-    for line in path.read_text().splitlines():
+    for line in read_text(path, max_bytes=256 << 20, what="patch list").splitlines():
         name = line.split(",")[0].strip()
         if name and name.lower() not in ("patch_id", "s2name", "name"):
             names.append(name)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.outside import read_raster
+from shared.outside import read_raster, read_text
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -185,7 +185,11 @@ class EuroSAT:
                     f"{', '.join(missing)}: give all three split lists or none"
                 )
             return {
-                s: [Path(line.strip()).stem for line in p.read_text().splitlines() if line.strip()]
+                s: [
+                    Path(line.strip()).stem
+                    for line in read_text(p, what="split list").splitlines()
+                    if line.strip()
+                ]
                 for s, p in found.items()
             }
         return None

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.outside import open_image_checked, read_raster, safe_text
+from shared.outside import open_image_checked, read_raster, read_text, safe_text
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -83,15 +83,15 @@ def _city_list(path: Path) -> list[str]:
         raise DatasetNotFoundError(
             f"OSCD split list {path} is missing: expected comma-separated city names in it"
         )
-    return [c.strip() for c in path.read_text().replace("\n", ",").split(",") if c.strip()]
+    text = read_text(path, max_bytes=1 << 20, what="OSCD city list")
+    return [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
 
 
 def _read_dates(path: Path) -> tuple[str, str] | None:
     if not path.is_file():
         return None
-    values = [
-        line.split(":", 1)[1].strip() for line in path.read_text().splitlines() if ":" in line
-    ]
+    text = read_text(path, max_bytes=1 << 16, what="dates.txt")
+    values = [line.split(":", 1)[1].strip() for line in text.splitlines() if ":" in line]
     return (values[0], values[1]) if len(values) >= 2 else None
 
 
