@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser, add_storage_options, run_command, storage_options_arg
 
 __all__ = ["main"]
 
@@ -34,22 +34,48 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recipe",
         default=None,
-        help="a dataset's rules: " + ", ".join(_recipes()) + " or a .toml path",
+        help="a dataset's rules: " + ", ".join(_recipes()) + " or a .toml path (flags given "
+        "override its settings; default: none)",
     )
     p.add_argument("--region", default="world", help="world, continent, ISO codes, bbox or file")
-    p.add_argument("--n", type=int, default=None, help="number of locations to collect")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="number of locations to collect (required, or a recipe's)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the plan: cities, centres, reference dates"
+    )
     p.add_argument("--sigma-km", type=float, default=50.0, help="Gaussian σ around each city")
     p.add_argument("--cities", type=int, default=10_000, help="top-N cities by population")
-    p.add_argument("--weighting", choices=["uniform", "population"], default="uniform")
+    p.add_argument(
+        "--weighting",
+        choices=["uniform", "population"],
+        default="uniform",
+        help="how a city is chosen: uniformly (SeCo) or by population",
+    )
     p.add_argument("--spares", type=float, default=1.5, help="candidates planned per location")
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
     p.add_argument("--size", type=int, default=264, help="patch size in pixels (10 m)")
-    p.add_argument("--seasons", type=int, default=4)
-    p.add_argument("--offsets-months", type=_int_list, default=None, help="e.g. 0,3,6,9")
+    p.add_argument("--seasons", type=int, default=4, help="scenes per location, one per window")
+    p.add_argument(
+        "--offsets-months",
+        type=_int_list,
+        default=None,
+        help="month offset of each season from the reference date, e.g. 0,3,6,9 (default: "
+        "12/SEASONS months apart)",
+    )
     p.add_argument("--window-days", type=int, default=15, help="half-width of a season window")
-    p.add_argument("--reference-start", default="2019-01-01")
-    p.add_argument("--reference-end", default="2025-01-01")
+    p.add_argument(
+        "--reference-start",
+        default="2019-01-01",
+        metavar="DATE",
+        help="earliest reference date of a location (each gets a seeded date in [start, end))",
+    )
+    p.add_argument(
+        "--reference-end", default="2025-01-01", metavar="DATE", help="end of the reference dates"
+    )
 
 
 def _recipes() -> list[str]:
@@ -74,9 +100,13 @@ def _kind(action: argparse.Action) -> Any:
     """The type of value an option takes, for checking recipe settings."""
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         return bool
-    return {int: int, float: float, _int_list: tuple[int, ...], _json_object: dict[str, Any]}.get(
-        action.type, str
-    )
+    return {
+        int: int,
+        float: float,
+        _int_list: tuple[int, ...],
+        _json_object: dict[str, Any],
+        storage_options_arg: dict[str, Any],
+    }.get(action.type, str)
 
 
 def apply_recipe(
@@ -129,8 +159,19 @@ def plan_config(args: argparse.Namespace):  # -> PlanConfig
 
 def _plan(args: argparse.Namespace) -> int:
     from collector.plan.candidates import make_plan, plan_map, summary_lines, write_plan
+    from shared.store.location import check_reachable, is_url
 
     config = plan_config(args)
+    if is_url(args.out):  # a folder of an object store: written through a local copy
+        if check_reachable(args.out, args.storage_options):
+            raise UsageError(f"--out {args.out} is a store; plan into another folder")
+        plan = make_plan(config)
+        if getattr(args, "recipe_record", None):
+            plan.attrs["seco_plan"]["recipe"] = args.recipe_record
+        _upload_plan(plan, args.out, args.storage_options)
+        print("\n".join(summary_lines(plan)))
+        print(f"wrote      {args.out.rstrip('/')}/plan.parquet and map.png")
+        return 0
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
@@ -144,6 +185,24 @@ def _plan(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(plan)))
     print(f"wrote      {path} and {picture}")
     return 0
+
+
+def _upload_plan(plan: Any, url: str, storage_options: dict[str, Any] | None) -> None:
+    """``plan.parquet`` and ``map.png`` into the object-store folder ``url``."""
+    import tempfile
+
+    from collector.plan.candidates import plan_map, write_plan
+    from shared.errors import StoreUnreachableError
+    from shared.store.location import put_bytes, unreachable_message, zarr_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [write_plan(plan, tmp), plan_map(plan, Path(tmp) / "map.png")]
+        try:
+            target = zarr_store(url, storage_options=storage_options)
+            for f in files:
+                put_bytes(target, f.name, f.read_bytes())
+        except Exception as e:  # the object store's client errors
+            raise StoreUnreachableError(unreachable_message(url, e)) from None
 
 
 _FAULT_KEYS = {
@@ -206,7 +265,7 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         options["catalog"] = args.stac or options.get("catalog", "earth-search")
     from shared.secrets import remember_secrets
 
-    remember_secrets([options, args.storage_options or {}, args.stac or "", args.out])
+    remember_secrets([options, args.stac or "", args.out])
     try:
         check_source_options(args.source, options)
         if args.source == "stac":  # offline check: a bad catalogue is a usage error
@@ -249,9 +308,11 @@ def _collect(args: argparse.Namespace) -> int:
         print("\n".join(dry_run(cfg).lines()))
         return 0
     from collector.run.outputs import check_output
+    from shared.store.location import absolute_location
 
     check_output(args.out, cfg.storage_options)
-    result = collect(cfg, args.out, repair=args.repair, log=lambda line: print(redact_text(line)))
+    out = absolute_location(args.out)  # the same folder for every worker, wherever it runs
+    result = collect(cfg, out, repair=args.repair, log=lambda line: print(redact_text(line)))
     print(f"store      {result.location} (python -m shared info {result.location})")
     return 0
 
@@ -259,6 +320,8 @@ def _collect(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from collector.importers import DataError
     from collector.importers.run import ImportConfig, import_dataset
+    from collector.run.outputs import check_output
+    from shared.store.location import absolute_location
 
     try:
         cfg = ImportConfig(
@@ -271,8 +334,10 @@ def _import(args: argparse.Namespace) -> int:
             dashboard=args.dashboard,
             workers=args.workers,
             progress=not args.no_progress,
+            storage_options=args.storage_options or {},
         )
-        result = import_dataset(cfg, args.out)
+        check_output(args.out, cfg.storage_options)
+        result = import_dataset(cfg, absolute_location(args.out))
     except DataError as e:
         raise UsageError(str(e)) from e
     print(
@@ -298,14 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p = sub.add_parser("plan", help="draw candidate locations and season windows")
     add_plan_arguments(p)
-    p.add_argument("--out", required=True, help="directory for plan.parquet and map.png")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder (or object-store URL) for plan.parquet and map.png; collect with the same "
+        "settings and --out continues from this plan",
+    )
+    add_storage_options(p)
     p.set_defaults(func=_plan)
     p = sub.add_parser("collect", help="plan, download and finalize a store")
     add_plan_arguments(p)
     p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
-    p.add_argument(
-        "--source", default="earthengine", help="earthengine (default), stac or synthetic"
-    )
+    p.add_argument("--source", default="earthengine", help="earthengine, stac or synthetic")
     p.add_argument(
         "--bands",
         default=None,
@@ -317,20 +386,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
     )
-    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
+    )
     _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
     p.add_argument(
-        "--max-in-flight", type=int, default=None, help="cluster-wide requests in flight"
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="cluster-wide requests in flight (default: the source's quota, e.g. 40 for "
+        "Earth Engine)",
     )
     p.add_argument(
-        "--concurrency", type=int, default=None, help="locations fetched at once per task"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="locations fetched at once per task (default: the source's)",
     )
     p.add_argument(
         "--max-attempts", type=int, default=6, help="attempts per request (transient errors)"
     )
     p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds")
-    p.add_argument("--ee-project", default=None, help="Earth Engine Cloud project (or EE_PROJECT)")
+    p.add_argument(
+        "--ee-project", default=None, help="Earth Engine Cloud project (default: $EE_PROJECT)"
+    )
     p.add_argument(
         "--ee-deadline",
         type=float,
@@ -345,15 +427,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="STAC catalogue for --source stac: earth-search (default), planetary-computer or "
         "an API root URL",
     )
-    p.add_argument("--faults", type=_faults, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--source-option", type=_json_object, default=None, help=argparse.SUPPRESS)
     p.add_argument(
-        "--storage-options", type=_json_object, default=None, help="fsspec options (JSON)"
+        "--faults",
+        type=_faults,
+        default=None,
+        metavar="latency=S,jitter=F,transient=P,permanent=P,seed=N",
+        help="testing: wrap the source in injected latency and errors (default: none)",
     )
+    p.add_argument(
+        "--source-option",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help='source settings as a JSON object, e.g. \'{"collection_id": "…"}\' for another '
+        "STAC API, or an asset map (default: none; secret-looking values are redacted)",
+    )
+    add_storage_options(p)
     p.add_argument(
         "--truth", action="store_true", help="keep the synthetic world's land cover (evaluation)"
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress (shown by default: a bar on a terminal, else a line per 10 %%)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="print requests, bytes and time; fetch nothing"
     )
@@ -371,16 +468,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="SeCo-100K/1M folders, SSL4EO-S12 v1 folders, or SSL4EO-S12 v1.1 Zarr zips",
     )
     p.add_argument("data", help="the dataset's folder as downloaded and extracted")
-    p.add_argument("--out", required=True, help="store path")
+    p.add_argument("--out", required=True, help="store path or URL (s3://…, gs://…)")
+    add_storage_options(p)
     p.add_argument(
         "--level", choices=["l1c", "l2a"], default=None, help="processing level (default: DATA's)"
     )
-    p.add_argument("--limit", type=int, default=None, help="import the first N locations only")
+    p.add_argument(
+        "--limit", type=int, default=None, help="import the first N locations only (default: all)"
+    )
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
-    p.add_argument("--scheduler", default=None, help="tcp://host:port of a Dask scheduler")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
+    )
     _dashboard_flag(p)
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_import)
     return parser
 

@@ -12,6 +12,7 @@ __all__ = [
     "OutsideFileError",
     "TooLargeError",
     "AttributeTypeError",
+    "StoreUnreachableError",
 ]
 
 
@@ -56,3 +57,7 @@ class TooLargeError(OutsideFileError):
 class AttributeTypeError(OutsideFileError, StoreError):
     """A store attribute (``stats``, ``config``, ``recipe``, ``imported_from`` …) has the wrong
     type or shape."""
+
+
+class StoreUnreachableError(StoreError, OSError):
+    """The object store holding a store did not answer (endpoint, network, credentials)."""

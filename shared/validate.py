@@ -31,6 +31,7 @@ __all__ = [
     "check_host_port",
     "check_device_name",
     "check_int_list",
+    "check_storage_options",
 ]
 
 _INT64_MAX = 2**63 - 1
@@ -297,3 +298,39 @@ def check_int_list(name: str, text: str) -> tuple[int, ...]:
             raise ConfigValueError(name, f"expected comma-separated integers, got {_shown(text)}")
         out.append(int(item))
     return tuple(out)
+
+
+def check_storage_options(name: str, value: Any) -> dict[str, Any]:
+    """Storage options for an object store: a JSON object (text or a mapping) with text keys,
+    e.g. ``{"key": "…", "secret": "…", "client_kwargs": {"endpoint_url": "http://…"}}``.
+    The values are remembered as secrets (:func:`shared.secrets.remember_secrets`) and never
+    shown in a message.
+
+    Raises:
+        ConfigValueError: not JSON, or not an object with text keys.
+    """
+    import json
+
+    from shared.secrets import remember_secrets
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            where = f"line {e.lineno} column {e.colno}"
+            raise ConfigValueError(
+                name, f"expected a JSON object, e.g. {_STORAGE_EXAMPLE}; not valid JSON at {where}"
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ConfigValueError(
+            name, f"expected a JSON object, e.g. {_STORAGE_EXAMPLE}; got {_type_name(value)}"
+        )
+    bad = [k for k in value if not isinstance(k, str) or not k]
+    if bad:
+        raise ConfigValueError(name, "expected an object whose keys are non-empty text")
+    options = dict(value)
+    remember_secrets(options)
+    return options
+
+
+_STORAGE_EXAMPLE = '{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}'

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tools.record import one_core, record
+from tools.record import add_record_flag, one_core, record, set_recording
 
 __all__ = ["bench_plan", "bench_synthetic", "bench_latency", "bench_earthengine", "bench_bytes"]
 
@@ -282,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("what", choices=["plan", "synthetic", "latency", "earthengine", "bytes"])
     parser.add_argument("--n", type=int, default=None, help="locations (default per benchmark)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats, the median is kept")
+    add_record_flag(parser)
     args = parser.parse_args(argv)
+    set_recording(args.record)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no BLAS threads
     if args.what == "plan":
         figures = bench_plan(n=args.n or 666_667, repeats=args.repeats)

@@ -16,7 +16,7 @@ from typing import Any
 
 from collector.importers.run import ImportConfig, import_dataset
 from collector.importers.testing import write_geotiff_dataset, write_zarr_dataset
-from tools.record import record
+from tools.record import add_record_flag, record, set_recording
 
 __all__ = ["bench_import", "disk_bytes"]
 
@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=64, help="locations per format")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    add_record_flag(parser)
     args = parser.parse_args(argv)
+    set_recording(args.record)
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         for fmt in args.formats.split(","):

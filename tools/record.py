@@ -1,8 +1,10 @@
 """The benchmark record: ``docs/benchmarks.json`` (flat keys) and ``docs/benchmarks.md``.
 
-Every benchmark writes its figures with :func:`record`; the Markdown page is re-rendered from
+Every benchmark hands its figures to :func:`record`; the Markdown page is re-rendered from
 the JSON each time, one section per benchmark, each with its machine, command and date, so
-figures measured on different machines never mix silently.
+figures measured on different machines never mix silently. The tracked ``docs/`` files are
+written only when asked: a benchmark's ``--record`` flag (:func:`add_record_flag`) or an
+explicit ``docs`` folder; otherwise the figures are printed and ``docs/`` is left alone.
 """
 
 from __future__ import annotations
@@ -17,9 +19,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine_description", "one_core", "record", "render"]
+__all__ = [
+    "add_record_flag",
+    "machine_description",
+    "one_core",
+    "record",
+    "render",
+    "set_recording",
+]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+_RECORDING = {"on": False}
+
+
+def add_record_flag(parser: Any) -> None:
+    """The ``--record`` flag every benchmark takes; call :func:`set_recording` with it."""
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures into docs/benchmarks.{md,json} (default: print them only)",
+    )
+
+
+def set_recording(on: bool) -> None:
+    """Whether :func:`record` may write the tracked ``docs/benchmarks.*`` (``--record``)."""
+    _RECORDING["on"] = bool(on)
 
 
 @contextmanager
@@ -70,11 +94,18 @@ def record(
     table: list[tuple[str, str]],
     notes: str = "",
     docs: Path | None = None,
-) -> Path:
-    """Merge one benchmark's ``figures`` (flat keys) into the JSON and re-render the page.
+) -> Path | None:
+    """Merge one benchmark's ``figures`` (flat keys) into the JSON and re-render the page;
+    returns the JSON's path, or None when nothing was written (no ``--record`` and no
+    explicit ``docs``: the rows are printed instead).
 
     ``table`` lists ``(what, value)`` rows shown on the page for this section.
     """
+    if docs is None and not _RECORDING["on"]:
+        for what, value in table:
+            print(f"{what}: {value}")
+        print(f"not recorded: {section} (pass --record to write docs/benchmarks.md)")
+        return None
     root = docs or DOCS
     root.mkdir(parents=True, exist_ok=True)
     path = root / "benchmarks.json"

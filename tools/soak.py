@@ -23,7 +23,7 @@ import numpy as np
 
 from shared.layout.spec import SHARD_ARRAYS
 from shared.store.handle import open_store
-from tools.record import record
+from tools.record import add_record_flag, record, set_recording
 
 
 def _cmd(args: argparse.Namespace, out: Path) -> list[str]:
@@ -81,7 +81,9 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default="datasets/soak")
+    add_record_flag(parser)
     args = parser.parse_args()
+    set_recording(args.record)
     root = Path(args.dir)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)

@@ -24,7 +24,7 @@ import torch
 from shared.cli import OneLineParser, run_command
 from shared.store.reader import StoreReader
 from shared.store.shards import EMPTY
-from tools.record import one_core, record
+from tools.record import add_record_flag, one_core, record, set_recording
 from trainer.data import valid_samples
 
 __all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"]
@@ -383,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--reader-locations", type=int, default=300, help="P2 sample size; 0 skips P2")
     p.add_argument("--bands", default="rgb,all", help="band sets of P1 and P2: rgb, all or both")
-    p.add_argument("--docs", default=None, help="folder of benchmarks.{md,json} (default docs/)")
+    p.add_argument(
+        "--docs",
+        default=None,
+        help="folder of benchmarks.{md,json} to write (default: docs/ with --record, else none)",
+    )
+    add_record_flag(p)
     return p
 
 
@@ -397,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    set_recording(args.record)
     return run_command(
         lambda: _bench(args),
         (UsageError, NotAStoreError, FileNotFoundError),

@@ -7,11 +7,12 @@ Exit codes: 0 success, 1 the run failed, 2 bad input (the message names it).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser, add_storage_options, run_command
 
 __all__ = ["main"]
 
@@ -63,9 +64,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     from trainer.loop import pretrain
 
     cfg = pretrain_config(args)
-    check_against_store(cfg)  # device, arch, bands, size, batch: before anything is allocated
-    result = pretrain(cfg)
-    if result.steps:
+    # device, arch, bands, size, batch: before anything is allocated
+    check_against_store(cfg, storage_options=args.storage_options)
+    result = pretrain(cfg, storage_options=args.storage_options)
+    if result.steps and result.main:  # one summary line per run, not one per rank
         print(
             f"trained steps {result.first_step}..{result.first_step + result.steps} in "
             f"{result.seconds:.0f} s ({result.locations_per_s:.1f} locations/s), last loss "
@@ -99,8 +101,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         bands = resolve_bands(args.bands, band_names("L1C"))
     except ValueError as e:
         raise UsageError(str(e)) from e
+    if args.old_setting is not None:
+        print("note: --protocol is deprecated; use --setting", file=sys.stderr)
+        args.setting = args.old_setting
+    if args.out is None:
+        from trainer.evaluate.run import default_out
+
+        args.out = str(default_out(args.encoder))
     protocols = check_protocols(args.protocols, TASKS[args.task][0])
-    check_evaluation(args.data, args.encoder, args.size, args.device, args.change_steps)
+    check_evaluation(
+        args.data, args.encoder, args.size, args.device, args.change_steps, args.storage_options
+    )
     evaluate(
         args.task,
         args.data,
@@ -114,13 +125,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         multilabel=args.multilabel,
         change_steps=args.change_steps,
         encoder_arch=args.encoder_arch,
-        setting=args.protocol,
+        setting=args.setting,
         epochs=args.epochs,
         rounds=args.bootstrap,
         options={
             "bigearthnet_classes": args.bigearthnet_classes,
             "label_fraction": args.label_fraction,
             "val_cities": args.val_cities,
+            "storage_options": args.storage_options,
         },
     )
     print((Path(args.out) / "results.md").read_text())
@@ -145,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="TOML or JSON table of settings (field names as below, with underscores); "
-        "flags given override it",
+        "flags given override it (default: none)",
     )
     from trainer.config import SETTING_HELP
 
@@ -169,51 +181,79 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar=name.upper(),
                 help=f"{text} (default: {shown})",
             )
+    add_storage_options(p)
     p.set_defaults(func=_pretrain)
     p = sub.add_parser("export", help="encoder weights for timm (safetensors + config.json)")
     p.add_argument(
         "checkpoint",
         help="our checkpoint, an official SeCo .ckpt or a torchgeo/timm ResNet state dict",
     )
-    p.add_argument("--out", required=True)
-    p.add_argument("--arch", default=None, help="timm architecture when it cannot be inferred")
+    p.add_argument("--out", required=True, help="export folder (model.safetensors + config.json)")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help="timm architecture when it cannot be inferred (default: inferred)",
+    )
     p.set_defaults(func=_export)
     from trainer.evaluate.run import TASKS
 
     p = sub.add_parser("evaluate", help="linear probe, kNN, change detection on frozen encoders")
-    p.add_argument("--task", required=True, choices=list(TASKS))
+    p.add_argument(
+        "--task", required=True, choices=list(TASKS), help="the downstream task (required)"
+    )
     p.add_argument("--data", required=True, help="store (synthetic tasks) or dataset folder")
     p.add_argument(
         "--encoder",
         action="append",
         required=True,
         help="checkpoint, export folder, official SeCo .ckpt, state dict, "
-        "imagenet:<arch>[=<file>] or random[:arch]; repeatable",
+        "imagenet:<arch>[=<file>], random[:arch] or random:same (the others' architecture); "
+        "repeatable",
     )
     p.add_argument(
-        "--encoder-arch", default=None, help="timm architecture of state dicts it cannot infer"
+        "--encoder-arch",
+        default=None,
+        help="timm architecture of state dicts it cannot infer (default: inferred)",
     )
-    p.add_argument("--out", required=True)
     p.add_argument(
-        "--protocols", default=None, help="linear,knn,finetune or change (default per task)"
+        "--out",
+        default=None,
+        help="results folder (default: <run>/eval beside the first encoder that is a run's "
+        "checkpoint.pt or export folder, else runs/eval)",
+    )
+    p.add_argument(
+        "--protocols",
+        default=None,
+        help="linear,knn,finetune or change (default: per task, linear,knn or change)",
     )
     p.add_argument("--size", type=int, default=224, help="input side fed to the encoder")
     p.add_argument(
         "--bands", default="rgb", help="bands of random encoders (others bring their own)"
     )
-    p.add_argument("--multilabel", action="store_true", help="land cover as multi-label presence")
+    p.add_argument(
+        "--multilabel",
+        action="store_true",
+        help="land cover as multi-label presence (default: off)",
+    )
     p.add_argument("--change-steps", type=int, default=300, help="decoder training steps")
     p.add_argument(
-        "--protocol",
+        "--setting",
         choices=("default", "paper"),
         default="default",
         help="default: our faster protocols; paper: the official SeCo settings per task",
     )
     p.add_argument(
+        "--protocol",
+        choices=("default", "paper"),
+        default=None,
+        dest="old_setting",
+        help="deprecated spelling of --setting (one letter away from --protocols; default: unset)",
+    )
+    p.add_argument(
         "--epochs", type=int, default=100, help="epochs of the paper protocol's head or decoder"
     )
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals"
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for 95 %% intervals"
     )
     p.add_argument(
         "--bigearthnet-classes", type=int, choices=(19, 43), default=19, help="nomenclature"
@@ -225,10 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of BigEarthNet training labels kept (a fixed subset, e.g. 0.01, 0.1)",
     )
     p.add_argument(
-        "--val-cities", type=int, default=None, help="OSCD train cities held out for validation"
+        "--val-cities",
+        type=int,
+        default=None,
+        help="OSCD train cities held out for validation (default: 3)",
     )
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    p.add_argument("--seed", type=int, default=0, help="seed of random encoders, splits and heads")
+    add_storage_options(p)
     p.set_defaults(func=_evaluate)
     return parser
 

@@ -243,7 +243,11 @@ def check_arch(arch: str) -> str:
     return arch
 
 
-def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
+def check_against_store(
+    cfg: PretrainConfig,
+    check_batch: bool = True,
+    storage_options: dict[str, Any] | None = None,
+) -> None:
     """Cross-field checks of a run against its store and this machine, before anything is
     allocated: the device exists, the architecture is known, the bands are in the store, the
     crop ``size`` fits in the stored patch, ``batch`` is at most the number of usable samples
@@ -260,7 +264,7 @@ def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
     check_device(cfg.device)
     check_arch(cfg.arch)
     check_path("out", cfg.out, "dir-or-new")
-    store = open_store(cfg.store)
+    store = open_store(cfg.store, "r", storage_options)
     spec = store.spec
     try:
         resolve_bands(cfg.bands, spec.bands)
@@ -270,7 +274,7 @@ def check_against_store(cfg: PretrainConfig, check_batch: bool = True) -> None:
         raise ConfigValueError(
             "size", f"{cfg.size} px is larger than the store's {spec.size}-px patches"
         )
-    usable = len(valid_samples(cfg.store)[0]) if check_batch else cfg.batch
+    usable = len(valid_samples(cfg.store, storage_options)[0]) if check_batch else cfg.batch
     if cfg.batch > usable:
         raise ConfigValueError(
             "batch", f"{cfg.batch} is larger than the store's {usable} usable sample(s)"
@@ -302,7 +306,12 @@ def check_protocols(text: str | None, kind: str) -> tuple[str, ...] | None:
 
 
 def check_evaluation(
-    data: str, encoders: list[str], size: int, device: str, change_steps: int
+    data: str,
+    encoders: list[str],
+    size: int,
+    device: str,
+    change_steps: int,
+    storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Checks of an evaluation's settings before any data is read: the device exists, ``size``
     is in range and, for a store, at most its patch size, the encoders and data exist.
@@ -322,12 +331,15 @@ def check_evaluation(
             raise ConfigValueError(
                 "--encoder", f"{spec} does not exist (no checkpoint, weights or export folder)"
             )
-    if not Path(data).exists():
+    from shared.store.location import is_url
+
+    remote = is_url(data)  # a store on object storage
+    if not remote and not Path(data).exists():
         raise ConfigValueError("--data", f"{data} does not exist")
-    if (Path(data) / "zarr.json").is_file():
+    if remote or (Path(data) / "zarr.json").is_file():
         from shared.store.handle import open_store
 
-        patch = open_store(data).spec.size
+        patch = open_store(data, "r", storage_options).spec.size
         if size > patch:
             raise ConfigValueError(
                 "--size", f"{size} px is larger than the store's {patch}-px patches"

@@ -9,6 +9,7 @@ restarts cannot change what a step sees, which makes resuming exact. Batches tra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,8 @@ import torch
 
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
-from shared.store.manifests import live_samples
 from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.summary import live_samples, merged_record
 
 __all__ = ["StepPlan", "BatchSource", "batch_loader", "valid_samples"]
 
@@ -133,12 +134,26 @@ def _read_one_by_one(
     return np.concatenate(parts), keep
 
 
+_VALID: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
+
+
 def valid_samples(
     location: str, storage_options: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, int]:
-    """Indices of the store's usable samples and its number of seasons."""
+    """Indices of the store's usable samples and its number of seasons.
+
+    Refuses a shard with a missing object (:func:`~shared.store.summary.live_samples`). Kept
+    per process while the store's merged summary is unchanged, so a run asks once.
+    """
     store = open_store(location, "r", storage_options)
-    return live_samples(store), store.spec.n_seasons  # refuses a shard with a missing object
+    record = merged_record(store)
+    key = (store.location, json.dumps(record, sort_keys=True)) if record else None
+    if key is not None and key in _VALID:
+        return _VALID[key]
+    out = live_samples(store), store.spec.n_seasons
+    if key is not None:
+        _VALID[key] = out
+    return out
 
 
 def batch_loader(

@@ -34,7 +34,15 @@ from trainer.checkpoint import (
 )
 from trainer.config import PretrainConfig
 from trainer.data import StepPlan, batch_loader, valid_samples
-from trainer.distributed import Dist, ShuffledKeys, setup
+from trainer.distributed import (
+    Dist,
+    DivergenceError,
+    ShuffledKeys,
+    agree_on_step,
+    check_shared_folder,
+    global_mean,
+    setup,
+)
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.runlog import RunLog, write_run_toml
@@ -59,6 +67,8 @@ class RunResult:
     locations_per_s: float
     skipped: int
     model: ContrastiveModel | None = None
+    #: this process is rank 0 (the one that reports the run)
+    main: bool = True
 
 
 def learning_rate(cfg: PretrainConfig, step: int, total: int) -> float:
@@ -75,9 +85,11 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
     return g
 
 
-def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
+def build(
+    cfg: PretrainConfig, d: Dist, storage_options: dict[str, Any] | None = None
+) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
     """The model, band scaling, step plan and total number of steps of a run."""
-    store = open_store(cfg.store)
+    store = open_store(cfg.store, "r", storage_options)
     checked_attrs(store)  # stats, config … of the right types before anything is built
     try:
         bands = resolve_bands(cfg.bands, store.spec.bands)
@@ -86,7 +98,7 @@ def build(cfg: PretrainConfig, d: Dist) -> tuple[ContrastiveModel, BandScaling, 
     if "stats" not in store.attrs:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")
     scaling = BandScaling.from_store(store, bands)
-    samples, store_seasons = valid_samples(cfg.store)
+    samples, store_seasons = valid_samples(cfg.store, storage_options)
     try:
         plan = StepPlan(
             samples,
@@ -122,11 +134,22 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
-    """Train (or resume training) into ``cfg.out``; returns what was done."""
+def pretrain(
+    cfg: PretrainConfig, log: Any = print, storage_options: dict[str, Any] | None = None
+) -> RunResult:
+    """Train (or resume training) into ``cfg.out``; returns what was done.
+
+    ``storage_options``: for a store on object storage (runtime only: never written to the
+    run folder). Under ``torchrun`` every rank must see the same ``cfg.out`` and resumes at
+    the step rank 0 decides (see :mod:`trainer.distributed`).
+    """
     d = setup(cfg.device)
     out = Path(cfg.out)
-    model, scaling, plan, total = build(cfg, d)
+    try:
+        check_shared_folder(out, d)
+    except DivergenceError as e:
+        raise TrainError(str(e)) from None
+    model, scaling, plan, total = build(cfg, d, storage_options)
     cuda = d.device.type == "cuda"
     model.to(d.device)
     if cfg.channels_last and cuda:
@@ -138,10 +161,11 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         weight_decay=cfg.weight_decay,
         **({"fused": True} if cuda else {"foreach": True}),
     )
-    first = _resume(cfg, out, model, optimizer)
+    first = _agreed_resume(cfg, out, model, optimizer, d)
     if first >= total:
-        log(f"{out}: already trained for {total} steps")
-        return RunResult(out, first, 0, float("nan"), 0.0, 0.0, 0, model)
+        if d.main:
+            log(f"{out}: already trained for {total} steps")
+        return RunResult(out, first, 0, float("nan"), 0.0, 0.0, 0, model, d.main)
     encode: Any = model.encoder
     encode_keys: Any = model.momentum_encoder
     if d.active:
@@ -154,7 +178,9 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     encode_keys = shuffle or encode_keys
     augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile)
     workers = min(cfg.workers, available_cpus())
-    loader = batch_loader(cfg.store, cfg.bands, plan, first, total, workers, pin=cuda)
+    loader = batch_loader(
+        cfg.store, cfg.bands, plan, first, total, workers, pin=cuda, storage_options=storage_options
+    )
     run_log = RunLog(out, d.main, first)
     if d.main:
         resolved = {"lr": cfg.base_lr, "steps": total}
@@ -167,7 +193,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         )
     bar = tqdm(total=total, initial=first, unit="step", disable=not (cfg.progress and d.main))
     start = time.perf_counter()
-    seen = skipped = 0
+    seen = skipped = skipped_all = 0
     last_loss = float("nan")
     saved = first  # the step the checkpoint on disk holds
     # first step whose loss was not finite, kept on the device (-1: none): checking it costs
@@ -204,8 +230,14 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
         checkpointing = done % cfg.checkpoint_every == 0 or done == total
         if logging or checkpointing:  # the same steps in every process
             _stop_if_nonfinite(nonfinite_at, d, out, saved)
-        if logging:
-            last_loss = float(loss)
+        if logging:  # the loss over every rank's batch, not this rank's alone
+            mean = global_mean(
+                d,
+                {"loss": float(loss), "skipped": float(skipped)}
+                | {k: float(v) for k, v in parts.items()},
+            )
+            last_loss = mean.pop("loss")
+            skipped_all = round(mean.pop("skipped") * d.world)
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{last_loss:.3f}", loc_s=f"{rate:.1f}", refresh=False)
             run_log.write(
@@ -215,8 +247,8 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
                     "loss": last_loss,
                     "lr": lr,
                     "locations_per_s": rate,
-                    "skipped": skipped,
-                    **{k: float(v) for k, v in parts.items()},
+                    "skipped": skipped_all,
+                    **mean,
                 }
             )
         if checkpointing and d.main:
@@ -231,7 +263,15 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> RunResult:
     run_log.close()
     seconds = time.perf_counter() - start
     return RunResult(
-        out, first, total - first, last_loss, seconds, seen / max(seconds, 1e-9), skipped, model
+        out,
+        first,
+        total - first,
+        last_loss,
+        seconds,
+        seen / max(seconds, 1e-9),
+        skipped_all,  # over every rank, as of the last step (always logged)
+        model,
+        d.main,
     )
 
 
@@ -270,6 +310,27 @@ def _state(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
     }
+
+
+def _agreed_resume(
+    cfg: PretrainConfig,
+    out: Path,
+    model: ContrastiveModel,
+    optimizer: torch.optim.Optimizer,
+    d: Dist,
+) -> int:
+    """The step to resume from, the same on every rank: each rank loads the checkpoint of the
+    shared run folder, rank 0's step decides, and a rank that found another step or none
+    stops the run on every rank (one line, before any step is trained)."""
+    step, problem = 0, ""
+    try:
+        step = _resume(cfg, out, model, optimizer)
+    except TrainError as e:
+        problem = str(e)
+    try:
+        return agree_on_step(d, step, problem)
+    except DivergenceError as e:
+        raise TrainError(str(e)) from None
 
 
 def _resume(

@@ -25,7 +25,15 @@ import torch
 
 from trainer.config import PretrainConfig
 
-__all__ = ["RunLog", "RUN_TOML", "LOG_CSV", "run_toml", "write_run_toml", "view_grid"]
+__all__ = [
+    "RunLog",
+    "RUN_TOML",
+    "LOG_CSV",
+    "plot_losses",
+    "run_toml",
+    "write_run_toml",
+    "view_grid",
+]
 
 RUN_TOML = "run.toml"
 LOG_CSV = "log.csv"
@@ -97,10 +105,79 @@ def view_grid(
     channels = _display_channels(bands)
     names = list(views)
     rows = min(n, next(iter(views.values())).shape[0])
-    tiles = [
-        views[k][i, channels].detach().float().clamp(0, 1).cpu() for i in range(rows) for k in names
-    ]
-    return make_grid(torch.stack(tiles), nrow=len(names), padding=2, pad_value=1.0)
+    tiles = torch.stack(
+        [
+            views[k][i, channels].detach().float().clamp(0, 1).cpu()
+            for i in range(rows)
+            for k in names
+        ]
+    )
+    tiles = _stretch(tiles)
+    grid = make_grid(tiles, nrow=len(names), padding=2, pad_value=1.0)
+    return _with_header(grid, names, tiles.shape[-1] + 2)
+
+
+def _stretch(tiles: torch.Tensor) -> torch.Tensor:
+    """Display contrast: each channel from its 1st to 99th percentile over all tiles to [0, 1]
+    (the training views are in [0, 1] after the store's 2–98 % stretch, which leaves most
+    land dark), so that the grid is readable."""
+    flat = tiles.transpose(0, 1).reshape(tiles.shape[1], -1)
+    low = torch.quantile(flat, 0.01, dim=1).view(1, -1, 1, 1)
+    high = torch.quantile(flat, 0.99, dim=1).view(1, -1, 1, 1)
+    return ((tiles - low) / (high - low).clamp_min(1e-6)).clamp(0, 1)
+
+
+def _with_header(grid: torch.Tensor, names: list[str], column: int) -> torch.Tensor:
+    """``grid`` under a white strip naming each column (``q``, ``k0``, ``k1``, ``k2``)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    height = 14
+    _, h, w = grid.shape
+    canvas = Image.new("RGB", (w, h + height), "white")
+    image = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    canvas.paste(Image.fromarray(image), (0, height))
+    draw = ImageDraw.Draw(canvas)
+    for j, name in enumerate(names):
+        draw.text((j * column + column // 2 - 3 * len(name), 1), name, fill=(0, 0, 0))
+    out = torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255.0)
+    return out.permute(2, 0, 1).contiguous()
+
+
+def plot_losses(folder: Path) -> Path | None:
+    """``loss.png`` in the run folder from its ``log.csv``: the total loss and each subspace's
+    loss against the step; None when the log holds no step yet."""
+    import pandas as pd
+
+    path = folder / LOG_CSV
+    if not path.exists():
+        return None
+    log = pd.read_csv(path)
+    log = log[pd.to_numeric(log.get("loss"), errors="coerce").notna()]
+    if log.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for key, style in (("loss", "-"), ("loss0", ":"), ("loss1", ":"), ("loss2", ":")):
+        values = pd.to_numeric(log.get(key), errors="coerce")
+        if values is not None and values.notna().any():
+            ax.plot(log["step"], values, style, label=key, linewidth=1.4 if key == "loss" else 1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("contrastive loss")
+    ax.set_title(f"pre-training loss: {folder.name}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = folder / "loss.png"
+    tmp = folder / "loss.png.tmp"
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
 
 
 def _trim_csv(path: Path, fields: tuple[str, ...], last_step: int) -> None:
@@ -144,6 +221,7 @@ class RunLog:
     def __init__(self, out: Path, enabled: bool, first_step: int = 0) -> None:
         """Open the logs of the run in ``out`` that (re)starts after step ``first_step``."""
         self.enabled = enabled
+        self.out = out
         if not enabled:
             return
         from torch.utils.tensorboard import SummaryWriter
@@ -186,6 +264,11 @@ class RunLog:
                 self.writer.add_scalar(f"pretrain/{k}", v, row["step"])
 
     def close(self) -> None:
+        """Close the logs and draw ``loss.png`` (:func:`plot_losses`) in the run folder."""
         if self.enabled:
             self.writer.close()
             self.file.close()
+            try:
+                plot_losses(self.out)
+            except (OSError, ValueError, KeyError) as e:  # a picture never fails a run
+                print(f"warning: loss.png not drawn: {e}")

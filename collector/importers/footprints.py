@@ -10,15 +10,13 @@ cities, but the source does not record which).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import numpy as np
 from shapely.geometry import Polygon
 
-from collector.run.ledger import Ledger
-from shared.access.view import sample_mask
-from shared.store.handle import Store
-
-__all__ = ["import_ledger", "footprint"]
+__all__ = ["import_places", "footprint"]
 
 
 def footprint(epsg: int, transform: np.ndarray, size: int) -> Polygon:
@@ -34,33 +32,35 @@ def footprint(epsg: int, transform: np.ndarray, size: int) -> Polygon:
     return Polygon(zip(np.asarray(x), np.asarray(y), strict=True))
 
 
-def import_ledger(store: Store, created: bool) -> Ledger:
-    """A :class:`~collector.run.ledger.Ledger` over ``store`` whose plan holds its live samples."""
-    from scipy.spatial import cKDTree
+def import_places(
+    size: int,
+) -> Callable[[np.ndarray, dict[str, np.ndarray]], gpd.GeoDataFrame]:
+    """The places finalize indexes an import by: from the live samples' columns (``epsg``,
+    ``transform``, ``lon``, ``lat``, ``candidate_id``), each sample's footprint and nearest
+    city."""
 
-    from collector.plan.cities import load_cities, unit_vectors
+    def places(live: np.ndarray, columns: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+        from scipy.spatial import cKDTree
 
-    spec = store.spec
-    live = np.flatnonzero(
-        sample_mask(
-            store.done_shards(), np.asarray(store.array("valid")[:], bool), spec.shard_samples
+        from collector.plan.cities import load_cities, unit_vectors
+
+        lon, lat = columns["lon"], columns["lat"]
+        epsg, transform = columns["epsg"], columns["transform"]
+        city = country = np.array([], dtype=object)
+        if live.size:
+            cities = load_cities()
+            tree = cKDTree(unit_vectors(cities["lon"].to_numpy(), cities["lat"].to_numpy()))
+            _, nearest = tree.query(unit_vectors(lon, lat))
+            city = cities["name"].to_numpy()[nearest]
+            country = cities["country"].to_numpy()[nearest]
+        return gpd.GeoDataFrame(
+            {
+                "candidate_id": np.asarray(columns["candidate_id"], np.int64),
+                "city": city,
+                "country": country,
+            },
+            geometry=[footprint(int(e), t, size) for e, t in zip(epsg, transform, strict=True)],
+            crs="EPSG:4326",
         )
-    )
-    lon = np.asarray(store.array("lon")[:])[live]
-    lat = np.asarray(store.array("lat")[:])[live]
-    epsg = np.asarray(store.array("epsg")[:])[live]
-    transform = np.asarray(store.array("transform")[:])[live]
-    cand = np.asarray(store.array("candidate_id")[:])[live]
-    city = country = np.array([], dtype=object)
-    if live.size:
-        cities = load_cities()
-        tree = cKDTree(unit_vectors(cities["lon"].to_numpy(), cities["lat"].to_numpy()))
-        _, nearest = tree.query(unit_vectors(lon, lat))
-        city = cities["name"].to_numpy()[nearest]
-        country = cities["country"].to_numpy()[nearest]
-    plan = gpd.GeoDataFrame(
-        {"candidate_id": cand.astype(np.int64), "city": city, "country": country},
-        geometry=[footprint(int(e), t, spec.size) for e, t in zip(epsg, transform, strict=True)],
-        crs="EPSG:4326",
-    )
-    return Ledger(store, plan, created)
+
+    return places

@@ -58,29 +58,35 @@ def preflight(importer: Importer, refs: Sequence[LocationRef], data: Any) -> Non
         )
 
 
-def drop_duplicates(store: Any, log: Any = print) -> int:
+def reason_kind(reason: str) -> str:
+    """``"bad input: 000123/…/B4.tif: unreadable (TIFF…)"`` → ``"unreadable"``: the problem
+    without the location and the details, for counts by reason."""
+    import re
+
+    text = reason.removeprefix("bad input: ")
+    return re.sub(r"\s*\(.*\)$", "", text.split(": ", 1)[-1] if ": " in text else text)[:60]
+
+
+def drop_duplicates(store: Any, log: Any = print) -> dict[int, int]:
     """Apply the duplicate rule to a store whose shards are all written: every live sample
     whose (lon, lat) repeats an earlier live sample's is emptied (its shard rewritten with the
-    slot reset, the shard's report listing it). Returns how many were dropped.
+    slot reset, the shard's report listing it). Returns ``{shard: samples dropped}``.
 
     A shard is marked not done before it is rewritten, so a crash in between leaves it to be
     imported again by a rerun (which then drops the duplicate again)."""
     from collector.run.ledger import read_report, write_report
-    from shared.access.view import sample_mask
-    from shared.store.writer import read_shard, reset_slots, write_shard
+    from collector.run.report import ShardReport
+    from shared.store.summary import sample_columns
+    from shared.store.writer import clear_shard_marker, read_shard, reset_slots, write_shard
 
     spec = store.spec
-    valid = np.asarray(store.array("valid")[:], bool)
-    live = np.flatnonzero(sample_mask(store.done_shards(), valid, spec.shard_samples))
-    if live.size < 2:
-        return 0
-    lon = np.asarray(store.array("lon")[:])[live]
-    lat = np.asarray(store.array("lat")[:])[live]
+    live, cols = sample_columns(store, ("lon", "lat"))
+    if len(live) < 2:
+        return {}
     first: dict[tuple[float, float], int] = {}
     drops: dict[int, list[tuple[int, int]]] = {}
-    for sample, key in zip(
-        live.tolist(), zip(lon.tolist(), lat.tolist(), strict=True), strict=True
-    ):
+    keys = zip(np.asarray(cols["lon"]).tolist(), np.asarray(cols["lat"]).tolist(), strict=True)
+    for sample, key in zip(np.asarray(live).tolist(), keys, strict=True):
         if key in first:
             drops.setdefault(sample // spec.shard_samples, []).append((sample, first[key]))
         else:
@@ -89,15 +95,17 @@ def drop_duplicates(store: Any, log: Any = print) -> int:
         data = read_shard(store, shard)
         slots = [s - shard * spec.shard_samples for s, _ in pairs]
         reset_slots(data, spec, shard, slots)
-        report = read_report(store, shard) or {"shard": shard, "rejected": []}
+        report = read_report(store, shard) or ShardReport(shard)
         for (sample, kept), slot in zip(pairs, slots, strict=True):
             reason = f"sample {sample}: duplicate location (same lon/lat as sample {kept})"
-            report.setdefault("rejected", []).append(rejection(sample, slot, reason))
-        report["filled"] = int(np.asarray(data.valid, bool).sum())
-        store.array("shard_done")[shard] = 0
+            report.rejected.append(rejection(sample, slot, reason))
+            kind = reason_kind(reason)
+            report.inputs_rejected[kind] = report.inputs_rejected.get(kind, 0) + 1
+        report.filled = int(np.asarray(data.valid, bool).sum())
+        clear_shard_marker(store, shard)
         write_report(store, shard, report)
         write_shard(store, shard, data)
     n = sum(len(p) for p in drops.values())
     if n:
         log(f"skipped {n} duplicate location(s) (same lon/lat as an earlier one; see report.json)")
-    return n
+    return {shard: len(p) for shard, p in drops.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ import numpy as np
 
 from collector.importers import make_importer
 from collector.importers.base import BadInputError, DataError, Importer, LocationRef
-from collector.importers.quarantine import drop_duplicates, preflight, rejection
-from collector.run.ledger import StoreLock, write_report
+from collector.importers.quarantine import drop_duplicates, preflight, reason_kind, rejection
+from collector.run.ledger import StoreLock, open_or_create, write_report
+from collector.run.report import ShardReport
 from shared.errors import StoreMismatchError
 from shared.layout.spec import StoreSpec
 from shared.outside import safe_text
-from shared.store.handle import Store, create_store, is_half_created, open_store, store_exists
+from shared.store.handle import Store, create_store, open_store
 from shared.validate import check_host_port, check_scheduler_address
 
 __all__ = ["ImportConfig", "ImportJob", "ImportResult", "import_dataset", "import_shard"]
@@ -138,39 +140,40 @@ def open_import_store(
         StoreMismatchError: ``out`` holds something else (another store, another import).
     """
     identity = _identity(importer, cfg, refs)
-    half = is_half_created(out, cfg.storage_options)
-    if store_exists(out, cfg.storage_options) and not half:
-        store = open_store(out, "r+", cfg.storage_options)
-        had = store.attrs.get("config", {})
+
+    def differences(had: dict[str, Any]) -> str | None:
         diffs = [k for k in sorted(set(had) | set(identity)) if had.get(k) != identity.get(k)]
-        if diffs:
-            raise StoreMismatchError(
-                f"{out} holds another collection or import (differs in {', '.join(diffs)}): "
-                "rerun with the same FORMAT, DATA, --level and --limit to resume, or choose another --out"
-            )
-        return store, False
-    path = Path(out)
-    occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
-    if "://" not in out and occupied and not half:
-        raise StoreMismatchError(f"--out {out} exists and is not a store; choose another path")
-    provenance = {
-        **importer.provenance(),
-        "folder": data.name,
-        "locations_listed": len(refs),
-        "skipped_files": list(getattr(importer, "skipped", [])),
-    }
-    store = create_store(
-        out,
-        _spec(importer, len(refs), cfg.shard_samples),
-        source=importer.name,
-        synthetic=False,
-        config=identity,
-        storage_options=cfg.storage_options,
-        overwrite=half,
-        extra_attrs={"imported_from": provenance},
-    )
-    _put_inventory(store, refs, data)
-    return store, True
+        if not diffs:
+            return None
+        return (
+            f"{out} holds another collection or import (differs in {', '.join(diffs)}): "
+            "rerun with the same FORMAT, DATA, --level and --limit to resume, or choose another --out"
+        )
+
+    def create(overwrite: bool) -> Store:
+        provenance = {
+            **importer.provenance(),
+            "folder": data.name,
+            "locations_listed": len(refs),
+            "skipped_files": list(getattr(importer, "skipped", [])),
+        }
+        store = create_store(
+            out,
+            _spec(importer, len(refs), cfg.shard_samples),
+            source=importer.name,
+            synthetic=False,
+            config=identity,
+            storage_options=cfg.storage_options,
+            overwrite=overwrite,
+            extra_attrs={"imported_from": provenance},
+        )
+        _put_inventory(store, refs, data)
+        return store
+
+    try:
+        return open_or_create(out, identity, cfg.storage_options, differences, create)
+    except StoreMismatchError as e:
+        raise StoreMismatchError(str(e).replace("OUT ", "--out ", 1)) from None
 
 
 def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
@@ -178,8 +181,6 @@ def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
     import io
 
     import pandas as pd
-
-    from shared.store.location import put_bytes
 
     frame = pd.DataFrame(
         {
@@ -190,18 +191,17 @@ def _put_inventory(store: Store, refs: list[LocationRef], data: Path) -> None:
     )
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
-    put_bytes(store.group.store, INVENTORY_FILE, buf.getvalue())
+    store.write_object(INVENTORY_FILE, buf.getvalue())
 
 
-def import_shard(job: ImportJob) -> dict[str, Any]:
+def import_shard(job: ImportJob) -> ShardReport:
     """Read one shard's locations and write the shard whole; a done shard is left alone."""
     from shared.store.writer import empty_shard, write_shard
 
     start = time.perf_counter()
     store = open_store(job.location, "r+", job.storage_options)
-    empty = {"shard": job.shard, "filled": 0, "slots": 0, "tried": 0, "rejected": []}
-    if store.done_shards()[job.shard]:
-        return {**empty, **_zero_counts(), "skipped": True}
+    if store.shard_done(job.shard):
+        return ShardReport(job.shard, skipped=True)
     importer = make_importer(job.format, job.level)
     spec = store.spec
     data = empty_shard(spec, job.shard)
@@ -230,62 +230,18 @@ def import_shard(job: ImportJob) -> dict[str, Any]:
             candidate_id=sample,
             **values,
         )
-    report = {
-        "shard": job.shard,
-        "slots": data.n_slots,
-        "filled": int(data.valid.sum()),
-        "tried": data.n_slots,
-        "rejected": rejected,
-        **_zero_counts(),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    report = ShardReport(
+        shard=job.shard,
+        slots=data.n_slots,
+        filled=int(data.valid.sum()),
+        tried=data.n_slots,
+        rejected=rejected,
+        inputs_rejected=dict(Counter(reason_kind(r["reason"]) for r in rejected)),
+        seconds=round(time.perf_counter() - start, 3),
+    )
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
     write_shard(store, job.shard, data)
     return report
-
-
-def _zero_counts() -> dict[str, int]:
-    """The network counters a collection's shard report carries; an import makes no requests."""
-    keys = ("requests", "retries", "transient_errors", "permanent_errors", "retries_exhausted")
-    return dict.fromkeys(keys, 0)
-
-
-def _run(
-    cfg: ImportConfig, jobs: list[ImportJob], total: int, log: Any
-) -> tuple[int, int, float, float]:
-    from distributed import as_completed
-    from tqdm import tqdm
-
-    from collector.run.engine import CollectError, dask_client
-
-    imported = skipped = 0
-    failures: list[str] = []
-    with dask_client(cfg, len(jobs), log) as client:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        log(f"dask: {n_workers} worker(s), dashboard {client.dashboard_link}")
-        futures = client.map(
-            import_shard, jobs, key=[f"import-{j.shard}-{os.getpid()}" for j in jobs], pure=False
-        )
-        bar = tqdm(total=total, unit="loc", desc="import", disable=not cfg.progress, smoothing=0.1)
-        start, cpu = time.perf_counter(), time.process_time()
-        for future in as_completed(futures):
-            try:
-                report = future.result()
-            except Exception as e:  # a task crashed: keep going, report, resume later
-                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-                continue
-            imported += report["filled"]
-            skipped += len(report["rejected"])
-            bar.update(report["slots"])
-            bar.set_postfix(skipped=skipped, refresh=False)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        bar.close()
-    if failures:
-        raise CollectError(
-            f"{len(failures)} of {len(jobs)} shard task(s) failed (first: {failures[0]}); "
-            "rerun the same command to resume"
-        )
-    return imported, skipped, seconds, cpu
 
 
 def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResult:
@@ -295,9 +251,11 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
         DataError: DATA missing, empty or of another format (a usage error).
         StoreMismatchError: ``out`` holds something else.
     """
-    from collector.importers.footprints import import_ledger
+    from collector.importers.footprints import import_places
+    from collector.run.engine import RunTotals, run_shard_tasks
     from collector.run.finalize import finalize
     from shared.publish.card import write_card
+    from shared.store.summary import drop_record
 
     data = Path(cfg.data)
     if not data.exists():
@@ -319,27 +277,44 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
         )
         if lock.removed:
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
-        imported = skipped = 0
-        seconds = cpu = 0.0
+        totals = RunTotals()
         if pending:
-            jobs = []
-            for shard in pending:
-                sl = spec.shard_slice(shard)
-                jobs.append(
-                    ImportJob(
-                        store.location,
-                        shard,
-                        importer.name,
-                        importer.level,
-                        tuple(refs[sl]),
-                        sl.start,
-                        dict(cfg.storage_options),
+            drop_record(store, pending)  # until finalize merges them again
+
+            def jobs(_n_workers: int) -> list[ImportJob]:
+                out_jobs = []
+                for shard in pending:
+                    sl = spec.shard_slice(shard)
+                    out_jobs.append(
+                        ImportJob(
+                            store.location,
+                            shard,
+                            importer.name,
+                            importer.level,
+                            tuple(refs[sl]),
+                            sl.start,
+                            dict(cfg.storage_options),
+                        )
                     )
-                )
-            total = sum(len(j.refs) for j in jobs)
-            imported, skipped, seconds, cpu = _run(cfg, jobs, total, log)
-        duplicates = drop_duplicates(store, log)
-        imported, skipped = imported - duplicates, skipped + duplicates
-        summary = finalize(import_ledger(store, created), log)
+                return out_jobs
+
+            slots = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in pending)
+            totals = run_shard_tasks(
+                cfg, import_shard, jobs, len(pending), slots, log, "import", cfg.progress
+            )
+        duplicates = drop_duplicates(store, log)  # the duplicate rule; rewrites those shards
+        totals.filled -= sum(duplicates.values())
+        totals.rejected += sum(duplicates.values())
+        changed = totals.written | set(duplicates)
+        summary = finalize(store, log, changed=changed, plan=import_places(spec.size))
         write_card(store.location, cfg.storage_options)
-    return ImportResult(out, created, len(pending), imported, skipped, seconds, summary, cpu)
+    return ImportResult(
+        out,
+        created,
+        len(pending),
+        totals.filled,
+        totals.rejected,
+        totals.seconds,
+        summary,
+        totals.cpu_seconds,
+    )

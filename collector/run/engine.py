@@ -11,27 +11,52 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from collector.config import CollectConfig
 from collector.run.choose import ChoiceRules
-from collector.run.fill import GIVE_UP_AFTER, SourceUnreachableError
+from collector.run.fill import GIVE_UP_AFTER, NetworkUnreachableError, SourceUnreachableError
 from collector.run.jobs import ShardJob, run_shard
 from collector.run.ledger import Ledger, StoreLock, open_ledger
-from collector.sources import preflight
+from collector.run.report import ShardReport
+from collector.sources import preflight, probe
+from collector.sources.base import UnreachableError
 from collector.sources.retry import RetryPolicy
+from shared.store.handle import Store
+from shared.store.summary import drop_record
 
-__all__ = ["CollectError", "CollectResult", "collect", "dask_client", "dashboard_address"]
+__all__ = [
+    "CollectError",
+    "CollectError",
+    "UnreachableRunError",
+    "CollectResult",
+    "RunTotals",
+    "collect",
+    "dask_client",
+    "dashboard_address",
+    "run_shard_tasks",
+]
 
 Log = Callable[[str], None]
 
 
 class CollectError(RuntimeError):
     """Some shards could not be written; rerunning the same command resumes."""
+
+
+class UnreachableRunError(CollectError):
+    """The source could not be reached; nothing more was tried. ``network``: its service
+    cannot be reached at all (name resolution, refused connection), not merely failing."""
+
+    def __init__(self, message: str, network: bool = True) -> None:
+        super().__init__(message)
+        self.network = network
 
 
 @dataclass
@@ -74,14 +99,15 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
             client.close()
         return
     workers = cfg.workers or max(1, min(os.cpu_count() or 1, n_tasks))
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=int(cfg.runtime("tasks_per_worker")),
-        processes=cfg.scheduler != "threads",
-        dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
-        # still open the scheduler's HTTP server, on every interface: never pass it)
-        silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
-    )
+    with _workers_ignore_interrupts():
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=int(cfg.runtime("tasks_per_worker")),
+            processes=cfg.scheduler != "threads",
+            dashboard_address=cfg.dashboard,  # 127.0.0.1:0 unless asked otherwise (None would
+            # still open the scheduler's HTTP server, on every interface: never pass it)
+            silence_logs=logging.CRITICAL,  # shutdown races log tracebacks that mean nothing
+        )
     address = dashboard_address(cluster)
     log(f"dask: dashboard {address}" if address else "dask: no dashboard")
     client = Client(cluster)
@@ -90,6 +116,26 @@ def dask_client(cfg: ClusterSettings, n_tasks: int, log: Log) -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+@contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Start a local cluster's processes with Ctrl-C (SIGINT) ignored: the disposition is
+    inherited by the spawned workers, so Ctrl-C never prints their start-up or shutdown
+    tracebacks; this process handles it again once the cluster is up (and then closes the
+    workers itself). A Ctrl-C during these seconds of start-up is ignored. Outside the main
+    thread this does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def dashboard_address(cluster: Any) -> str | None:
@@ -107,14 +153,16 @@ def dashboard_address(cluster: Any) -> str | None:
 
 
 def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int) -> list[ShardJob]:
+    """One job per shard, built in one pass over the plan."""
     rules = ChoiceRules(cfg.clear_threshold, cfg.granule_cloud_max)
     policy = RetryPolicy(cfg.max_attempts, cfg.backoff_s, cfg.backoff_max_s)
     rate = cfg.runtime("max_requests_per_s")
+    rows = ledger.shard_rows(shards)
     return [
         ShardJob(
             location=ledger.store.location,
             shard=shard,
-            candidates=tuple(ledger.candidates(shard)),
+            rows=rows[shard],
             source=cfg.source,
             collection=cfg.collection,
             bands=cfg.band_list(),
@@ -132,76 +180,140 @@ def _jobs(cfg: CollectConfig, ledger: Ledger, shards: list[int], n_workers: int)
     ]
 
 
-def _unreachable(what: str) -> CollectError:
-    return CollectError(
+def _unreachable(what: str, network: bool = False) -> CollectError:
+    return UnreachableRunError(
         f"source unreachable: {what.splitlines()[0] if what else ''}; nothing more was tried; "
-        "check the source and rerun the same command"
+        "check the source and rerun the same command",
+        network,
     )
 
 
-def _failure_streak(streak: int, report: dict[str, Any]) -> int:
+def _failure_streak(streak: int, report: ShardReport) -> int:
     """Candidates failing for source reasons in a row, over shard reports in arrival order."""
-    tried = report.get("tried", 0)
-    failed = sum(1 for r in report.get("rejected", []) if r.get("outcome") == "failed")
-    if tried and failed == tried:
+    failed = report.failed
+    if report.tried and failed == report.tried:
         return streak + failed
     return 0
 
 
-def _run_shards(
-    cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log
-) -> tuple[int, int, int, int, float]:
-    from distributed import as_completed
-    from tqdm import tqdm
+@dataclass
+class RunTotals:
+    """Sums over the shard reports of one run."""
 
-    spec = ledger.store.spec
-    total = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
-    filled = rejected = retries = requests = waiting = streak = 0
+    shards: int = 0
+    filled: int = 0
+    rejected: int = 0
+    retries: int = 0
+    requests: int = 0
+    waiting: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    written: set[int] = field(default_factory=set)
+
+    def add(self, report: ShardReport) -> None:
+        self.shards += 1
+        self.filled += report.filled
+        self.rejected += len(report.rejected)
+        self.retries += report.retries
+        self.requests += report.requests
+        self.waiting += len((report.pending or {}).get("slots", []))
+        if not report.skipped:
+            self.written.add(report.shard)
+
+
+class _Job(Protocol):
+    @property
+    def shard(self) -> int: ...
+
+
+def run_shard_tasks(
+    cfg: ClusterSettings,
+    task: Callable[[Any], ShardReport],
+    make_jobs: Callable[[int], Sequence[_Job]],
+    n_tasks: int,
+    slots: int,
+    log: Log,
+    desc: str = "collect",
+    progress: bool = True,
+) -> RunTotals:
+    """Run ``task`` over the jobs (``make_jobs(n_workers)``), one Dask task per shard, on
+    the client :func:`dask_client` gives: the one shard-task loop of collect and import.
+
+    A task that crashes is counted and the others go on; the source being unreachable (one
+    task's :class:`SourceUnreachableError`, or too many candidates in a row failing for
+    source reasons across shards) cancels the rest.
+
+    Raises:
+        CollectError: some tasks failed (rerun to resume), or the source is unreachable.
+    """
+    from distributed import as_completed
+
+    from shared.progress import progress as progress_bar
+
+    totals = RunTotals()
+    streak = 0
     failures: list[str] = []
-    with dask_client(cfg, len(shards), log) as client:
+    n = 0
+    with dask_client(cfg, max(1, n_tasks), log) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         log(f"dask: {n_workers} worker(s)")
-        jobs = _jobs(cfg, ledger, shards, n_workers)
+        jobs = list(make_jobs(n_workers))
+        n = len(jobs)
         futures = client.map(
-            run_shard, jobs, key=[f"shard-{j.shard}-{os.getpid()}" for j in jobs], pure=False
+            task, jobs, key=[f"{desc}-{j.shard}-{os.getpid()}" for j in jobs], pure=False
         )
-        bar = tqdm(total=total, unit="loc", desc="collect", disable=not cfg.progress, smoothing=0.1)
-        start = time.perf_counter()
-        for future in as_completed(futures):
-            try:
-                report = future.result()
-            except SourceUnreachableError as e:  # no point trying the rest of the plan
-                client.cancel(futures)
-                bar.close()
-                raise _unreachable(str(e)) from None
-            except Exception as e:  # a task crashed: keep going, report, resume later
-                failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-                continue
-            streak = _failure_streak(streak, report)
-            if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed at the source
-                client.cancel(futures)
-                bar.close()
-                last = report["rejected"][-1].get("reason", "")
-                raise _unreachable(
-                    f"{streak} candidates in a row failed for source reasons (last: {last})"
-                )
-            waiting += len((report.get("pending") or {}).get("slots", []))
-            filled += report["filled"]
-            rejected += len(report["rejected"])
-            retries += report["retries"]
-            requests += report["requests"]
-            bar.update(report["slots"])
-            bar.set_postfix(rejected=rejected, retried=retries, refresh=False)
-        seconds = time.perf_counter() - start
-        bar.close()
+        bar = progress_bar(slots, desc, "loc", enabled=progress)  # off a terminal: lines
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            for future in as_completed(futures):
+                try:
+                    report = future.result()
+                except SourceUnreachableError as e:  # no point trying the rest of the plan
+                    client.cancel(futures)
+                    raise _unreachable(str(e), isinstance(e, NetworkUnreachableError)) from None
+                except Exception as e:  # a task crashed: keep going, report, resume later
+                    failures.append(
+                        f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    )
+                    continue
+                streak = _failure_streak(streak, report)
+                if streak >= GIVE_UP_AFTER:  # across shards: every candidate failed
+                    client.cancel(futures)
+                    last = report.rejected[-1].get("reason", "")
+                    raise _unreachable(
+                        f"{streak} candidates in a row failed for source reasons (last: {last})"
+                    )
+                totals.add(report)
+                bar.update(report.slots)
+                bar.set_postfix(rejected=totals.rejected, retried=totals.retries, refresh=False)
+        finally:
+            bar.close()
+        totals.seconds = time.perf_counter() - start
+        totals.cpu_seconds = time.process_time() - cpu
     if failures:
         raise CollectError(
-            f"{len(failures)} of {len(shards)} shard task(s) failed (first: {failures[0]}); "
+            f"{len(failures)} of {n} shard task(s) failed (first: {failures[0]}); "
             "rerun the same command to resume"
         )
-    if waiting:
-        raise CollectError(f"{waiting} slots unfilled after source errors; rerun to retry")
-    return filled, rejected, retries, requests, seconds
+    return totals
+
+
+def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log) -> RunTotals:
+    spec = ledger.store.spec
+    slots = sum(spec.shard_slice(s).stop - spec.shard_slice(s).start for s in shards)
+    totals = run_shard_tasks(
+        cfg,
+        run_shard,
+        lambda n_workers: _jobs(cfg, ledger, shards, n_workers),
+        len(shards),
+        slots,
+        log,
+        "collect",
+        cfg.progress,
+    )
+    if totals.waiting:
+        raise CollectError(f"{totals.waiting} slots unfilled after source errors; rerun to retry")
+    return totals
 
 
 def _unmark_damaged(ledger: Ledger, log: Log) -> None:
@@ -225,13 +337,15 @@ def _unmark_damaged(ledger: Ledger, log: Log) -> None:
         log("repair: no damaged shard found")
 
 
-def _refuse_damage(ledger: Ledger) -> None:
+def _refuse_damage(store: Store) -> None:
     """Finished shards with a missing object or manifest are not finalized over."""
-    from shared.store.manifests import damage_message, missing_objects
+    from shared.store.manifests import DamagedShardError
+    from shared.store.summary import live_samples
 
-    damage = missing_objects(ledger.store)
-    if damage:
-        raise CollectError(damage_message(ledger.store, damage))
+    try:
+        live_samples(store)
+    except DamagedShardError as e:
+        raise CollectError(str(e)) from None
 
 
 def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False) -> CollectResult:
@@ -242,11 +356,44 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
     Raises:
         CollectError: shard tasks failed, the source was unreachable, or slots wait for a
             retry after source errors (the store is then not finished; rerun to resume).
+        UnreachableRunError: the source cannot be reached (its host name does not resolve,
+            the connection is refused), found before anything is written where it can be; a
+            store this run created and could not fill is removed.
     """
+    preflight(cfg.source, cfg.source_options)
+    try:
+        probe(cfg.source, cfg.source_options)
+    except UnreachableError as e:
+        raise UnreachableRunError(f"source unreachable: {e}; nothing was written") from None
+    local = None if "://" in out else Path(out)
+    existed = local is None or local.exists()
+    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    try:
+        return _collect(cfg, ledger, out, log, repair)
+    except UnreachableRunError as e:
+        if existed or not _untouched(ledger):
+            raise
+        if local is None or not e.network:  # say how, keep what the failures tell
+            raise UnreachableRunError(
+                f"{e}; {out} was created by this run and holds no finished shard: rerun to "
+                "resume or remove it",
+                e.network,
+            ) from None
+        shutil.rmtree(local, ignore_errors=True)  # made by this run and still empty
+        raise UnreachableRunError(f"{e}; removed {out}, which this run had created") from None
+
+
+def _untouched(ledger: Ledger) -> bool:
+    """No shard of the store is finished (nothing collected worth keeping)."""
+    try:
+        return len(ledger.store.pending_shards()) == ledger.store.spec.n_shards
+    except Exception:  # unreadable: leave it for the user to inspect
+        return False
+
+
+def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: bool) -> CollectResult:
     from collector.run.finalize import finalize
 
-    preflight(cfg.source, cfg.source_options)
-    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
     with StoreLock(ledger.store) as lock:
         if lock.warning:
             log(f"warning: {lock.warning}")
@@ -260,12 +407,23 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
         )
         if lock.removed:
             log(f"removed {lock.removed} temporary file(s) of writes killed in an earlier run")
-        filled = rejected = retries = requests = 0
-        seconds = 0.0
+        totals = RunTotals()
         if pending:
-            filled, rejected, retries, requests, seconds = _run_shards(cfg, ledger, pending, log)
-        _refuse_damage(ledger)
-        summary = finalize(ledger, log)
+            drop_record(ledger.store, pending)  # until finalize merges them again
+            totals = _run_shards(cfg, ledger, pending, log)
+        _refuse_damage(ledger.store)
+        summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)
+        from shared.publish.card import write_card
+
+        write_card(ledger.store.location, cfg.storage_options)  # as import does
     return CollectResult(
-        out, ledger.created, len(pending), filled, rejected, retries, requests, seconds, summary
+        out,
+        ledger.created,
+        len(pending),
+        totals.filled,
+        totals.rejected,
+        totals.retries,
+        totals.requests,
+        totals.seconds,
+        summary,
     )

@@ -28,17 +28,28 @@ from typing import Any
 import numpy as np
 
 from collector.run.choose import ChoiceRules, Rejected, rank_windows
-from collector.sources.base import Location, Patch, PermanentError, Scene, Source, clear_fraction
+from collector.run.report import ShardReport
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    Scene,
+    Source,
+    UnreachableError,
+    clear_fraction,
+)
 from collector.sources.retry import Counters, RetryPolicy, call_with_retries
 from shared.layout.spec import StoreSpec
 from shared.store.writer import ShardData, empty_shard
 
 __all__ = [
     "Candidate",
+    "ShardRows",
     "LocationResult",
     "Resume",
     "ShardOutcome",
     "SourceUnreachableError",
+    "NetworkUnreachableError",
     "collect_location",
     "fill_shard",
     "GIVE_UP_AFTER",
@@ -53,6 +64,10 @@ class SourceUnreachableError(RuntimeError):
     """Every one of many consecutive candidates failed for source reasons (not clouds)."""
 
 
+class NetworkUnreachableError(SourceUnreachableError):
+    """The source's service cannot be reached at all (name resolution, refused connection)."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A plan row as the engine needs it."""
@@ -60,6 +75,42 @@ class Candidate:
     location: Location
     slot: int  # -1 for spares
     spare_rank: int
+
+
+@dataclass(frozen=True)
+class ShardRows:
+    """One shard's plan rows as NumPy columns (compact to hold and to send to a worker);
+    :meth:`candidates` builds its :class:`Candidate` objects where they are used."""
+
+    candidate_id: np.ndarray  # (k,) int64
+    lon: np.ndarray  # (k,) float64
+    lat: np.ndarray
+    epsg: np.ndarray  # (k,) int
+    transform: np.ndarray  # (k, 6) float64
+    slot: np.ndarray  # (k,) int, -1 for spares
+    spare_rank: np.ndarray  # (k,) int
+    start: np.ndarray  # (k, seasons) datetime64[D]
+    end: np.ndarray  # (k, seasons) datetime64[D], exclusive
+    size: int
+
+    def __len__(self) -> int:
+        return int(self.candidate_id.size)
+
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The shard's candidates: primaries with their slot, spares with their rank."""
+        out = []
+        for i in range(len(self)):
+            loc = Location(
+                candidate_id=int(self.candidate_id[i]),
+                lon=float(self.lon[i]),
+                lat=float(self.lat[i]),
+                epsg=int(self.epsg[i]),
+                transform=tuple(float(v) for v in self.transform[i]),  # type: ignore[arg-type]
+                size=self.size,
+                windows=tuple(zip(self.start[i], self.end[i], strict=True)),
+            )
+            out.append(Candidate(loc, int(self.slot[i]), int(self.spare_rank[i])))
+        return tuple(out)
 
 
 @dataclass
@@ -81,7 +132,8 @@ def collect_location(
     limiter: Limiter = nullcontext,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LocationResult:
-    """Search, choose and fetch one location; never raises for source or cloud problems."""
+    """Search, choose and fetch one location; never raises for source or cloud problems,
+    except :class:`UnreachableError` (the service cannot be reached at all)."""
     result = LocationResult(location.candidate_id)
     rng = random.Random(location.candidate_id)  # backoff jitter only: never changes the data
 
@@ -169,22 +221,21 @@ class ShardOutcome:
     seconds: float
     pending: dict[str, list[int]] | None = None
 
-    def report(self, shard: int) -> dict[str, Any]:
-        rejected = [t for t in self.tried if t["outcome"] != "ok"]
-        return {
-            "pending": self.pending,
-            "shard": shard,
-            "slots": int(self.data.n_slots),
-            "filled": int(self.data.valid.sum()),
-            "tried": len(self.tried),
-            "rejected": rejected,
-            "requests": self.counters.requests,
-            "retries": self.counters.retries,
-            "transient_errors": self.counters.transient,
-            "permanent_errors": self.counters.permanent,
-            "retries_exhausted": self.counters.exhausted,
-            "seconds": round(self.seconds, 3),
-        }
+    def report(self, shard: int) -> ShardReport:
+        return ShardReport(
+            shard=shard,
+            slots=int(self.data.n_slots),
+            filled=int(self.data.valid.sum()),
+            tried=len(self.tried),
+            rejected=[t for t in self.tried if t["outcome"] != "ok"],
+            requests=self.counters.requests,
+            retries=self.counters.retries,
+            transient_errors=self.counters.transient,
+            permanent_errors=self.counters.permanent,
+            retries_exhausted=self.counters.exhausted,
+            seconds=round(self.seconds, 3),
+            pending=self.pending,
+        )
 
 
 def _waves(
@@ -220,7 +271,9 @@ def fill_shard(
     or, with ``resume``, only its waiting slots from the candidates that failed before.
 
     Raises:
-        SourceUnreachableError: ``give_up_after`` candidates in a row failed for source reasons.
+        SourceUnreachableError: ``give_up_after`` candidates in a row failed for source reasons,
+            or one candidate found the service unreachable (name resolution, refused
+            connection: :class:`UnreachableError`).
     """
     start = time.perf_counter()
     if resume is None:
@@ -247,7 +300,10 @@ def fill_shard(
     streak = 0
 
     def run(c: Candidate) -> LocationResult:
-        return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
+        try:
+            return collect_location(source, c.location, rules, policy, refetch, limiter, sleep)
+        except UnreachableError as e:  # every other candidate would fail the same way
+            raise NetworkUnreachableError(str(e)) from None
 
     pool = ThreadPoolExecutor(max(1, concurrency))
     try:

@@ -13,6 +13,7 @@ import re
 import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +23,38 @@ import pandas as pd
 import zarr
 
 from collector.plan.pictures import location_map, season_preview
-from collector.run.ledger import Ledger, read_reports
+from collector.run.report import ShardReport
 from shared.access.stats import compute_stats
-from shared.access.view import sample_mask
 from shared.checks.verify import verify
 from shared.layout.bands import RGB
 from shared.publish.stac import write_stac_collection
 from shared.secrets import redact
 from shared.store.handle import Store
-from shared.store.location import put_bytes
 from shared.store.reader import StoreReader
 
-__all__ = ["finalize", "build_index", "summarize_reports"]
+__all__ = ["finalize", "build_index", "summarize_reports", "Places"]
 
 
-def _live(store: Store) -> np.ndarray:
-    valid = np.asarray(store.array("valid")[:], bool)
-    return np.flatnonzero(sample_mask(store.done_shards(), valid, store.spec.shard_samples))
-
-
-def build_index(store: Store, plan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def build_index(
+    store: Store, plan: gpd.GeoDataFrame, columns: dict[str, np.ndarray], live: np.ndarray
+) -> gpd.GeoDataFrame:
     """One row per written sample: where, when, how clear, which scenes, its footprint."""
-    live = _live(store)
-    cand = np.asarray(store.array("candidate_id")[:])[live]
+    cand = np.asarray(columns["candidate_id"], np.int64)
     rows = plan.set_index("candidate_id").loc[cand]
     frame = pd.DataFrame(
         {
             "sample": live.astype(np.int64),
             "candidate_id": cand,
-            "lon": np.asarray(store.array("lon")[:])[live],
-            "lat": np.asarray(store.array("lat")[:])[live],
-            "epsg": np.asarray(store.array("epsg")[:])[live],
+            "lon": np.asarray(columns["lon"], np.float64),
+            "lat": np.asarray(columns["lat"], np.float64),
+            "epsg": np.asarray(columns["epsg"]).astype(np.int32),
             "city": rows["city"].to_numpy(),
             "country": rows["country"].to_numpy(),
         }
     )
-    times = np.asarray(store.array("time")[:])[live].astype("datetime64[ms]")
-    clear = np.asarray(store.array("clear_fraction")[:])[live]
-    products = np.asarray(store.array("product_id")[:])[live]
+    times = np.asarray(columns["time"], np.int64).astype("datetime64[ms]")
+    clear = np.asarray(columns["clear_fraction"], np.float32)
+    products = np.asarray(columns["product_id"])
     for s in range(store.spec.n_seasons):
         frame[f"time_{s}"] = times[:, s]
         frame[f"clear_fraction_{s}"] = clear[:, s]
@@ -103,7 +98,7 @@ def _reason_kind(reason: str) -> str:
     return text[:60]
 
 
-def _pictures(store: Store, plan: gpd.GeoDataFrame, index: gpd.GeoDataFrame, tmp: Path) -> None:
+def _pictures(store: Store, index: gpd.GeoDataFrame, tmp: Path) -> None:
     origin = "SYNTHETIC world (generated, not observed)" if store.synthetic else store.source
     location_map(
         index["lon"].to_numpy(),
@@ -118,7 +113,9 @@ def _pictures(store: Store, plan: gpd.GeoDataFrame, index: gpd.GeoDataFrame, tmp
     picks = index.iloc[np.unique(np.linspace(0, len(index) - 1, min(6, len(index))).astype(int))]
     with StoreReader(store) as reader:
         rgb = reader.pixels(picks["sample"].to_numpy(), bands=bands)
-    times = np.asarray(store.array("time")[:])[picks["sample"].to_numpy()].astype("datetime64[ms]")
+    times = np.stack(
+        [picks[f"time_{s}"].to_numpy() for s in range(store.spec.n_seasons)], axis=1
+    ).astype("datetime64[ms]")
     times = np.where(times.astype(np.int64) == np.iinfo(np.int64).min, np.datetime64("NaT"), times)
     labels = [f"{r.city} ({r.country})\n{r.lat:.2f}°, {r.lon:.2f}°" for r in picks.itertuples()]
     season_preview(
@@ -130,35 +127,128 @@ def _pictures(store: Store, plan: gpd.GeoDataFrame, index: gpd.GeoDataFrame, tmp
     )
 
 
-def finalize(ledger: Ledger, log: Any = print) -> dict[str, Any]:
-    """Write the finishing outputs of a complete store and verify it; returns the report totals."""
-    store = ledger.store
-    pending = store.pending_shards()
-    if pending:
-        raise RuntimeError(f"{len(pending)} shard(s) not done; rerun to resume before finalizing")
-    summary = summarize_reports(read_reports(store))
+Places = Callable[[np.ndarray, dict[str, np.ndarray]], gpd.GeoDataFrame]
+
+
+def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
+    """Write the summaries of finished shards written before summaries existed (from their
+    arrays; no band sums)."""
+    from shared.store.manifests import read_manifest
+    from shared.store.summary import shard_summary, write_summary
+    from shared.store.writer import read_shard, to_time_ms
+
+    for shard in shards:
+        data = read_shard(store, shard)
+        values = {
+            "valid": data.valid,
+            "candidate_id": data.candidate_id,
+            "lon": data.lon,
+            "lat": data.lat,
+            "epsg": data.epsg,
+            "transform": data.transform,
+            "time": to_time_ms(data.time),
+            "clear_fraction": data.clear_fraction,
+            "product_id": np.asarray(data.product_id, dtype=str),
+            "pixels": data.pixels,
+        }
+        manifest = read_manifest(store, shard) or {"objects": {}}
+        objects = sorted({k.split("/", 1)[0] for k in manifest["objects"]})
+        write_summary(store, shard_summary(store, shard, values, objects))
+
+
+def _reports(store: Store, shards: Any) -> list[dict[str, Any]]:
+    """Every finished shard's report (merged with its summary from ``reports/``)."""
+    out = []
+    for text in shards["report"].tolist():
+        try:
+            report = json.loads(text) if text else None
+        except ValueError:
+            continue
+        if isinstance(report, dict) and "shard" in report:
+            out.append(ShardReport.from_json(report).to_json())
+    return out
+
+
+def _plan_of(store: Store) -> gpd.GeoDataFrame:
+    import io
+
+    from collector.plan.candidates import PLAN_FILE
+
+    raw = store.read_object(PLAN_FILE)
+    if raw is None:
+        raise RuntimeError(f"{store.location} has no {PLAN_FILE}; cannot index it")
+    return gpd.read_parquet(io.BytesIO(raw))
+
+
+def finalize(
+    store: Store,
+    log: Any = print,
+    changed: set[int] | frozenset[int] = frozenset(),
+    plan: gpd.GeoDataFrame | Places | None = None,
+) -> dict[str, Any]:
+    """Write the finishing outputs of a complete store and verify it; returns the report totals.
+
+    Incremental: the per-shard summaries are merged once, reading only the shards not merged
+    before or in ``changed`` (rewritten by this run); with nothing changed since the last
+    finalize it returns the recorded totals at once. ``plan``: the collection's plan (read
+    from the store when omitted), or for an import a function giving the places (candidate
+    id, city, country, footprint) of the live samples from their columns.
+    """
+    from shared.store.summary import (
+        RECORD_ATTR,
+        merge_summaries,
+        merged_record,
+        sample_columns,
+        save_merge,
+    )
+
+    done = store.done_shards()
+    if not done.all():
+        pending = int((~done).sum())
+        raise RuntimeError(f"{pending} shard(s) not done; rerun to resume before finalizing")
+    record = merged_record(store, done)
+    if record is not None and not changed and record.get("finalized"):
+        log("nothing to finalize: no shard changed since the last finalize")
+        return dict(record["report"])
+    samples, shards, missing = merge_summaries(store, done, changed)
+    if missing:
+        _summaries_from_arrays(store, missing)
+        samples, shards, missing = merge_summaries(store, done, set(changed) | set(missing))
+    reports = _reports(store, shards)
+    summary = summarize_reports(reports)
     store.update_attrs(collection_report={k: v for k, v in summary.items() if k != "reasons"})
+    save_merge(store, done, samples, shards)
+    live, columns = sample_columns(
+        store,
+        ("candidate_id", "lon", "lat", "epsg", "transform", "time", "clear_fraction", "product_id"),
+    )
     if summary["filled"]:
-        store.update_attrs(stats=compute_stats(store))
+        store.update_attrs(stats=compute_stats(store, live=live))
     else:
         log("warning: no location passed; see report.json for the reasons")
-    index = build_index(store, ledger.plan)
-    zstore = store.group.store
+    if callable(plan):
+        places = plan(live, columns)
+    else:
+        places = plan if plan is not None else _plan_of(store)
+    index = build_index(store, places, columns, live)
     with tempfile.TemporaryDirectory() as tmp:
         index.to_parquet(Path(tmp) / "index.parquet", index=False, compression="zstd")
-        _pictures(store, ledger.plan, index, Path(tmp))
+        _pictures(store, index, Path(tmp))
         for name in ("index.parquet", "map.png", "preview.png"):
             if (Path(tmp) / name).exists():
-                put_bytes(zstore, name, (Path(tmp) / name).read_bytes())
-    report = redact({"summary": summary, "shards": read_reports(store)})
-    put_bytes(zstore, "report.json", json.dumps(report, indent=1, sort_keys=True).encode())
+                store.write_object(name, (Path(tmp) / name).read_bytes())
+    report = redact({"summary": summary, "shards": reports})
+    store.write_object("report.json", json.dumps(report, indent=1, sort_keys=True).encode())
     write_stac_collection(store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # consolidated metadata is not yet in the v3 spec
-        zarr.consolidate_metadata(zstore)
+        zarr.consolidate_metadata(store.raw)
     result = verify(store.location, decode=False, storage_options=store.storage_options)
     if not result.ok:
         raise RuntimeError(f"verify failed after finalize: {result.problems[0]}")
+    store.update_attrs(
+        **{RECORD_ATTR: {**store.attrs[RECORD_ATTR], "finalized": True, "report": summary}}
+    )
     log(
         f"done: {summary['filled']} of {summary['slots']} slots filled from {summary['tried']} candidates; "
         f"{summary['rejected']} rejected (clouds), {summary['failed']} failed (source errors), "

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.run.choose import ChoiceRules
-from collector.run.fill import GIVE_UP_AFTER, Candidate, Resume, fill_shard
+from collector.run.fill import GIVE_UP_AFTER, Candidate, Resume, ShardRows, fill_shard
 from collector.run.ledger import read_report, write_report
+from collector.run.report import ShardReport
 from collector.sources import Source, make_source
 from collector.sources.retry import RetryPolicy
-from shared.store.handle import open_store
+from shared.store.handle import Store, open_store
 from shared.store.writer import read_shard, reset_slots, write_shard
 
 __all__ = ["ShardJob", "RequestLimiter", "run_shard"]
@@ -32,7 +33,7 @@ class ShardJob:
 
     location: str
     shard: int
-    candidates: tuple[Candidate, ...]
+    rows: ShardRows
     source: str
     collection: str
     bands: tuple[str, ...]
@@ -46,6 +47,11 @@ class ShardJob:
     semaphore_name: str = "seco-requests"
     storage_options: dict[str, Any] = field(default_factory=dict)
     give_up_after: int | None = GIVE_UP_AFTER
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The shard's candidates (built from its plan rows on access)."""
+        return self.rows.candidates()
 
 
 class TokenBucket:
@@ -130,10 +136,10 @@ def _limiter(job: ShardJob) -> RequestLimiter:
     return _cached(("limiter", job.semaphore_name, job.max_in_flight, job.requests_per_s), build)
 
 
-def _resume(store: Any, job: ShardJob) -> tuple[Resume | None, dict[str, Any] | None]:
+def _resume(store: Store, job: ShardJob) -> tuple[Resume | None, ShardReport | None]:
     """The shard's earlier pending outcome (slots waiting for retries), if it left one."""
     previous = read_report(store, job.shard)
-    pending = (previous or {}).get("pending") or {}
+    pending = (previous.pending if previous else None) or {}
     if not pending.get("slots") or not pending.get("retry"):
         return None, None
     data = read_shard(store, job.shard)
@@ -142,25 +148,11 @@ def _resume(store: Any, job: ShardJob) -> tuple[Resume | None, dict[str, Any] | 
     return Resume(data, tuple(slots), tuple(int(i) for i in pending["retry"])), previous
 
 
-def _merge_reports(previous: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
-    """This run's report of a retried shard, with the earlier runs' attempts and counts."""
-    if previous is None:
-        return report
-    out = dict(report)
-    out["rejected"] = list(previous.get("rejected", [])) + list(report["rejected"])
-    for key in ("tried", "requests", "retries", "transient_errors", "permanent_errors"):
-        out[key] = int(previous.get(key, 0)) + int(report[key])
-    out["retries_exhausted"] = int(previous.get("retries_exhausted", 0)) + int(
-        report["retries_exhausted"]
-    )
-    out["seconds"] = round(float(previous.get("seconds", 0)) + float(report["seconds"]), 3)
-    return out
-
-
-def run_shard(job: ShardJob) -> dict[str, Any]:
+def run_shard(job: ShardJob) -> ShardReport:
     """Fill, report and write one shard; a shard already done is left alone (idempotent).
 
-    A shard with slots left empty after source errors is written without its done-marker and
+    Reads the shard's own done-marker only, so its cost does not grow with the store. A
+    shard with slots left empty after source errors is written without its done-marker and
     its report lists them under ``pending``; the next run retries exactly those.
 
     Raises:
@@ -168,16 +160,8 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
             reasons (nothing of this shard is written).
     """
     store = open_store(job.location, "r+", job.storage_options)
-    if store.done_shards()[job.shard]:
-        return {
-            "shard": job.shard,
-            "skipped": True,
-            "filled": 0,
-            "slots": 0,
-            "rejected": [],
-            "retries": 0,
-            "requests": 0,
-        }
+    if store.shard_done(job.shard):
+        return ShardReport(job.shard, skipped=True)
     source, limiter = _source(job), _limiter(job)
     if hasattr(source, "set_request_limiter"):  # the source bounds its own network calls
         source.set_request_limiter(limiter)
@@ -196,7 +180,7 @@ def run_shard(job: ShardJob) -> dict[str, Any]:
         resume=resume,
         give_up_after=job.give_up_after,
     )
-    report = _merge_reports(previous, outcome.report(job.shard))
+    report = outcome.report(job.shard).merged_with(previous)
     if outcome.pending:
         # data first, then the report that points at it: a crash in between retries the
         # earlier report's slots (reset before the retry) or redoes the shard whole

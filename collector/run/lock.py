@@ -110,7 +110,7 @@ class _S3Lease:
     """A lease object in an S3 store, created and taken over with conditional puts."""
 
     def __init__(self, store: Store, seconds: float) -> None:
-        fs = store.group.store.fs  # type: ignore[attr-defined]
+        fs = store.raw.fs
         self.fs = fs
         root = store.location.split("://", 1)[1].rstrip("/")
         self.bucket, _, prefix = root.partition("/")

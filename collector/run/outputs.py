@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.cli import one_line
-from shared.secrets import redact_text
 from shared.store.location import is_url, local_path
 from shared.validate import ConfigValueError
 
@@ -31,15 +29,10 @@ def check_output(location: str, storage_options: dict[str, Any]) -> None:
         if path.exists() and not path.is_dir():
             raise ConfigValueError("--out", f"{location} exists and is not a folder (a store)")
         return
-    import fsspec
+    from shared.errors import StoreUnreachableError
+    from shared.store.location import check_reachable
 
     try:
-        fs, root = fsspec.core.url_to_fs(location, **storage_options)
-        fs.exists(root)
-    except ImportError as e:  # no driver for the scheme (s3fs, gcsfs, …): its own message
-        raise OutputUnreachableError(f"OUT {redact_text(location)}: {one_line(e)}") from e
-    except Exception as e:  # the client's own exception types (botocore, aiohttp, google…)
-        raise OutputUnreachableError(
-            f"cannot reach the object store of OUT {redact_text(location)}: "
-            f"{type(e).__name__}: {one_line(e)}"
-        ) from e
+        check_reachable(location, storage_options)
+    except StoreUnreachableError as e:
+        raise OutputUnreachableError(f"OUT: {e}") from None

@@ -19,6 +19,7 @@ __all__ = [
     "SOURCES",
     "make_source",
     "preflight",
+    "probe",
     "Location",
     "Patch",
     "PermanentError",
@@ -72,5 +73,15 @@ def make_source(
 def preflight(name: str, options: dict[str, Any]) -> None:
     """Fail early (one clear error) when a source cannot work, e.g. without credentials."""
     check = getattr(_module(name), "preflight", None)
+    if check is not None:
+        check({k: v for k, v in options.items() if k != "faults"})
+
+
+def probe(name: str, options: dict[str, Any]) -> None:
+    """Fail fast when a network source's service cannot be reached at all (its host name does
+    not resolve): the module's optional ``probe(options)`` raises
+    :class:`~collector.sources.base.UnreachableError`. Called by ``collect`` (never by
+    ``--dry-run``), before anything is written."""
+    check = getattr(_module(name), "probe", None)
     if check is not None:
         check({k: v for k, v in options.items() if k != "faults"})

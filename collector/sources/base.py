@@ -30,6 +30,8 @@ __all__ = [
     "SourceError",
     "TransientError",
     "PermanentError",
+    "UnreachableError",
+    "unreachable_kind",
     "clear_fraction",
 ]
 
@@ -116,6 +118,59 @@ class TransientError(SourceError):
 
 class PermanentError(SourceError):
     """Retrying will not help: no coverage, request too large, bad request."""
+
+
+class UnreachableError(TransientError):
+    """The service cannot be reached at all: its host name does not resolve, the connection is
+    refused or there is no route to it. Tried a small, bounded number of times
+    (:data:`collector.sources.retry.UNREACHABLE_ATTEMPTS`), then the whole run stops: every
+    other candidate would fail the same way."""
+
+
+#: (substring of a lower-cased error message, what it means), for :func:`unreachable_kind`.
+_UNREACHABLE = (
+    ("name or service not known", "its host name does not resolve"),
+    ("temporary failure in name resolution", "its host name does not resolve"),
+    ("failed to resolve", "its host name does not resolve"),
+    ("nodename nor servname", "its host name does not resolve"),
+    ("no address associated with hostname", "its host name does not resolve"),
+    ("getaddrinfo failed", "its host name does not resolve"),
+    ("could not resolve host", "its host name does not resolve"),
+    ("couldn't resolve host", "its host name does not resolve"),
+    ("nameresolutionerror", "its host name does not resolve"),
+    ("connection refused", "the connection was refused"),
+    ("errno 111]", "the connection was refused"),
+    ("network is unreachable", "the network is unreachable"),
+    ("no route to host", "the network is unreachable"),
+)
+
+
+def unreachable_kind(error: BaseException | str) -> str | None:
+    """Why a failure means the service cannot be reached at all (``"its host name does not
+    resolve"``, ``"the connection was refused"``, ``"the network is unreachable"``), or None
+    for any other failure (a timeout, a 5xx, a reset connection: those keep the retry policy).
+    Recognised from the exception chain's types and messages, since HTTP clients (requests,
+    urllib3, GDAL's curl, httplib2) each wrap the socket error their own way."""
+    import socket
+
+    seen: set[int] = set()
+    texts = []
+    e: BaseException | None = error if isinstance(error, BaseException) else None
+    if e is None:
+        texts.append(str(error))
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            return "its host name does not resolve"
+        if isinstance(e, ConnectionRefusedError):
+            return "the connection was refused"
+        texts.append(f"{type(e).__name__}: {e}")
+        e = e.__cause__ or e.__context__
+    low = " ".join(texts).lower()
+    for needle, kind in _UNREACHABLE:
+        if needle in low:
+            return kind
+    return None
 
 
 @runtime_checkable

@@ -8,9 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from collector.sources.base import PermanentError, TransientError
+from collector.sources.base import PermanentError, TransientError, UnreachableError
 
-__all__ = ["RetryPolicy", "Counters", "call_with_retries", "RetriesExhausted"]
+__all__ = [
+    "RetryPolicy",
+    "Counters",
+    "call_with_retries",
+    "RetriesExhausted",
+    "UNREACHABLE_ATTEMPTS",
+]
+
+#: attempts of a request whose service cannot be reached at all (name resolution, refused
+#: connection): one retry after at most a second covers a blip; more would only delay the
+#: one-line error, since every other request would fail the same way.
+UNREACHABLE_ATTEMPTS = 2
+UNREACHABLE_DELAY_S = 1.0
 
 T = TypeVar("T")
 
@@ -68,12 +80,20 @@ def call_with_retries(
     """Call ``fn(attempt)`` until it succeeds, retrying :class:`TransientError` with backoff.
 
     :class:`PermanentError` propagates at once; after ``max_attempts`` transient failures
-    :class:`RetriesExhausted` is raised carrying the last message.
+    :class:`RetriesExhausted` is raised carrying the last message. An
+    :class:`UnreachableError` is tried :data:`UNREACHABLE_ATTEMPTS` times at most (waiting at
+    most :data:`UNREACHABLE_DELAY_S`) and then propagates itself, so the run can stop.
     """
     for attempt in range(policy.max_attempts):
         counters.requests += 1
         try:
             return fn(attempt)
+        except UnreachableError:
+            counters.transient += 1
+            if attempt + 1 >= min(policy.max_attempts, UNREACHABLE_ATTEMPTS):
+                raise
+            counters.retries += 1
+            sleep(min(UNREACHABLE_DELAY_S, policy.delay(attempt, rng)))
         except TransientError as e:
             counters.transient += 1
             if attempt + 1 == policy.max_attempts:

@@ -1,4 +1,4 @@
-"""Export store samples as georeferenced GeoTIFFs (needs rasterio: ``pip install 'seco-pipeline[collect]'``).
+"""Export store samples as georeferenced GeoTIFFs (needs rasterio: the ``[collect]`` extra).
 
 One multi-band GeoTIFF per sample and season, on the sample's exact UTM grid (CRS and affine
 transform from the store), uint16 DN with nodata 0, band descriptions set to the band names,
@@ -9,18 +9,61 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
 from shared.validate import ConfigValueError
 
-__all__ = ["export_geotiffs"]
+__all__ = ["export_geotiffs", "season_raster", "geotiff_tags"]
+
+
+def geotiff_tags(
+    store_source: str, synthetic: bool, sample: int, season: int, time: Any, product_id: Any
+) -> dict[str, str]:
+    """The dataset tags of one exported GeoTIFF (shared by :func:`export_geotiffs` and
+    :func:`season_raster`): acquisition time (ms, UTC), scene id, source, sample, season."""
+    return {
+        "time": str(np.datetime64(time, "ms")),
+        "product_id": str(product_id),
+        "source": "SYNTHETIC (generated, not observed)" if synthetic else store_source,
+        "sample": str(int(sample)),
+        "season": str(int(season)),
+    }
+
+
+def season_raster(sample: xr.Dataset, season: int) -> xr.DataArray:
+    """One season of :func:`shared.access.sample.open_sample`'s ``pixels``, attributed so that
+    rioxarray's ``.rio.to_raster(path)`` writes what ``python -m shared export-geotiff``
+    writes: the sample's CRS and transform, no data 0, each band's name as its description
+    and the time, scene id, source, sample and season tags.
+
+    >>> season_raster(open_sample("datasets/demo.zarr", 0), 0).rio.to_raster("s0.tif")
+    """
+    da = sample.pixels.sel(season=season)
+    attrs = sample.attrs
+    tags = geotiff_tags(
+        str(attrs.get("source", "")),
+        bool(attrs.get("synthetic")),
+        int(attrs.get("sample", -1)),
+        season,
+        da["time"].values,
+        da["product_id"].values,
+    )
+    keep = {k: da.attrs[k] for k in ("_FillValue", "grid_mapping") if k in da.attrs}
+    out = da.drop_vars(["time", "product_id", "season", "lon", "lat"], errors="ignore")
+    out.attrs = {**keep, "long_name": [str(b) for b in da["band"].values], **tags}
+    return out
 
 
 def export_geotiffs(
-    location: str | os.PathLike[str], samples: list[int], out: str | os.PathLike[str]
+    location: str | os.PathLike[str],
+    samples: list[int],
+    out: str | os.PathLike[str],
+    storage_options: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``sample-XXXXXX_season-S.tif`` files for ``samples``; returns their paths."""
     try:
@@ -28,9 +71,10 @@ def export_geotiffs(
         from rasterio.transform import Affine
     except ImportError as e:
         raise ImportError(
-            "GeoTIFF export needs rasterio: pip install 'seco-pipeline[collect]'"
+            "GeoTIFF export needs rasterio, in the [collect] extra: "
+            'pip install -e ".[collect]" in a clone of the repository'
         ) from e
-    store = open_store(location)
+    store = open_store(location, "r", storage_options)
     spec = store.spec
     valid = np.asarray(store.array("valid")[:], bool)
     bad = [s for s in samples if not 0 <= s < spec.n_samples or not valid[s]]
@@ -70,13 +114,14 @@ def export_geotiffs(
                 for i, band in enumerate(spec.bands, start=1):
                     dst.set_band_description(i, band)
                 dst.update_tags(
-                    time=str(times[s, season]),
-                    product_id=str(products[s, season]),
-                    source="SYNTHETIC (generated, not observed)"
-                    if store.synthetic
-                    else store.source,
-                    sample=str(s),
-                    season=str(season),
+                    **geotiff_tags(
+                        store.source,
+                        store.synthetic,
+                        s,
+                        season,
+                        times[s, season],
+                        products[s, season],
+                    )
                 )
             paths.append(path)
     return paths

@@ -2,8 +2,9 @@
 
 >>> ds = open_sample("datasets/demo.zarr", 0)
 >>> ds.pixels.dims                       # (season, band, y, x) uint16 DN
->>> ds.rio.crs, ds.rio.transform()       # with rioxarray installed: the sample's UTM grid
->>> ds.pixels.isel(season=0).rio.to_raster("s0.tif")
+>>> import rioxarray                     # the [collect] extra; adds .rio
+>>> ds.rio.crs, ds.rio.transform()       # the sample's UTM grid
+>>> season_raster(ds, 0).rio.to_raster("s0.tif")  # shared.access.geotiff: = export-geotiff's file
 
 Each sample has its own CRS, so the georeferencing lives on the sample: 1-D ``x``/``y``
 pixel-centre coordinates in the CRS's units and a CF grid-mapping variable ``spatial_ref``

@@ -12,23 +12,25 @@ from typing import Any
 
 import numpy as np
 
-from shared.access.view import sample_mask
 from shared.store.handle import Store
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples
 
 __all__ = ["compute_stats", "read_stats"]
 
 
 def compute_stats(
-    store: Store, max_samples: int = 512, seed: int = 0, threads: int = 2
+    store: Store,
+    max_samples: int = 512,
+    seed: int = 0,
+    threads: int = 2,
+    live: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Statistics over up to ``max_samples`` valid samples (chosen with ``seed``)."""
+    """Statistics over up to ``max_samples`` valid samples (chosen with ``seed``); ``live``:
+    the store's live samples, if already known."""
     spec = store.spec
-    live = np.flatnonzero(
-        sample_mask(
-            store.done_shards(), np.asarray(store.array("valid")[:], bool), spec.shard_samples
-        )
-    )
+    if live is None:
+        live = live_samples(store)
     if live.size == 0:
         raise ValueError(f"{store.location}: no samples to compute statistics from")
     rng = np.random.default_rng(seed)

@@ -8,8 +8,9 @@ it is, and its default collate stacks the arrays into tensors. Each item is one 
 >>> ds = SeasonalPatches("datasets/demo.zarr", bands="rgb")
 >>> ds[0]["image"].shape         # (seasons, bands, H, W) float32 reflectance
 (4, 3, 264, 264)
->>> next(iter(DataLoader(ds, batch_size=8)))["image"].shape
-torch.Size([8, 4, 3, 264, 264])
+>>> batch = next(iter(DataLoader(ds, batch_size=8, collate_fn=SeasonalPatches.collate)))
+>>> batch["image"].shape, batch["bands"]
+(torch.Size([8, 4, 3, 264, 264]), ['B4', 'B3', 'B2'])
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import numpy as np
 from shared.access.sample import open_sample
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
-from shared.store.manifests import live_samples
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -95,6 +96,20 @@ class SeasonalPatches:
             seasons=self.seasons,
             reader=self._reader,
         )
+
+    @staticmethod
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        """``DataLoader(ds, collate_fn=SeasonalPatches.collate)``: torch's default collate for
+        every field but ``bands``, which stays one list of names (the same for every item;
+        the default collate would transpose it into a list of tuples). torch is imported only
+        here, when a DataLoader calls it."""
+        from importlib import import_module
+
+        default_collate = import_module("torch.utils.data").default_collate
+        batch = default_collate([{k: v for k, v in it.items() if k != "bands"} for it in items])
+        if items and "bands" in items[0]:
+            batch["bands"] = list(items[0]["bands"])
+        return dict(batch)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self):

@@ -19,8 +19,8 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from shared.store.handle import Store, open_store
-from shared.store.manifests import DamagedShardError, damage_message, missing_objects
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples, read_column
 
 __all__ = ["open_dataset", "sample_mask"]
 
@@ -133,23 +133,24 @@ def open_dataset(
     """
     store = open_store(location, "r", storage_options)
     done = store.done_shards()
-    damage = missing_objects(store, done)
-    if damage:
-        raise DamagedShardError(damage_message(store, damage))
+    live = live_samples(store, done)  # refuses damage; cheap while finalize's merge is current
     k = store.spec.shard_samples
     with warnings.catch_warnings():
         # stores are consolidated at finalize; an unfinished one is read without it
         warnings.filterwarnings("ignore", message=".*consolidated metadata.*")
-        ds = xr.open_zarr(store.group.store, chunks=None, mask_and_scale=False)
-    valid = np.asarray(store.array("valid")[:], bool)
-    keep = np.ones(valid.size, bool)
-    if only_done:
-        keep &= done[np.arange(valid.size) // k]
-    if not keep_empty:
-        keep &= valid
+        ds = xr.open_zarr(store.raw, chunks=None, mask_and_scale=False)
     if chunks not in ("shard", None):
         raise ValueError(f"chunks must be 'shard' or None, got {chunks!r}")
-    samples = np.flatnonzero(keep)
+    if only_done and not keep_empty:
+        samples = live
+    else:
+        valid = read_column(store, "valid").astype(bool)
+        keep = np.ones(valid.size, bool)
+        if only_done:
+            keep &= done[np.arange(valid.size) // k]
+        if not keep_empty:
+            keep &= valid
+        samples = np.flatnonzero(keep)
     ds = ds.isel(sample=samples)
     for name in _IMAGES:
         if name in ds:

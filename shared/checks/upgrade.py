@@ -125,7 +125,7 @@ def _finish(store: UpgradingStore, changed_before: bool) -> bool:
     if behind:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # consolidated metadata is not yet in the v3 spec
-            zarr.consolidate_metadata(store.group.store)
+            zarr.consolidate_metadata(store.raw)
     return changed
 
 

@@ -14,6 +14,7 @@ from shared.layout.spec import array_defs, shard_arrays
 from shared.store.handle import Store, open_store
 from shared.store.manifests import find_damage, unfilled_after_source_errors
 from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.summary import read_column
 
 __all__ = ["VerifyReport", "verify", "format_ranges"]
 
@@ -51,6 +52,41 @@ def verify(
     location: str | os.PathLike[str],
     decode: bool = True,
     storage_options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> VerifyReport:
+    """As :func:`_verify`; zarr's warnings about objects that are not part of the hierarchy
+    (the ``*.partial`` temporaries of writes killed mid-way, in a half-written store) become
+    one note instead of a warning each. ``progress`` shows the decode pass
+    (:func:`shared.progress.progress`, on stderr)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = _verify(location, decode, storage_options, progress)
+    strays = sorted(
+        {
+            str(w.message).split("Object at ", 1)[-1].split(" is not", 1)[0]
+            for w in caught
+            if "not recognized as a component" in str(w.message)
+        }
+    )
+    if strays:
+        report.notes.append(
+            f"{len(strays)} object(s) that are not part of the store were ignored (e.g. "
+            f"{strays[0]}; *.partial files are temporaries of writes killed mid-way, removed by "
+            "the next collect or import run)"
+        )
+    for w in caught:  # anything else is still shown
+        if "not recognized as a component" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return report
+
+
+def _verify(
+    location: str | os.PathLike[str],
+    decode: bool,
+    storage_options: dict[str, Any] | None,
+    progress: bool,
 ) -> VerifyReport:
     """Check a store's layout, completeness and readability.
 
@@ -86,7 +122,10 @@ def verify(
     damaged = _check_manifests(store, decode, report)
     if decode:  # shards already reported damaged are not decoded again
         _check_chunks(
-            store, np.array([s for s in np.flatnonzero(done) if s not in damaged]), report
+            store,
+            np.array([s for s in np.flatnonzero(done) if s not in damaged]),
+            report,
+            progress,
         )
     _check_samples(store, done, report)
     return report
@@ -136,11 +175,17 @@ def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> set
     return {d.shard for d in damage}
 
 
-def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> None:
+def _check_chunks(
+    store: Store, shards: np.ndarray, report: VerifyReport, progress: bool = False
+) -> None:
+    from shared.progress import progress as bar_for
+
     reader = StoreReader(store)
     bad: dict[str, list[int]] = {}
     first_error: dict[str, str] = {}
+    bar = bar_for(len(shards), "verify: decoding", "shard", enabled=progress)
     for shard in shards:
+        bar.update(1)
         sl = store.spec.shard_slice(int(shard))
         for name in shard_arrays(store.spec, store.layout_version):
             try:
@@ -151,6 +196,7 @@ def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> Non
             except (ChunkReadError, StoreError, RuntimeError, ValueError, OSError) as e:
                 bad.setdefault(name, []).append(int(shard))
                 first_error.setdefault(name, str(e).splitlines()[0][:200])
+    bar.close()
     for name, shard_list in bad.items():
         report.problems.append(
             f"array {name!r}: unreadable chunks in shard(s) {format_ranges(shard_list)} "
@@ -160,12 +206,12 @@ def _check_chunks(store: Store, shards: np.ndarray, report: VerifyReport) -> Non
 
 def _check_samples(store: Store, done: np.ndarray, report: VerifyReport) -> None:
     spec = store.spec
-    try:
-        valid = np.asarray(store.array("valid")[:], bool)
-        lon = np.asarray(store.array("lon")[:])
-        lat = np.asarray(store.array("lat")[:])
-        epsg = np.asarray(store.array("epsg")[:])
-        time = np.asarray(store.array("time")[:])
+    try:  # the chunks of every shard, read concurrently and decoded directly
+        valid = read_column(store, "valid").astype(bool)
+        lon = read_column(store, "lon")
+        lat = read_column(store, "lat")
+        epsg = read_column(store, "epsg")
+        time = read_column(store, "time")
     except Exception as e:  # already reported chunk by chunk when decode=True
         report.problems.append(f"cannot read sample metadata: {str(e).splitlines()[0][:200]}")
         return

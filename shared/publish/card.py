@@ -19,22 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from shared.access.view import sample_mask
 from shared.layout.bands import L1C_BANDS
 from shared.layout.spec import array_defs
 from shared.outside import checked_attrs, safe_text, shown
 from shared.store.handle import Store, open_store
-from shared.store.location import get_bytes, put_bytes
+from shared.store.summary import sample_columns
 
 __all__ = ["dataset_card", "write_card"]
 
+#: how the README installs the package (a clone of the repository, not a package index)
+INSTALL = 'make install, or pip install -e ".[collect,train]", in a clone of the repository'
+
 _BAND = {b.name: b for b in L1C_BANDS}
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def _live(store: Store) -> np.ndarray:
-    valid = np.asarray(store.array("valid")[:], bool)
-    return np.flatnonzero(sample_mask(store.done_shards(), valid, store.spec.shard_samples))
 
 
 def _months_png(counts: list[int], synthetic: bool) -> bytes:
@@ -56,15 +53,15 @@ def _months_png(counts: list[int], synthetic: bool) -> bytes:
 
 def dataset_card(store: Store) -> tuple[str, bytes]:
     """``(card Markdown, month histogram PNG)`` of a store."""
-    spec, attrs, zstore = store.spec, checked_attrs(store), store.group.store
-    live = _live(store)
-    times = np.asarray(store.array("time")[:])[live]
+    spec, attrs = store.spec, checked_attrs(store)
+    live, cols = sample_columns(store, ("time", "clear_fraction", "lon", "lat"))
+    times = np.asarray(cols["time"], np.int64)
     times = times[times != np.iinfo(np.int64).min].astype("datetime64[ms]")
     months = (times.astype("datetime64[M]").astype(int) % 12).ravel()
     month_counts = [int(c) for c in np.bincount(months, minlength=12)]
-    clear = np.asarray(store.array("clear_fraction")[:])[live].ravel()
+    clear = np.asarray(cols["clear_fraction"], np.float64).ravel()
     clear = clear[np.isfinite(clear)]
-    lon, lat = np.asarray(store.array("lon")[:])[live], np.asarray(store.array("lat")[:])[live]
+    lon, lat = np.asarray(cols["lon"], np.float64), np.asarray(cols["lat"], np.float64)
     report = _report_summary(store)
     countries = _countries(store)
     name = os.path.basename(store.location.rstrip("/"))
@@ -154,7 +151,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
             "- countries (most locations first): "
             + ", ".join(f"{c} {n}" for c, n in countries[:12])
         )
-    if get_bytes(zstore, "map.png"):
+    if store.exists_object("map.png"):
         lines += ["", "![locations](map.png)"]
     lines += [
         "",
@@ -246,7 +243,7 @@ def _use_it(store: Store) -> list[str]:
         "## Use it",
         "",
         "```python",
-        "from shared import open_dataset, open_sample  # pip install seco-pipeline",
+        f"from shared import open_dataset, open_sample  # {INSTALL}",
         f"ds = open_dataset({store.location!r})  # samples with data only, one dask chunk per shard",
         "rgb = ds.pixels.sel(band=['B4', 'B3', 'B2']).isel(sample=0)  # (season, band, y, x) uint16",
         "red = ds.pixels.sel(band='B4').mean(['y', 'x'])  # (sample, season), lazy",
@@ -407,7 +404,7 @@ def _report_summary(store: Store) -> dict[str, Any]:
     from shared.errors import AttributeTypeError
     from shared.outside import check_int, check_mapping
 
-    raw = get_bytes(store.group.store, "report.json")
+    raw = store.read_object("report.json")
     if not raw:
         return {}
     where = f"{store.location.rstrip('/')}/report.json"
@@ -428,7 +425,7 @@ def _report_summary(store: Store) -> dict[str, Any]:
 
 
 def _countries(store: Store) -> list[tuple[str, int]]:
-    raw = get_bytes(store.group.store, "index.parquet")
+    raw = store.read_object("index.parquet")
     if not raw:
         return []
     import pyarrow.parquet as pq
@@ -441,6 +438,6 @@ def write_card(location: str, storage_options: dict[str, Any] | None = None) -> 
     """Write ``card.md`` and ``card_months.png`` into the store; returns the card's location."""
     store = open_store(location, "r+", storage_options)
     text, png = dataset_card(store)
-    put_bytes(store.group.store, "card.md", text.encode())
-    put_bytes(store.group.store, "card_months.png", png)
+    store.write_object("card.md", text.encode())
+    store.write_object("card_months.png", png)
     return f"{store.location.rstrip('/')}/card.md"

@@ -3,50 +3,65 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.access.view import sample_mask
-from shared.errors import OutsideFileError
+from shared.errors import NotAStoreError, OutsideFileError
 from shared.outside import checked_attrs, safe_text
 from shared.store.handle import open_store
 from shared.store.location import is_url, local_path
+from shared.store.manifests import DamagedShardError
+from shared.store.summary import read_column, sample_columns
 
-__all__ = ["summarize", "format_summary"]
+__all__ = ["summarize", "format_summary", "plan_summary"]
 
 
 def _disk_bytes(location: str) -> int | None:
     if is_url(location):
         return None
     total = 0
-    for root, _, files in os.walk(local_path(location)):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    stack = [str(local_path(location))]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
     return total
-
-
-def _read(store: Any, name: str) -> Any:
-    """A whole small array; a damaged chunk is one line naming the array, not a traceback."""
-    try:
-        return store.array(name)[:]
-    except Exception as e:  # codec errors of damaged chunks, missing objects
-        raise OutsideFileError(
-            f"{store.location}",
-            f"array {name} is unreadable ({type(e).__name__}: {safe_text(e, 80)}); "
-            "run python -m shared verify for the damage",
-        ) from e
 
 
 def summarize(
     location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Facts about a store: source (synthetic or observed), shape, progress, coverage, size."""
+    """Facts about a store: source (synthetic or observed), shape, progress, coverage, size;
+    for a plan folder (``python -m collector plan --out``), what was planned
+    (:func:`plan_summary`)."""
+    plan = plan_summary(location)
+    if plan is not None:
+        return plan
     store = open_store(location, "r", storage_options)
     attrs = checked_attrs(store)
     spec = store.spec
-    done = np.asarray(_read(store, "shard_done"), bool)
-    valid = np.asarray(_read(store, "valid"), bool)
-    live = sample_mask(done, valid, spec.shard_samples)
+    done = store.done_shards()
+    try:
+        try:
+            live_idx, cols = sample_columns(store, ("lon", "lat", "time"))
+        except DamagedShardError:  # info describes a damaged store too (verify names the damage)
+            valid = read_column(store, "valid").astype(bool)
+            live_idx = np.flatnonzero(sample_mask(done, valid, spec.shard_samples))
+            cols = {n: read_column(store, n)[live_idx] for n in ("lon", "lat", "time")}
+    except Exception as e:  # a chunk no codec can read: one line naming it, not a traceback
+        raise OutsideFileError(
+            str(store.location),
+            f"unreadable arrays ({type(e).__name__}: {safe_text(e, 80)}); "
+            "run python -m shared verify for the damage",
+        ) from e
+    live = np.zeros(spec.n_samples, bool)
+    live[live_idx] = True
     out: dict[str, Any] = {
         "location": str(location),
         "title": attrs.get("title"),
@@ -69,9 +84,7 @@ def summarize(
         "software": attrs.get("software"),
     }
     if live.any():
-        lon = np.asarray(_read(store, "lon"))[live]
-        lat = np.asarray(_read(store, "lat"))[live]
-        t = np.asarray(_read(store, "time"))[live]
+        lon, lat, t = cols["lon"], cols["lat"], np.asarray(cols["time"], np.int64)
         t = t[t != np.iinfo(np.int64).min].astype("datetime64[ms]")
         out["lon_range"] = [float(lon.min()), float(lon.max())]
         out["lat_range"] = [float(lat.min()), float(lat.max())]
@@ -89,8 +102,63 @@ def summarize(
     return out
 
 
+def plan_summary(location: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What a plan folder holds (``kind: "plan"``), or None when ``location`` is not one: a
+    local folder without ``zarr.json`` holding a ``plan.parquet`` written by
+    ``python -m collector plan`` (read from its metadata, without loading the plan)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    text = str(location)
+    if "://" in text:
+        return None
+    root = Path(text)
+    plan = root / "plan.parquet"
+    if (root / "zarr.json").exists() or not plan.is_file():
+        return None
+    try:
+        meta = pq.read_schema(plan).metadata or {}
+        info = json.loads(meta[b"seco_plan"])
+        rows = pq.read_metadata(plan).num_rows
+    except (OSError, KeyError, ValueError) as e:
+        raise NotAStoreError(
+            f"{location} is not a store, and its plan.parquet is unreadable: {e}"
+        ) from e
+    cfg = info.get("config", {}) if isinstance(info, dict) else {}
+    return {
+        "kind": "plan",
+        "location": text,
+        "locations": cfg.get("n"),
+        "candidates": int(rows),
+        "region": info.get("region_label"),
+        "config": cfg,
+        "recipe": (info.get("recipe") or {}).get("name")
+        if isinstance(info.get("recipe"), dict)
+        else None,
+    }
+
+
+def _format_plan(info: dict[str, Any]) -> str:
+    cfg = info["config"]
+    return "\n".join(
+        [
+            f"plan       {info['location']} (a store in the making: no data yet)",
+            f"planned    {info['locations']} locations ({info['candidates']} candidates with "
+            f"spares) in {info['region']}",
+            f"settings   seed {cfg.get('seed')}, {cfg.get('size')} px, {cfg.get('seasons')} "
+            f"seasons, shards of {cfg.get('shard_samples')}"
+            + (f", recipe {info['recipe']}" if info.get("recipe") else ""),
+            f"next       python -m collector collect --out {info['location']} with the same "
+            "settings (and a --source) continues from this plan",
+        ]
+    )
+
+
 def format_summary(info: dict[str, Any]) -> str:
     """Human-readable lines of :func:`summarize`'s result."""
+    if info.get("kind") == "plan":
+        return _format_plan(info)
     lines = [f"store      {info['location']}"]
     if info["synthetic"]:
         lines.append("source     SYNTHETIC (generated by the synthetic world, not observed data)")

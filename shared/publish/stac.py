@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from shared.access.view import sample_mask
 from shared.layout.bands import L1C_BANDS
 from shared.layout.spec import TIME_FILL
 from shared.store.handle import Store
-from shared.store.location import get_bytes, put_bytes
+from shared.store.summary import sample_columns
 
 __all__ = ["COLLECTION_KEY", "stac_collection", "write_stac_collection", "COMMON_NAMES"]
 
@@ -53,13 +52,13 @@ _HOSTS = {
 _BAND = {b.name: b for b in L1C_BANDS}
 
 
-def _footprint_bbox(store: Store, live: np.ndarray) -> list[float]:
+def _footprint_bbox(store: Store, cols: dict[str, np.ndarray]) -> list[float]:
     """``[west, south, east, north]`` (degrees) over the corners of the live samples' grids."""
     from pyproj import Transformer
 
     size = store.spec.size
-    epsg = np.asarray(store.array("epsg")[:])[live]
-    t = np.asarray(store.array("transform")[:])[live]
+    epsg = np.asarray(cols["epsg"])
+    t = np.asarray(cols["transform"], np.float64)
     lons, lats = [], []
     for code in np.unique(epsg):
         rows = t[epsg == code]
@@ -81,9 +80,8 @@ def _iso(ms: np.int64) -> str:
 def stac_collection(store: Store, collection_id: str | None = None) -> dict[str, Any]:
     """The STAC Collection of a store as a JSON-ready dict (live samples only)."""
     spec, attrs = store.spec, store.attrs
-    valid = np.asarray(store.array("valid")[:], bool)
-    live = np.flatnonzero(sample_mask(store.done_shards(), valid, spec.shard_samples))
-    times = np.asarray(store.array("time")[:])[live]
+    live, cols = sample_columns(store, ("time", "epsg", "transform"))
+    times = np.asarray(cols["time"], np.int64)
     times = times[times != TIME_FILL]
     name = collection_id or store.location.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zarr")
     synthetic = store.synthetic
@@ -137,7 +135,6 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
         }
         for _ in spec.bands
     ]
-    zstore = store.group.store
     assets: dict[str, Any] = {
         "zarr": {
             "href": "../",
@@ -154,7 +151,7 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
         ("card.md", "text/markdown", "dataset card", "metadata"),
         ("preview.png", "image/png", "true-colour preview", "thumbnail"),
     ):
-        if get_bytes(zstore, key) is not None:
+        if store.read_object(key) is not None:
             asset_name = key.split(".")[0]
             assets[asset_name] = {
                 "href": f"../{key}",
@@ -167,7 +164,7 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
         links.append(
             {"rel": "license", "href": SENTINEL_TERMS, "title": "Copernicus Sentinel data terms"}
         )
-    bbox = _footprint_bbox(store, live) if live.size else [-180.0, -90.0, 180.0, 90.0]
+    bbox = _footprint_bbox(store, cols) if live.size else [-180.0, -90.0, 180.0, 90.0]
     interval = [_iso(times.min()), _iso(times.max())] if times.size else [None, None]
     return {
         "type": "Collection",
@@ -200,5 +197,5 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
 def write_stac_collection(store: Store) -> str:
     """Write ``stac/collection.json`` into the store; returns its key."""
     body = json.dumps(stac_collection(store), indent=1, allow_nan=False).encode()
-    put_bytes(store.group.store, COLLECTION_KEY, body)
+    store.write_object(COLLECTION_KEY, body)
     return COLLECTION_KEY

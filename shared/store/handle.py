@@ -25,9 +25,29 @@ from shared.layout.spec import (
     software_version,
 )
 from shared.secrets import redact
-from shared.store.location import is_url, local_path, zarr_store
+from shared.store.location import (
+    check_reachable,
+    get_bytes,
+    is_url,
+    list_prefix,
+    local_path,
+    put_bytes,
+    zarr_store,
+)
 
-__all__ = ["Store", "create_store", "open_store", "store_exists", "is_half_created"]
+__all__ = [
+    "Store",
+    "create_store",
+    "open_store",
+    "store_exists",
+    "is_half_created",
+    "marker_key",
+]
+
+
+def marker_key(shard: int) -> str:
+    """Object key of a shard's done-marker (``shard_done/c/3``); it exists only while set."""
+    return f"shard_done/c/{int(shard)}"
 
 
 class Store:
@@ -67,11 +87,105 @@ class Store:
         return bool(self.attrs.get("synthetic", False))
 
     def array(self, name: str) -> zarr.Array:
-        return self.group[name]  # type: ignore[return-value]
+        """One array of the store (opened once per handle: its metadata is read once)."""
+        cache = self.__dict__.setdefault("_arrays", {})
+        if name not in cache:
+            cache[name] = self.group[name]
+        return cache[name]
+
+    # side files: everything in the store that is not an array chunk (plan, reports,
+    # manifests, summaries, index, pictures); keys are relative to the store's root
+    def read_object(self, key: str) -> bytes | None:
+        """The bytes of the object ``key``, or ``None`` when it is absent."""
+        return get_bytes(self.group.store, key)
+
+    def write_object(self, key: str, data: bytes) -> None:
+        """Write (or replace) the object ``key``."""
+        put_bytes(self.group.store, key, data)
+
+    def delete_object(self, key: str) -> None:
+        """Delete the object ``key`` (nothing happens when it is absent)."""
+        sync(self.group.store.delete(key))
+
+    def list_objects(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (e.g. ``"reports/"``), sorted."""
+        return list_prefix(self.group.store, prefix)
+
+    def read_objects(self, keys: list[str], threads: int = 16) -> dict[str, bytes | None]:
+        """Several small objects at once (``None`` for absent ones): direct file reads when
+        local, concurrent requests otherwise; each object is read once."""
+        if not keys:
+            return {}
+        if not is_url(self.location):
+            root = str(local_path(self.location))
+
+            def one(key: str) -> bytes | None:
+                try:
+                    with open(os.path.join(root, key), "rb") as f:
+                        return f.read()
+                except FileNotFoundError:
+                    return None
+
+            if len(keys) < 256:
+                return {k: one(k) for k in keys}
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                return dict(zip(keys, pool.map(one, keys, chunksize=256), strict=True))
+        import asyncio
+
+        from zarr.core.buffer import default_buffer_prototype
+
+        zstore, proto = self.group.store, default_buffer_prototype()
+
+        async def fetch() -> list[Any]:
+            limit = asyncio.Semaphore(max(1, threads) * 4)
+
+            async def get(key: str) -> Any:
+                async with limit:
+                    return await zstore.get(key, proto)
+
+            return list(await asyncio.gather(*(get(k) for k in keys)))
+
+        got = sync(fetch())
+        return {k: None if b is None else b.to_bytes() for k, b in zip(keys, got, strict=True)}
+
+    @property
+    def raw(self) -> Any:
+        """The underlying Zarr store object (for xarray and zarr's own functions only)."""
+        return self.group.store
+
+    def shard_done(self, shard: int) -> bool:
+        """Whether one shard's done-marker is set: one small request, whatever the store's size
+        (the marker's object exists only while it is set, see :meth:`done_shards`)."""
+        return self.exists_object(marker_key(shard))
+
+    def exists_object(self, key: str) -> bool:
+        """Whether the object ``key`` exists."""
+        if not is_url(self.location):
+            return os.path.isfile(os.path.join(local_path(self.location), key))
+        return bool(sync(self.group.store.exists(key)))
 
     def done_shards(self) -> np.ndarray:
-        """Boolean mask over shards: True where the shard's done-marker is set."""
-        return np.asarray(self.array("shard_done")[:]) == 1
+        """Boolean mask over shards: True where the shard's done-marker is set.
+
+        Read from one listing of the markers' objects (a marker is written as 1 and removed
+        when cleared, never written as 0 — zarr leaves fill-value chunks out), so the cost is
+        one listing, not one read per shard.
+        """
+        n = self.spec.n_shards
+        mask = np.zeros(n, bool)
+        prefix = "shard_done/"
+        names: list[str]
+        if not is_url(self.location):
+            folder = local_path(self.location) / "shard_done" / "c"
+            names = os.listdir(folder) if folder.is_dir() else []
+        else:
+            names = [k[len(prefix) + 2 :] for k in self.list_objects(prefix + "c/")]
+        # (a marker written by hand as 0 would read as set; the writer never does that)
+        idx = np.fromiter((int(x) for x in names if x.isdigit()), np.int64)
+        mask[idx[(idx >= 0) & (idx < n)]] = True
+        return mask
 
     def pending_shards(self) -> list[int]:
         """Indices of shards not yet done."""
@@ -182,9 +296,9 @@ def open_store(
 def store_exists(
     location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> bool:
-    """True when a Zarr group (``zarr.json``) exists at ``location``."""
-    if not is_url(location):
-        p = local_path(location)
-        return p.is_dir() and (p / "zarr.json").is_file()
-    zstore = zarr_store(location, read_only=True, storage_options=storage_options)
-    return bool(sync(zstore.exists("zarr.json")))
+    """True when a Zarr group (``zarr.json``) exists at ``location``.
+
+    Raises:
+        StoreUnreachableError: an object store that does not answer (one line).
+    """
+    return check_reachable(location, storage_options)  # one line when it cannot say

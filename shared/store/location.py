@@ -1,13 +1,29 @@
 """Where a store lives: a local folder or an fsspec URL (``s3://``, ``gs://``, ``memory://``).
 
+The one place that understands a location: :func:`absolute_location` (a local path made
+absolute, so that it means the same folder on a remote Dask worker), :func:`zarr_store` (the
+Zarr store object, with the storage options: endpoint, credentials, …) and
+:func:`check_reachable` (one cheap request; an unreachable endpoint, missing credentials or an
+absent bucket become one :class:`~shared.errors.StoreUnreachableError` line).
+
+Storage options are fsspec's for the URL's scheme (``s3fs.S3FileSystem``'s for ``s3://``:
+``key``, ``secret``, ``client_kwargs.endpoint_url``, …); without them the client's own
+environment variables apply (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``AWS_REGION`` for S3;
+``GOOGLE_APPLICATION_CREDENTIALS`` for ``gs://``). They are runtime settings: never stored,
+never printed.
+
 Also the byte-level access the fast reader uses: positional reads of local files, or ranged
-``get`` requests through the Zarr store for object storage.
+``get`` requests through the Zarr store for object storage, many in flight at once
+(:meth:`ByteSource.read_many`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from threading import Lock
@@ -21,8 +37,13 @@ from zarr.storage import FsspecStore, LocalStore
 __all__ = [
     "is_url",
     "local_path",
+    "absolute_location",
     "zarr_store",
+    "check_reachable",
+    "ByteRange",
+    "DEFAULT_IN_FLIGHT",
     "ByteSource",
+    "read_many",
     "LocalBytes",
     "StoreBytes",
     "byte_source",
@@ -44,17 +65,91 @@ def local_path(location: str | os.PathLike[str]) -> Path:
     return Path(text[len("file://") :] if text.startswith("file://") else text)
 
 
+def absolute_location(location: str | os.PathLike[str]) -> str:
+    """A URL as it is; a local path (``file://`` allowed) as an absolute path, so it names the
+    same folder in every process (a Dask worker started elsewhere has another working
+    directory).
+
+    >>> absolute_location("s3://bucket/a.zarr")
+    's3://bucket/a.zarr'
+    """
+    if is_url(location):
+        return str(location)
+    return str(local_path(location).expanduser().absolute())
+
+
+#: range requests kept in flight by default when reading from object storage
+DEFAULT_IN_FLIGHT = 64
+
+
+def _with_defaults(location: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The storage options with this project's defaults for what the user did not set: for
+    ``s3://``, a connection pool as large as the reads in flight (botocore's default of 10
+    would serialise them) and bounded connect/read timeouts with few retries, so that an
+    unreachable endpoint fails in seconds, not minutes."""
+    opts = dict(options or {})
+    if str(location).startswith(("s3://", "s3a://")):
+        config = dict(opts.get("config_kwargs") or {})
+        config.setdefault("max_pool_connections", DEFAULT_IN_FLIGHT)
+        config.setdefault("connect_timeout", 10)
+        config.setdefault("read_timeout", 60)
+        config.setdefault("retries", {"max_attempts": 3, "mode": "standard"})
+        opts["config_kwargs"] = config
+    return opts
+
+
 def zarr_store(
     location: str | os.PathLike[str],
     read_only: bool = False,
     storage_options: dict[str, Any] | None = None,
 ) -> Store:
-    """A Zarr store object for a path or URL."""
+    """A Zarr store object for a path or URL (see :func:`_with_defaults` for S3)."""
     if is_url(location):
         return FsspecStore.from_url(
-            str(location), read_only=read_only, storage_options=storage_options or {}
+            str(location),
+            read_only=read_only,
+            storage_options=_with_defaults(str(location), storage_options),
         )
     return LocalStore(local_path(location), read_only=read_only)
+
+
+def check_reachable(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> bool:
+    """Whether a store's root object (``zarr.json``) exists, by one request; local paths are
+    looked at on disk.
+
+    Raises:
+        StoreUnreachableError: the object store did not answer (endpoint refused or timed out,
+            no credentials, access denied, no such bucket, no driver for the scheme); one
+            line naming the location (credentials masked) and the client's reason.
+    """
+    if not is_url(location):
+        p = local_path(location)
+        return p.is_dir() and (p / "zarr.json").is_file()
+    from shared.errors import StoreUnreachableError
+
+    try:
+        zstore = zarr_store(location, read_only=True, storage_options=storage_options)
+        return bool(sync(zstore.exists("zarr.json")))
+    except Exception as e:  # the client's own types (botocore, aiohttp, google, ImportError)
+        raise StoreUnreachableError(unreachable_message(location, e)) from None
+
+
+def unreachable_message(location: str | os.PathLike[str], e: BaseException) -> str:
+    """``cannot reach the object store of LOCATION: Type: first line`` (credentials masked)."""
+    from shared.secrets import redact_text
+
+    lines = str(e).strip().splitlines()
+    reason = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+    if isinstance(e, ImportError):
+        reason = f"no driver for this URL scheme ({reason})"
+    return redact_text(f"cannot reach the object store of {location}: {reason}")
+
+
+#: one byte range of an object: ``(key, offset, length)``; offset ``None``: the last
+#: ``length`` bytes
+ByteRange = tuple[str, int | None, int]
 
 
 class ByteSource(Protocol):
@@ -65,6 +160,18 @@ class ByteSource(Protocol):
 
     def read_suffix(self, key: str, length: int) -> bytes | None:
         """The last ``length`` bytes of ``key``; ``None`` when the object is absent."""
+
+
+def read_many(src: ByteSource, ranges: Sequence[ByteRange]) -> list[bytes | None]:
+    """The bytes of every range, in order (``None`` for an absent object): concurrently when
+    ``src`` can (``src.read_many``: object storage), else one after another."""
+    many = getattr(src, "read_many", None)
+    if many is not None:
+        return list(many(ranges))
+    return [
+        src.read_suffix(key, length) if offset is None else src.read(key, offset, length)
+        for key, offset, length in ranges
+    ]
 
 
 class LocalBytes:
@@ -123,11 +230,60 @@ class LocalBytes:
 
 
 class StoreBytes:
-    """Ranged reads through any Zarr store (object storage, memory)."""
+    """Ranged reads through any Zarr store (object storage, memory); :meth:`read_many` keeps
+    up to ``max_in_flight`` requests in flight at once (asyncio on Zarr's event loop)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_in_flight: int = DEFAULT_IN_FLIGHT) -> None:
         self.store = store
+        self.max_in_flight = max(int(max_in_flight), 1)
         self._proto = default_buffer_prototype()
+
+    def _request(self, offset: int | None, length: int) -> RangeByteRequest | SuffixByteRequest:
+        if offset is None:
+            return SuffixByteRequest(length)
+        return RangeByteRequest(offset, offset + length)
+
+    def read_many(self, ranges: Sequence[ByteRange]) -> list[bytes | None]:
+        """The bytes of every range, in order, at most ``max_in_flight`` requests at a time."""
+        if not ranges:
+            return []
+        if len(ranges) == 1 or self.max_in_flight == 1:
+            return [self._one(r) for r in ranges]
+
+        async def gather() -> list[bytes | None]:
+            gate = asyncio.Semaphore(self.max_in_flight)
+
+            async def one(key: str, offset: int | None, length: int) -> bytes | None:
+                async with gate:
+                    buf = await self.store.get(
+                        key, self._proto, byte_range=self._request(offset, length)
+                    )
+                return None if buf is None else buf.to_bytes()
+
+            async with asyncio.TaskGroup() as group:  # one failure cancels the others
+                tasks = [group.create_task(one(*r)) for r in ranges]
+            return [t.result() for t in tasks]
+
+        try:
+            return sync(gather())
+        except Exception as e:  # the client's own types: one line, like opening the store
+            while isinstance(e, ExceptionGroup) and e.exceptions:
+                e = e.exceptions[0]
+            raise self._unreachable(e) from None
+
+    def _one(self, r: ByteRange) -> bytes | None:
+        key, offset, length = r
+        try:
+            buf = sync(self.store.get(key, self._proto, byte_range=self._request(offset, length)))
+        except Exception as e:
+            raise self._unreachable(e) from None
+        return None if buf is None else buf.to_bytes()
+
+    def _unreachable(self, e: Exception) -> Exception:
+        from shared.errors import StoreUnreachableError
+
+        where = getattr(self.store, "path", "") or type(self.store).__name__
+        return StoreUnreachableError(unreachable_message(where, e))
 
     def read(self, key: str, offset: int, length: int) -> bytes | None:
         buf = sync(
@@ -140,11 +296,14 @@ class StoreBytes:
         return None if buf is None else buf.to_bytes()
 
 
-def byte_source(location: str | os.PathLike[str], store: Store) -> ByteSource:
-    """The fastest byte access for a location: direct file reads when local."""
+def byte_source(
+    location: str | os.PathLike[str], store: Store, max_in_flight: int = DEFAULT_IN_FLIGHT
+) -> ByteSource:
+    """The fastest byte access for a location: direct file reads when local, else ranged
+    requests with up to ``max_in_flight`` at once."""
     if not is_url(location):
         return LocalBytes(location)
-    return StoreBytes(store)
+    return StoreBytes(store, max_in_flight)
 
 
 def put_bytes(store: Store, key: str, data: bytes) -> None:

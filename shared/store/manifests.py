@@ -25,7 +25,7 @@ import numpy as np
 from shared.errors import StoreError
 from shared.layout.spec import shard_arrays
 from shared.store.handle import Store
-from shared.store.location import get_bytes, is_url, list_prefix, local_path, put_bytes
+from shared.store.location import is_url, local_path
 
 __all__ = [
     "MANIFEST_PREFIX",
@@ -42,7 +42,6 @@ __all__ = [
     "check_shard",
     "find_damage",
     "missing_objects",
-    "live_samples",
     "record_manifests",
     "unfilled_after_source_errors",
 ]
@@ -111,7 +110,7 @@ def build_manifest(
     known = known or {}
     objects: dict[str, dict[str, int]] = {}
     for key in shard_keys(store, shard).values():
-        data = known[key] if key in known else get_bytes(store.group.store, key)
+        data = known[key] if key in known else store.read_object(key)
         if data is not None:
             objects[key] = {"bytes": len(data), "crc32c": _crc(data)}
     return {"format": MANIFEST_FORMAT, "shard": int(shard), "objects": objects}
@@ -129,25 +128,28 @@ _GROUP_DOC = json.dumps(
 ).encode()
 
 
-def write_manifest(store: Store, shard: int, known: dict[str, bytes | None] | None = None) -> None:
-    """Record the manifest of a shard whose objects are all written (before its done-marker)."""
+def write_manifest(
+    store: Store, shard: int, known: dict[str, bytes | None] | None = None
+) -> dict[str, Any]:
+    """Record the manifest of a shard whose objects are all written (before its done-marker);
+    returns it."""
     manifest = build_manifest(store, shard, known)
-    zstore = store.group.store
-    if get_bytes(zstore, MANIFEST_PREFIX + "zarr.json") != _GROUP_DOC:
-        put_bytes(zstore, MANIFEST_PREFIX + "zarr.json", _GROUP_DOC)
-    put_bytes(zstore, manifest_key(shard), json.dumps(manifest, sort_keys=True).encode())
+    if store.read_object(MANIFEST_PREFIX + "zarr.json") != _GROUP_DOC:
+        store.write_object(MANIFEST_PREFIX + "zarr.json", _GROUP_DOC)
+    store.write_object(manifest_key(shard), json.dumps(manifest, sort_keys=True).encode())
+    return manifest
 
 
 def read_manifest(store: Store, shard: int) -> dict[str, Any] | None:
     """A shard's manifest, or ``None`` when it has none (or an unreadable one)."""
-    return _parse(get_bytes(store.group.store, manifest_key(shard)))
+    return _parse(store.read_object(manifest_key(shard)))
 
 
 def manifest_shards(store: Store) -> set[int]:
     """Shards that have a manifest object."""
     out: set[int] = set()
     if is_url(store.location):
-        keys = list_prefix(store.group.store, MANIFEST_PREFIX)
+        keys = store.list_objects(MANIFEST_PREFIX)
     else:
         folder = local_path(store.location) / MANIFEST_PREFIX
         keys = [MANIFEST_PREFIX + n for n in os.listdir(folder)] if folder.is_dir() else []
@@ -178,12 +180,11 @@ def check_shard(
     if manifest is None:
         return [Damage(shard, "", manifest_key(shard), "manifest")]
     out = []
-    zstore = store.group.store
     root = None if is_url(store.location) else local_path(store.location)
     for key, want in sorted(manifest["objects"].items()):
         name = _array_of(key)
         if checksums:
-            data = get_bytes(zstore, key)
+            data = store.read_object(key)
             if data is None:
                 out.append(Damage(shard, name, key, "missing"))
             elif len(data) != want["bytes"]:
@@ -215,46 +216,60 @@ def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], boo
     have = manifest_shards(store)
     if not have:
         return [], False
-    present = None if checksums else set(list_prefix(store.group.store, ""))
     damage: list[Damage] = []
-    for shard in done:
-        damage.extend(check_shard(store, int(shard), checksums, present))
+    if checksums:
+        for one in done:
+            damage.extend(check_shard(store, int(one), checksums))
+        return damage, True
+    # quick: every manifest read once (concurrently), then presence and (locally) sizes
+    finished = [int(s) for s in done]
+    raw = store.read_objects([manifest_key(s) for s in finished])
+    manifests = {s: _parse(raw.get(manifest_key(s))) for s in finished}
+    present = set(store.list_objects("")) if is_url(store.location) else None
+    root = None if is_url(store.location) else str(local_path(store.location))
+    for shard, manifest in manifests.items():
+        if manifest is None:
+            damage.append(Damage(shard, "", manifest_key(shard), "manifest"))
+            continue
+        for key, want in sorted(manifest["objects"].items()):
+            name = _array_of(key)
+            if present is not None:
+                if key not in present:
+                    damage.append(Damage(shard, name, key, "missing"))
+                continue
+            try:
+                size = os.stat(os.path.join(root, key)).st_size  # type: ignore[arg-type]
+            except FileNotFoundError:
+                damage.append(Damage(shard, name, key, "missing"))
+                continue
+            if size != want["bytes"]:
+                damage.append(Damage(shard, name, key, "size", f"({size} of {want['bytes']} B)"))
     return damage, True
 
 
 def _read_many(store: Store, keys: list[str]) -> dict[str, bytes | None]:
-    """Several small objects at once: direct file reads locally, concurrent gets otherwise."""
-    if not is_url(store.location):
-        root = str(local_path(store.location))
-        out: dict[str, bytes | None] = {}
-        for key in keys:
-            try:
-                with open(os.path.join(root, key), "rb") as f:
-                    out[key] = f.read()
-            except FileNotFoundError:
-                out[key] = None
-        return out
-    import asyncio
-
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    zstore, proto = store.group.store, default_buffer_prototype()
-
-    async def fetch() -> list[Any]:
-        return list(await asyncio.gather(*(zstore.get(k, proto) for k in keys)))
-
-    return {
-        k: None if b is None else b.to_bytes() for k, b in zip(keys, sync(fetch()), strict=True)
-    }
+    """Several small objects at once (see :meth:`Store.read_objects`)."""
+    return store.read_objects(keys)
 
 
 def _exists_all(store: Store, keys: list[str]) -> set[str]:
-    """Those of ``keys`` that exist: one stat each locally, one paged listing otherwise."""
+    """Those of ``keys`` that exist: one listing of each array's folder locally, one paged
+    listing otherwise."""
     if is_url(store.location):
-        return set(keys) & set(list_prefix(store.group.store, ""))
+        return set(keys) & set(store.list_objects(""))
+    return set(keys) & _local_keys(store, {_array_of(k) for k in keys})
+
+
+def _local_keys(store: Store, arrays: set[str]) -> set[str]:
+    """Every object key under the given arrays' folders of a local store (one walk each)."""
     root = str(local_path(store.location))
-    return {k for k in keys if os.path.exists(os.path.join(root, k))}
+    out: set[str] = set()
+    for name in arrays:
+        base = os.path.join(root, name)
+        for folder, _, files in os.walk(base):
+            rel = os.path.relpath(folder, root).replace(os.sep, "/")
+            out.update(f"{rel}/{f}" for f in files)
+    return out
 
 
 def missing_objects(store: Store, done: np.ndarray | None = None) -> list[Damage]:
@@ -286,6 +301,16 @@ def missing_objects(store: Store, done: np.ndarray | None = None) -> list[Damage
     return out
 
 
+def _done_report(key: str, done: np.ndarray) -> bool:
+    """Whether a report key (``reports/shard-000003.json``) names a finished shard."""
+    stem = key[len(REPORT_PREFIX) :]
+    try:
+        shard = int(stem[len("shard-") : -len(".json")])
+    except ValueError:
+        return False
+    return 0 <= shard < done.size and bool(done[shard])
+
+
 def _parse(raw: bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
@@ -310,22 +335,6 @@ def _ranges(shards: list[int]) -> str:
     from shared.checks.verify import format_ranges
 
     return format_ranges(shards)
-
-
-def live_samples(store: Store) -> np.ndarray:
-    """Indices of samples that hold data in finished shards, refusing a damaged store.
-
-    Raises:
-        DamagedShardError: a finished shard lacks an object its manifest lists (for example
-            its ``valid`` chunk, which would otherwise read as "no samples here").
-    """
-    done = store.done_shards()
-    damage = missing_objects(store, done)
-    if damage:
-        raise DamagedShardError(damage_message(store, damage))
-    valid = np.asarray(store.array("valid")[:], bool)
-    shard_of = np.arange(valid.size) // store.spec.shard_samples
-    return np.flatnonzero(valid & done[shard_of])
 
 
 def record_manifests(store: Store) -> tuple[int, list[Damage]]:
@@ -378,8 +387,10 @@ def unfilled_after_source_errors(store: Store) -> dict[int, int]:
     errors: ``{shard: slots}``."""
     out = {}
     done = store.done_shards()
-    for key in list_prefix(store.group.store, REPORT_PREFIX):
-        raw = get_bytes(store.group.store, key)
+    keys = [k for k in store.list_objects(REPORT_PREFIX) if not _done_report(k, done)]
+    got = store.read_objects(keys)
+    for key in keys:
+        raw = got[key]
         try:
             report = json.loads(raw) if raw else {}
             shard, pending = int(report["shard"]), report.get("pending") or {}

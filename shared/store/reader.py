@@ -2,8 +2,15 @@
 
 The store's image arrays are sharded with one inner chunk per ``(sample, season[, band])``
 image. This reader reads each shard's index once (cached), fetches just the byte ranges of
-the requested images (adjacent ranges merged into one read), checks their crc32c and decodes
-them straight into the output array. Decoders release the GIL, so ``threads > 1`` scales.
+the requested images (adjacent ranges merged into one read: the bands of one sample and
+season lie side by side, so a contiguous band subset costs one request per sample and
+season), checks their crc32c and decodes them straight into the output array. Decoders
+release the GIL, so ``threads > 1`` scales.
+
+On object storage the requests of one call (shard indexes first, then image ranges) are all
+issued together, at most ``max_in_flight`` at a time
+(:func:`shared.store.location.read_many`), so a batch costs about two round trips, not one
+per request; local files are read with ``pread``, one after another.
 
 It understands exactly the codec chains this layout writes (``bytes`` → ``blosc``/``zstd`` →
 optional ``crc32c`` inside ``sharding_indexed`` with the index at the end) and falls back to
@@ -29,7 +36,7 @@ import numpy as np
 from numcodecs import Zstd
 
 from shared.store.handle import Store, open_store
-from shared.store.location import ByteSource, byte_source
+from shared.store.location import DEFAULT_IN_FLIGHT, ByteSource, byte_source, read_many
 from shared.store.manifests import (
     Damage,
     DamagedShardError,
@@ -83,13 +90,28 @@ class _ImageArray:
 
     def index(self, shard_coords: tuple[int, ...]) -> np.ndarray | None:
         """(…per_shard, 2) uint64 offsets/lengths of a shard, None when the shard is absent."""
+        return self.indexes([shard_coords])[shard_coords]
+
+    def indexes(
+        self, shards: Sequence[tuple[int, ...]]
+    ) -> dict[tuple[int, ...], np.ndarray | None]:
+        """The indexes of ``shards`` (see :meth:`index`); those not cached are fetched together."""
+        found: dict[tuple[int, ...], np.ndarray | None] = {}
         with self._lock:
-            if shard_coords in self._cache:
-                self._cache.move_to_end(shard_coords)
-                return self._cache[shard_coords]
+            for sh in shards:
+                if sh in self._cache:
+                    self._cache.move_to_end(sh)
+                    found[sh] = self._cache[sh]
+        missing = [sh for sh in dict.fromkeys(shards) if sh not in found]
+        nbytes = self.layout.index_nbytes
+        raws = read_many(self.src, [(self.shard_key(sh), None, nbytes) for sh in missing])
+        for sh, raw in zip(missing, raws, strict=True):
+            found[sh] = self._parse_index(sh, raw)
+        return found
+
+    def _parse_index(self, shard_coords: tuple[int, ...], raw: bytes | None) -> np.ndarray | None:
         lay = self.layout
         key = self.shard_key(shard_coords)
-        raw = self.src.read_suffix(key, lay.index_nbytes)
         if raw is None:
             if self.on_absent is not None:
                 self.on_absent(key, shard_coords[0])
@@ -120,14 +142,27 @@ class _ImageArray:
         except (RuntimeError, ValueError) as e:
             raise ChunkReadError(f"{where}: cannot decode ({e})") from e
 
-    def read_items(self, items: Sequence[tuple[tuple[int, ...], np.ndarray]]) -> None:
-        """Fill each ``dest`` view with the image at its leading ``coords``."""
+    def read_items(
+        self,
+        items: Sequence[tuple[tuple[int, ...], np.ndarray]],
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """Fill each ``dest`` view with the image at its leading ``coords``: every byte range
+        fetched at once (:func:`read_many`), then decoded (in ``pool`` when given)."""
         lay = self.layout
         nlead = len(lay.inner) - 2
+        placed = [
+            (
+                tuple(c // s for c, s in zip(coords, lay.shard[:nlead], strict=True)) + (0, 0),
+                coords,
+                dest,
+            )
+            for coords, dest in items
+        ]
+        idxs = self.indexes([shard for shard, _, _ in placed])
         by_shard: dict[tuple[int, ...], list[tuple[int, int, np.ndarray, tuple[int, ...]]]] = {}
-        for coords, dest in items:
-            shard = tuple(c // s for c, s in zip(coords, lay.shard[:nlead], strict=True)) + (0, 0)
-            idx = self.index(shard)
+        for shard, coords, dest in placed:
+            idx = idxs[shard]
             if idx is None:
                 dest[...] = lay.fill
                 continue
@@ -137,6 +172,7 @@ class _ImageArray:
                 dest[...] = lay.fill
                 continue
             by_shard.setdefault(shard, []).append((off, nb, dest, coords))
+        reads: list[tuple[str, int, int, list[tuple[int, int, np.ndarray, tuple[int, ...]]]]] = []
         for shard, reqs in by_shard.items():
             key = self.shard_key(shard)
             reqs.sort(key=lambda r: r[0])
@@ -148,17 +184,28 @@ class _ImageArray:
                     stop = max(stop, reqs[end][0] + reqs[end][1])
                     end += 1
                 base = reqs[start][0]
-                raw = self.src.read(key, base, stop - base)
-                if raw is None or len(raw) < stop - base:
-                    raise ChunkReadError(f"{key}: shard shorter than its index says")
-                view = memoryview(raw)  # slices of it are not copies
-                for off, nb, dest, coords in reqs[start:end]:
-                    piece = view[off - base : off - base + nb]
-                    self.decode_into(piece, dest, _Where(key, coords))
-                with self._lock:
-                    self.chunks_read += end - start
-                    self.bytes_read += stop - base
+                reads.append((key, base, stop - base, reqs[start:end]))
                 start = end
+        raws = read_many(self.src, [(key, base, n) for key, base, n, _ in reads])
+        jobs = list(zip(reads, raws, strict=True))
+        if pool is not None and len(jobs) > 1:
+            for _ in pool.map(self._decode_read, jobs):
+                pass
+        else:
+            for job in jobs:
+                self._decode_read(job)
+
+    def _decode_read(self, job: tuple[tuple[str, int, int, list[Any]], bytes | None]) -> None:
+        """Decode the images of one merged read into their destinations."""
+        (key, base, n, reqs), raw = job
+        if raw is None or len(raw) < n:
+            raise ChunkReadError(f"{key}: shard shorter than its index says")
+        view = memoryview(raw)  # slices of it are not copies
+        for off, nb, dest, coords in reqs:
+            self.decode_into(view[off - base : off - base + nb], dest, _Where(key, coords))
+        with self._lock:
+            self.chunks_read += len(reqs)
+            self.bytes_read += n
 
 
 class StoreReader:
@@ -168,7 +215,8 @@ class StoreReader:
     >>> x = r.pixels([0, 5], seasons=[0, 2, 3], bands=["B4", "B3", "B2"])  # (2, 3, 3, 264, 264)
 
     ``seasons`` may also be an ``(n, s)`` array giving each sample its own seasons.
-    ``threads`` > 1 decodes in parallel (the codecs release the GIL).
+    ``threads`` > 1 decodes in parallel (the codecs release the GIL). ``max_in_flight``: range
+    requests kept in flight at once on object storage (1: one after another).
     """
 
     def __init__(
@@ -177,12 +225,16 @@ class StoreReader:
         threads: int = 1,
         cache_shards: int = 1024,
         storage_options: dict[str, Any] | None = None,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
     ) -> None:
+        from shared.validate import Range, check_value
+
+        check_value("max_in_flight", max_in_flight, int, Range(1, 4096))
         self.store = store if isinstance(store, Store) else open_store(store, "r", storage_options)
         self.spec = self.store.spec
         self.threads = max(int(threads), 1)
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        src = self._src = byte_source(self.store.location, self.store.group.store)
+        src = self._src = byte_source(self.store.location, self.store.raw, max_in_flight)
         self._arrays: dict[str, _ImageArray | None] = {}
         names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
         for name in names:
@@ -273,8 +325,8 @@ class StoreReader:
         return idx
 
     def _run(self, arr: _ImageArray, items: Sequence[tuple[tuple[int, ...], np.ndarray]]) -> None:
-        if self._pool is None or len(items) < 2:
-            arr.read_items(items)
+        if self._pool is None or len(items) < 2 or hasattr(arr.src, "read_many"):
+            arr.read_items(items, self._pool)  # concurrent requests, then parallel decoding
             return
         # split by sample so that one sample's adjacent ranges stay in one merged read
         groups: dict[int, list[tuple[tuple[int, ...], np.ndarray]]] = {}  # by sample

@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from zarr.core.sync import sync
 
 from shared.errors import ShardShapeError
 from shared.layout.georef import crs_units, pixel_centres
 from shared.layout.spec import CLOUD_NODATA, StoreSpec, shard_arrays
-from shared.store.handle import Store
-from shared.store.location import put_bytes
+from shared.store.handle import Store, marker_key
 from shared.store.manifests import manifest_key, write_manifest
 from shared.store.shards import encode_shard, shard_key, shard_layout
+from shared.store.summary import RECORD_ATTR, drop_record, shard_summary, write_summary
 
 __all__ = ["ShardData", "empty_shard", "write_shard", "read_shard", "to_time_ms"]
 
@@ -104,8 +103,14 @@ def _expected_shapes(spec: StoreSpec, k: int) -> dict[str, tuple[int, ...]]:
     }
 
 
-def write_shard(store: Store, shard: int, data: ShardData, finish: bool = True) -> None:
-    """Write every array of ``shard`` from ``data``, then its manifest, then its done-marker.
+def write_shard(
+    store: Store,
+    shard: int,
+    data: ShardData,
+    finish: bool = True,
+) -> None:
+    """Write every array of ``shard`` from ``data``, then its manifest and summary
+    (:mod:`shared.store.summary`), then its done-marker.
 
     Only the objects of this shard are touched, so different shards may be written by
     different processes or machines at the same time. ``finish=False`` writes the arrays
@@ -143,7 +148,11 @@ def write_shard(store: Store, shard: int, data: ShardData, finish: bool = True) 
         known.update(_write(store, name, shard, sl, values[name]))
     if not finish:
         return
-    write_manifest(store, shard, known)
+    manifest = write_manifest(store, shard, known)
+    objects = sorted({key.split("/", 1)[0] for key in manifest["objects"]})
+    write_summary(store, shard_summary(store, shard, values, objects))
+    if store.attrs.get(RECORD_ATTR) and store.shard_done(shard):
+        drop_record(store, [shard])  # a finished shard rewritten outside a run
     store.array("shard_done")[shard] = 1
 
 
@@ -220,13 +229,13 @@ def _write(
     data = encode_shard(layout, value)
     key = shard_key(layout, shard)
     if data is None:  # an all-empty shard: no object, as zarr-python would leave it
-        sync(store.group.store.delete(key))
+        store.delete_object(key)
     else:
-        put_bytes(store.group.store, key, data)
+        store.write_object(key, data)
     return {key: data}
 
 
 def clear_shard_marker(store: Store, shard: int) -> None:
     """Unset a shard's done-marker and drop its manifest (before rewriting the shard)."""
-    store.array("shard_done")[shard] = 0
-    sync(store.group.store.delete(manifest_key(shard)))
+    store.delete_object(marker_key(shard))  # the marker exists only while set
+    store.delete_object(manifest_key(shard))

@@ -62,8 +62,8 @@ def test_fill_shard_replaces_rejected_slots_with_spares_in_order():
     assert out.data.candidate_id.tolist() == [0, 12, 2, 11]
     assert out.data.valid.all()
     report = out.report(0)
-    assert report["filled"] == 4 and report["tried"] == 7
-    assert sorted(r["candidate_id"] for r in report["rejected"]) == [1, 3, 10]
+    assert report.filled == 4 and report.tried == 7
+    assert sorted(r["candidate_id"] for r in report.rejected) == [1, 3, 10]
 
 
 def test_fill_shard_leaves_a_slot_empty_when_spares_run_out():

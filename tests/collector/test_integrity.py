@@ -160,13 +160,14 @@ def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
     ids = sorted(c.location.candidate_id for c in job.candidates)[:3]
     broken = replace(job, source_options={"faults": {"permanent_ids": ids}})
     first = run_shard(broken)
-    assert first["pending"]["retry"] == ids and not ledger.store.done_shards()[0]
-    waiting = len(first["pending"]["slots"])
+    assert first.pending is not None
+    assert first.pending["retry"] == ids and not ledger.store.done_shards()[0]
+    waiting = len(first.pending["slots"])
     second = run_shard(job)  # the source answers again: only the waiting slots are retried
-    assert second["pending"] is None and 6 + waiting <= second["tried"] <= 6 + 3
+    assert second.pending is None and 6 + waiting <= second.tried <= 6 + 3
     store = open_store(ledger.store.location)
     assert store.done_shards()[0]
-    assert int(store.array("valid")[:].sum()) == first["filled"] + waiting
+    assert int(store.array("valid")[:].sum()) == first.filled + waiting
 
 
 def test_a_source_failing_for_everything_stops_early(tmp_path, capsys):
@@ -180,17 +181,38 @@ def test_a_source_failing_for_everything_stops_early(tmp_path, capsys):
     assert 8 <= tried < 60  # stopped early: the plan holds 60 candidates
 
 
-def test_unreachable_stac_api_exits_1_and_leaves_the_store_unfinished(tmp_path, capsys):
+def test_refused_stac_api_exits_1_in_one_line_and_removes_the_store_it_made(tmp_path, capsys):
     out = tmp_path / "stac.zarr"
     options = json.dumps({"collection_id": "sentinel-2-l2a", "http_retries": 0})
     argv = ["--stac", f"http://127.0.0.1:{free_port()}/v1", "--source-option", options]
-    argv += ["--max-attempts", "1"]
-    assert collect(out, *argv, n=16, source="stac") == 1
+    assert collect(out, *argv, n=16, source="stac") == 1  # default --max-attempts 6
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: source unreachable: "), err
+    assert "connection was refused" in err and f"removed {out}" in err
     assert "\n" not in err
-    assert open_store(out).pending_shards() == [0, 1, 2, 3]
-    assert not verify(out).ok
+    assert not out.exists()
+
+
+def test_refused_stac_api_keeps_a_folder_that_existed_before(tmp_path, capsys):
+    out = tmp_path / "plan-first"
+    assert main(["plan", "--n", "16", *BASE[:7], "--out", str(out)]) == 0
+    planned = (out / "plan.parquet").read_bytes()
+    options = json.dumps({"collection_id": "sentinel-2-l2a", "http_retries": 0})
+    argv = ["--stac", f"http://127.0.0.1:{free_port()}/v1", "--source-option", options]
+    assert collect(out, *argv, n=16, source="stac") == 1
+    assert "source unreachable" in capsys.readouterr().err
+    assert (out / "plan.parquet").read_bytes() == planned  # kept: a rerun continues from it
+
+
+def test_stac_api_whose_name_does_not_resolve_fails_before_writing(tmp_path, capsys):
+    out = tmp_path / "stac.zarr"
+    options = json.dumps({"collection_id": "sentinel-2-l2a"})
+    argv = ["--stac", "http://stac.example.invalid/v1", "--source-option", options]
+    assert collect(out, *argv, n=16, source="stac") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: source unreachable: the STAC API "), err
+    assert "stac.example.invalid does not resolve" in err and "nothing was written" in err
+    assert "\n" not in err and not out.exists()
 
 
 def test_plan_refuses_to_write_into_an_existing_store(reference, tmp_path, capsys):

@@ -55,3 +55,56 @@ def test_exhausted_and_permanent():
 def test_policy_validation():
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+def test_an_unreachable_service_is_tried_twice_then_propagates():
+    from collector.sources.base import UnreachableError
+    from collector.sources.retry import UNREACHABLE_ATTEMPTS
+
+    waits: list[float] = []
+    counters = Counters()
+    with pytest.raises(UnreachableError):
+        call_with_retries(
+            flaky(99, UnreachableError),
+            RetryPolicy(6, 8.0),
+            counters,
+            random.Random(0),
+            waits.append,
+        )
+    assert counters.requests == UNREACHABLE_ATTEMPTS == 2
+    assert len(waits) == 1 and waits[0] <= 1.0  # no long backoff for a name that won't resolve
+
+
+def test_unreachable_kind_tells_network_failures_apart():
+    import socket
+
+    from collector.sources.base import unreachable_kind
+
+    dns = "its host name does not resolve"
+    assert unreachable_kind(socket.gaierror(-2, "Name or service not known")) == dns
+    assert unreachable_kind(ConnectionRefusedError(111, "Connection refused")) == (
+        "the connection was refused"
+    )
+    wrapped = OSError("HTTPSConnectionPool(host='x', port=443): Max retries exceeded")
+    wrapped.__cause__ = socket.gaierror(-3, "Temporary failure in name resolution")
+    assert unreachable_kind(wrapped) == dns
+    assert unreachable_kind("CPLE_HttpResponse: Could not resolve host: x.invalid") == dns
+    # these keep the retry policy
+    assert unreachable_kind(TimeoutError("timed out")) is None
+    assert unreachable_kind(ConnectionResetError(104, "Connection reset by peer")) is None
+    assert unreachable_kind("HTTP 503 from the STAC API") is None
+
+
+def test_stac_and_earth_engine_classify_a_refused_connection_as_unreachable():
+    import requests
+
+    from collector.sources.base import UnreachableError
+    from collector.sources.earthengine.errors import classify_error
+    from collector.sources.stac.source import classify_api_error
+
+    try:
+        requests.get("http://127.0.0.1:9/", timeout=5)  # the discard port: nothing listens
+    except requests.RequestException as e:
+        assert isinstance(classify_api_error(e), UnreachableError)
+    assert isinstance(classify_error(ConnectionRefusedError(111, "refused")), UnreachableError)
+    assert not isinstance(classify_error(TimeoutError("deadline")), UnreachableError)

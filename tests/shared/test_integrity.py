@@ -15,12 +15,12 @@ from shared.checks.verify import verify
 from shared.store.handle import open_store
 from shared.store.manifests import (
     DamagedShardError,
-    live_samples,
     manifest_key,
     read_manifest,
     record_manifests,
 )
 from shared.store.reader import ChunkReadError, StoreReader
+from shared.store.summary import live_samples
 from shared.testing import make_store
 from tests.conftest import run_module
 

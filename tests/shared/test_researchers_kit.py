@@ -106,6 +106,23 @@ def test_geotiff_export_round_trip(collected, tmp_path):
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1  # a usage error
 
 
+def test_rio_to_raster_writes_what_export_geotiff_writes(collected, tmp_path):
+
+    from shared import open_sample
+    from shared.access.geotiff import season_raster
+
+    (exported,) = [p for p in export_geotiffs(collected, [3], tmp_path) if p.stem.endswith("-2")]
+    mine = tmp_path / "rio.tif"
+    season_raster(open_sample(str(collected), 3), 2).rio.to_raster(mine)
+    with rasterio.open(exported) as a, rasterio.open(mine) as b:
+        assert b.crs == a.crs and b.transform == a.transform and b.nodata == a.nodata == 0
+        assert b.descriptions == a.descriptions == open_store(collected).spec.bands
+        for key, value in a.tags().items():
+            assert b.tags()[key] == value, key
+        assert {"time", "product_id", "source", "sample", "season"} <= set(a.tags())
+        assert b.dtypes == a.dtypes and np.array_equal(b.read(), a.read())
+
+
 def test_torch_dataset(collected):
     ds = SeasonalPatches(collected, bands="B8,B4", seasons=[1, 3])
     item = ds[2]
@@ -122,6 +139,10 @@ def test_torch_dataset(collected):
     assert batch["image"].shape == (4, 2, 2, 32, 32) and batch["image"].dtype == torch.float32
     assert batch["cloud"].dtype == torch.uint8 and batch["time"].dtype == torch.int64
     assert torch.equal(batch["image"][2], torch.from_numpy(item["image"]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=SeasonalPatches.collate)
+    batch = next(iter(loader))
+    assert batch["bands"] == ["B8", "B4"] and batch["image"].shape == (3, 2, 2, 32, 32)
+    assert batch["sample"].shape == (3,)
     with pytest.raises(ValueError, match="season"):
         SeasonalPatches(collected, seasons=[7])
 

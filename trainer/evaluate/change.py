@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from shared.progress import progress
 from trainer.evaluate.features import prepare
 from trainer.evaluate.metrics import BinaryCounts
 from trainer.scaling import BandScaling
@@ -173,7 +174,9 @@ def change_detection(
     )
     opt = torch.optim.Adam(decoder.parameters(), lr=1e-3)
     decoder.train()
+    bar = progress(steps, "change decoder", "step")
     for _ in range(steps):
+        bar.update(1)
         a, b, m = _crops(train, batch, crop, rng)
         ta, tb = prepare(a, scaling, crop, device), prepare(b, scaling, crop, device)
         target = torch.from_numpy(np.ascontiguousarray(m)).float().to(device)[:, None]
@@ -182,10 +185,14 @@ def change_detection(
         opt.zero_grad()
         loss.backward()
         opt.step()
+    bar.close()
     decoder.eval()
     threshold = 0.5 if paper else _best_threshold(net, decoder, data, scaling, crop, device)
     counts = BinaryCounts()
-    for i in data.indices("test"):
+    test = data.indices("test")
+    bar = progress(len(test), "change predictions", "pair")
+    for i in test:
+        bar.update(1)
         pair = data.pair(int(i))
         one = BinaryCounts().update(
             _predict(net, decoder, pair, scaling, crop, device) >= threshold, pair[2]
@@ -193,6 +200,7 @@ def change_detection(
         counts = counts + one
         if per_pair is not None:
             per_pair.append(one)
+    bar.close()
     return {
         "precision": counts.precision,
         "recall": counts.recall,
@@ -213,7 +221,12 @@ def _best_threshold(
     val = [data.pair(int(i)) for i in data.indices("val")]
     if not val:
         return 0.5
-    probs = [(_predict(net, decoder, p, scaling, tile, device), p[2]) for p in val]
+    bar = progress(len(val), "change threshold (val)", "pair")
+    probs = []
+    for p in val:
+        probs.append((_predict(net, decoder, p, scaling, tile, device), p[2]))
+        bar.update(1)
+    bar.close()
     best, best_f1 = 0.5, -1.0
     for t in np.linspace(0.1, 0.9, 17):
         counts = BinaryCounts()

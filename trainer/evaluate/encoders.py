@@ -4,7 +4,9 @@
   official SeCo Lightning checkpoint, a timm / torchvision / torchgeo ResNet state dict;
 * an export folder (``config.json`` + ``model.safetensors``);
 * ``imagenet:<timm arch>`` (timm's ImageNet weights; ``imagenet:<arch>=<file>`` offline);
-* ``random`` / ``random:<timm arch>`` (``random`` is ``random:resnet18``).
+* ``random`` / ``random:<timm arch>`` (``random`` is ``random:resnet18``); ``random:same`` is
+  the architecture of the other encoders evaluated with it (resolved by
+  :func:`trainer.evaluate.run.evaluate`).
 
 Pre-trained encoders of ours bring the band scaling of their pre-training store (the same
 normalisation downstream as during pre-training); published SeCo weights bring SeCo's. ImageNet
@@ -92,8 +94,9 @@ def load_eval_encoder(
     path = Path(spec)
     if path.is_dir() and (path / CONFIG).is_file():
         model, scaling, meta = load_encoder(path)
+        name = export_label(meta, path.name)
         return EvalEncoder(
-            path.name, meta["architecture"], model, scaling.bands, scaling, None, "export"
+            name, meta["architecture"], model, scaling.bands, scaling, None, "export"
         )
     if path.is_file():
         return _from_file(path, bands, arch)
@@ -101,6 +104,19 @@ def load_eval_encoder(
         f"encoder {spec!r}: no checkpoint, weights file or export folder there, and not "
         f"imagenet:<arch> or random[:<arch>]"
     )
+
+
+def export_label(meta: dict[str, Any], folder: str) -> str:
+    """What an export's weights are, from its ``config.json``: ``<objective>-<architecture>``
+    (the label its checkpoint gets), ``seco-published-<arch>`` for converted SeCo weights, the
+    folder name beside the architecture otherwise."""
+    arch = str(meta.get("architecture", ""))
+    objective = meta.get("objective")
+    if objective in ("seco", "moco", "moco_tp"):
+        return f"{objective}-{arch}"
+    if isinstance(objective, str) and objective.startswith("seco (published"):
+        return f"seco-published-{arch}"
+    return f"{folder}-{arch}" if arch and arch not in folder else folder
 
 
 def _from_file(path: Path, bands: tuple[str, ...], arch: str | None) -> EvalEncoder:

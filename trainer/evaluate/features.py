@@ -38,12 +38,13 @@ def extract(
     desc: str = "features",
 ) -> np.ndarray:
     """(n, D) float32 features of the items ``idx``; ``read(idx)`` gives their DN images, read
-    batch by batch (only features are kept). A progress bar shows on a terminal."""
-    from tqdm import tqdm
+    batch by batch (only features are kept). A progress bar shows on a terminal, a line per
+    10 % elsewhere (:func:`shared.progress.progress`)."""
+    from shared.progress import progress
 
     model = model.to(device).eval()
     parts = []
-    with tqdm(total=int(idx.size), desc=desc, unit="img", disable=None, leave=False) as bar:
+    with progress(int(idx.size), desc, "img", leave=False) as bar:
         for start in range(0, idx.size, batch):
             chunk = idx[start : start + batch]
             parts.append(model(prepare(read(chunk), scaling, size, device)).float().cpu().numpy())

@@ -191,17 +191,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> OneLineParser:
+    """The command's flags, each with its default in ``--help``."""
     parser = OneLineParser(prog="python -m trainer.evaluate.paper_table", description=__doc__)
     parser.add_argument("--data-root", required=True, help="folder holding the datasets")
     parser.add_argument("--encoder", action="append", required=True, help="repeatable")
-    parser.add_argument("--out", default="runs/paper-table")
+    parser.add_argument("--out", default="runs/paper-table", help="folder of the table")
     parser.add_argument("--settings", default="default,paper", help="default,paper")
     parser.add_argument("--epochs", type=int, default=100, help="paper protocol epochs")
     parser.add_argument("--size", type=int, default=224, help="input side, default protocol")
-    parser.add_argument("--change-steps", type=int, default=300)
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--command", default=None, help="command line to print in the table")
+    parser.add_argument(
+        "--change-steps", type=int, default=300, help="change decoder steps, default protocol"
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for 95 %% intervals"
+    )
+    parser.add_argument(
+        "--command", default=None, help="command line to print in the table (default: none)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

@@ -19,7 +19,7 @@ __all__ = ["write_results", "MAIN_METRIC"]
 
 COLUMNS = [
     "encoder", "task", "protocol", "setting", "metric", "value", "ci_low", "ci_high", "runs",
-    "n_train", "n_val", "n_test",
+    "n_train", "n_val", "n_test", "chance",
 ]  # fmt: skip
 KEY = ["encoder", "task", "protocol", "setting"]
 #: the number a reader looks at first, per protocol
@@ -88,7 +88,13 @@ def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.D
 def complete_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Tables written before intervals and settings existed: default setting, one run, no
     interval."""
-    defaults = {"setting": "default", "ci_low": math.nan, "ci_high": math.nan, "runs": 1}
+    defaults = {
+        "setting": "default",
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "runs": 1,
+        "chance": math.nan,
+    }
     for col, value in defaults.items():
         if col not in df.columns:
             df[col] = value
@@ -123,10 +129,18 @@ def _markdown(df: pd.DataFrame, path: Path, title: str) -> None:
     for (task, protocol, setting), group in df.groupby(["task", "protocol", "setting"], sort=True):
         metrics = sorted(m for m in group.metric.unique() if m not in ("weight_decay", "threshold"))
         n = group.iloc[0]
+        main = MAIN_METRIC.get(str(protocol), "accuracy")
+        chance = group[group.metric == main].chance.dropna()
         lines += [
             f"## {task} — {protocol}, {setting} protocol (n: train {int(n.n_train)}, val "
             f"{int(n.n_val)}, test {int(n.n_test)})",
             "",
+        ]
+        if str(task).startswith("synthetic"):
+            lines += ["SYNTHETIC: a task of the synthetic world, not observed data.", ""]
+        if len(chance):
+            lines += [f"Chance ({main} of the best constant guess): {chance.iloc[0]:.4f}.", ""]
+        lines += [
             "| encoder | runs | " + " | ".join(metrics) + " |",
             "|---|---|" + "---|" * len(metrics),
         ]
@@ -169,6 +183,18 @@ def plot_results(df: pd.DataFrame, path: Path, title: str) -> None:
     ax = table.plot.bar(
         figsize=(max(6.0, 2.3 * len(table) + 3.0), 4.4), rot=0, ylim=(0, 1), yerr=errors, capsize=3
     )
+    chance = main.groupby("case").chance.first().reindex(table.index)
+    for i, level in enumerate(chance):
+        if isinstance(level, float) and not math.isnan(level):
+            ax.hlines(level, i - 0.45, i + 0.45, colors="0.2", linestyles="--", linewidth=1.2)
+            ax.text(i + 0.46, level, "chance", fontsize=7, va="center", color="0.2")
+    synthetic = main.task.astype(str).str.startswith("synthetic").any()
+    if synthetic:
+        title = f"SYNTHETIC — {title}"
+        ax.text(
+            0.99, 0.97, "SYNTHETIC (not observed data)", transform=ax.transAxes, ha="right",
+            va="top", fontsize=9, color="#b00000", weight="bold",
+        )  # fmt: skip
     ax.set_ylabel("score on the test split\n(95 % interval; over seeds for a mean)")
     ax.set_xlabel("")
     ax.set_title(title, fontsize=10)

@@ -33,7 +33,7 @@ from trainer.evaluate.uncertainty import (
     seed_interval,
 )
 
-__all__ = ["TASKS", "SETTINGS", "evaluate", "open_task"]
+__all__ = ["TASKS", "SETTINGS", "default_out", "evaluate", "open_task"]
 
 SETTINGS = ("default", "paper")
 #: protocol → (metrics, 95 % intervals)
@@ -81,6 +81,56 @@ def _unique_names(encs: list[EvalEncoder]) -> None:
             e.name = f"{e.group}-run{k + 1}"
 
 
+SAME = "random:same"
+
+
+def _load_encoders(
+    specs: list[str], bands: tuple[str, ...], seed: int, encoder_arch: str | None
+) -> list[EvalEncoder]:
+    """The encoders in command-line order; ``random:same`` takes the architecture of the
+    first other encoder that is not random (resnet18 when there is none)."""
+    loaded = {
+        i: load_eval_encoder(s, bands, seed, encoder_arch) for i, s in enumerate(specs) if s != SAME
+    }
+    arch = next((e.arch for e in loaded.values() if e.kind != "random"), "resnet18")
+    return [
+        loaded[i] if s != SAME else load_eval_encoder(f"random:{arch}", bands, seed)
+        for i, s in enumerate(specs)
+    ]
+
+
+def chance_level(ds: Any, kind: str, multilabel: bool) -> float | None:
+    """The main metric of the best constant guess on the test split: the majority class's
+    share (accuracy), the mean positive rate (micro mAP of a constant score), or the F1 of
+    calling every pixel changed (change detection); None where it cannot be read."""
+    try:
+        test = ds.indices("test")
+        if kind == "change":
+            masks = [np.asarray(ds.pair(int(i))[2], bool) for i in test]
+            p = float(np.mean(np.concatenate([m.ravel() for m in masks]))) if masks else 0.0
+            return 2 * p / (1 + p) if p > 0 else 0.0
+        labels = task_labels(ds, test)
+        if multilabel or labels.ndim == 2:
+            return float(np.asarray(labels, bool).mean())
+        counts = np.bincount(np.asarray(labels, np.int64))
+        return float(counts.max() / counts.sum()) if counts.sum() else None
+    except Exception:  # a reader without labels at hand: no chance line
+        return None
+
+
+def default_out(encoders: list[str]) -> Path:
+    """Where results go without ``--out``: ``<run>/eval`` beside the first encoder that is one
+    of our run's checkpoint (``<run>/checkpoint.pt``) or export (``<run>/export``), else
+    ``runs/eval``."""
+    for spec in encoders:
+        path = Path(spec)
+        if (path.name == "checkpoint.pt" and path.is_file()) or (
+            path.is_dir() and (path / "config.json").is_file()
+        ):
+            return path.parent / "eval"
+    return Path("runs/eval")
+
+
 def evaluate(
     task: str,
     data: str,
@@ -123,12 +173,15 @@ def evaluate(
         else ("cpu" if device == "auto" else device)
     )
     folder = Path(out)
-    encs = [load_eval_encoder(spec, bands, seed, encoder_arch) for spec in encoders]
+    encs = _load_encoders(encoders, bands, seed, encoder_arch)
     _unique_names(encs)
     rows: list[dict] = []
+    chance: float | None = None
     for enc in encs:
         ds = open_task(task, data, enc.bands, folder, seed, multilabel, options)
         n = check_splits(task, data, ds)
+        if chance is None:
+            chance = chance_level(ds, kind, multilabel or getattr(ds, "multilabel", False))
         log(
             f"{enc.name} on {task} ({setting}): {n['n_train']} train, {n['n_val']} val, {n['n_test']} test"
         )
@@ -167,6 +220,7 @@ def evaluate(
                         "ci_low": low,
                         "ci_high": high,
                         "runs": 1,
+                        "chance": math.nan if chance is None else chance,
                         "group": enc.group,
                         **n,
                     }

@@ -21,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from shared.access.view import sample_mask
 from shared.layout.bands import resolve_bands
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
+from shared.store.summary import live_samples
 from trainer.evaluate.splits import stored_split, stratified_split
 
 __all__ = [
@@ -43,14 +44,15 @@ SEASONS = ("winter", "spring", "summer", "autumn")
 PRESENCE_THRESHOLD = 0.10
 
 
-def _live(location: str) -> tuple[np.ndarray, StoreReader]:
-    store = open_store(location)
+def _live(
+    location: str, storage_options: dict[str, Any] | None = None
+) -> tuple[np.ndarray, StoreReader]:
+    store = open_store(location, "r", storage_options)
     if not store.spec.has_truth:
         raise ValueError(
             f"{location} has no ground truth: collect it with --source synthetic --truth"
         )
-    valid = np.asarray(store.array("valid")[:], bool)
-    live = np.flatnonzero(sample_mask(store.done_shards(), valid, store.spec.shard_samples))
+    live = live_samples(store)  # refuses a finished shard with a missing object
     return live, StoreReader(store, threads=2)
 
 
@@ -63,10 +65,11 @@ class SyntheticLandcover:
     splits_file: Path
     seed: int = 0
     multilabel: bool = False
+    storage_options: dict[str, Any] | None = field(default=None, repr=False)
     classes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.samples, self.reader = _live(self.location)
+        self.samples, self.reader = _live(self.location, self.storage_options)
         spec = self.reader.spec
         self.bands = resolve_bands(list(self.bands), spec.bands)
         self.classes = spec.truth_classes
@@ -170,9 +173,10 @@ class SyntheticChange:
     bands: tuple[str, ...]
     splits_file: Path
     seed: int = 0
+    storage_options: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.samples, self.reader = _live(self.location)
+        self.samples, self.reader = _live(self.location, self.storage_options)
         spec = self.reader.spec
         self.bands = resolve_bands(list(self.bands), spec.bands)
         self.last = spec.n_seasons - 1

@@ -28,21 +28,25 @@ def open_task(
     options: dict[str, Any] | None = None,
 ) -> Any:
     """The dataset of ``task`` read with ``bands``; splits stored under ``out/splits``.
-    ``options``: ``bigearthnet_classes`` (19 | 43), ``label_fraction``, ``val_cities``."""
+    ``options``: ``bigearthnet_classes`` (19 | 43), ``label_fraction``, ``val_cities``,
+    ``storage_options`` (a store on object storage)."""
     options = options or {}
+    remote = options.get("storage_options")
     splits = out / "splits" / f"{task}.json"
     if task == "synthetic-landcover":
         from trainer.evaluate.synthetic import SyntheticLandcover
 
-        return SyntheticLandcover(data, bands, splits, seed=seed, multilabel=multilabel)
+        return SyntheticLandcover(
+            data, bands, splits, seed=seed, multilabel=multilabel, storage_options=remote
+        )
     if task == "synthetic-season":
         from trainer.evaluate.synthetic import SyntheticSeason
 
-        return SyntheticSeason(data, bands, splits, seed=seed)
+        return SyntheticSeason(data, bands, splits, seed=seed, storage_options=remote)
     if task == "synthetic-change":
         from trainer.evaluate.synthetic import SyntheticChange
 
-        return SyntheticChange(data, bands, splits, seed=seed)
+        return SyntheticChange(data, bands, splits, seed=seed, storage_options=remote)
     if task == "eurosat":
         from trainer.evaluate.readers import EuroSAT
 

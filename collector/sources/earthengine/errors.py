@@ -37,7 +37,12 @@ request is sent at most ``max_attempts`` times, not ``6 × max_attempts``.
 
 from __future__ import annotations
 
-from collector.sources.base import PermanentError, TransientError
+from collector.sources.base import (
+    PermanentError,
+    TransientError,
+    UnreachableError,
+    unreachable_kind,
+)
 
 __all__ = ["classify_error", "TRANSIENT_MESSAGES", "PERMANENT_MESSAGES"]
 
@@ -82,6 +87,9 @@ def classify_error(error: BaseException) -> TransientError | PermanentError:
     or a ``google.auth`` error during a token refresh.
     """
     text = f"{type(error).__name__}: {error}"
+    kind = unreachable_kind(error)
+    if kind is not None:  # name resolution, refused connection: a few tries, then stop
+        return UnreachableError(f"Earth Engine cannot be reached: {kind} ({text})")
     if isinstance(error, (ConnectionError, TimeoutError)):
         return TransientError(text)
     status = getattr(getattr(error, "resp", None), "status", None)

@@ -51,7 +51,9 @@ from collector.sources.base import (
     PermanentError,
     Scene,
     TransientError,
+    UnreachableError,
     clear_fraction,
+    unreachable_kind,
 )
 from collector.sources.stac.catalogs import (
     asset_key,
@@ -100,6 +102,9 @@ def classify_api_error(
     text = strip_query(f"{type(error).__name__}: {error}")
     if len(text) > 500:
         text = text[:500] + " …"
+    kind = unreachable_kind(error)
+    if kind is not None:  # before the generic "connection" rule: not worth many retries
+        return UnreachableError(f"{what} cannot be reached: {kind} ({text})")
     if isinstance(status, int):
         text = f"HTTP {status} from {what}: {text}"
         if status in (408, 425, 429) or 500 <= status < 600:
@@ -319,6 +324,9 @@ class StacSource:
                     self._count("resigned")
                     continue
                 message = f"reading {strip_query(href)}: {e}"
+                kind = unreachable_kind(str(e))
+                if kind is not None:
+                    raise UnreachableError(f"{message} ({kind})") from None
                 if e.status == 403 and signed:  # signed afresh and still refused
                     raise TransientError(message) from None
                 raise (TransientError if e.transient else PermanentError)(message) from None
@@ -450,3 +458,32 @@ def preflight(options: dict[str, Any]) -> None:
         options.get("offset"),
     )
     load_signer(options.get("signer"), catalog)
+
+
+def probe(options: dict[str, Any]) -> None:
+    """Resolve the STAC API's host name once before anything is written, so that a machine
+    without network (or a misspelt host) gets one line at once instead of a run of failing
+    candidates. A resolver that does not answer within 10 s is not an error here (the run's
+    own retries judge it).
+
+    Raises:
+        UnreachableError: the host name does not resolve.
+    """
+    from urllib.parse import urlsplit
+
+    from shared.net import unresolvable
+
+    catalog = resolve_catalog(
+        str(options.get("catalog", "earth-search")),
+        options.get("url"),
+        options.get("collection_id"),
+        options.get("assets"),
+        options.get("offset"),
+    )
+    host = urlsplit(catalog.url).hostname
+    why = unresolvable(host) if host else None
+    if why is not None:
+        raise UnreachableError(
+            f"the STAC API {strip_query(catalog.url)} cannot be reached: its host name "
+            f"{host} does not resolve ({why}); check the network or --stac"
+        )

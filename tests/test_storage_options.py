@@ -1,0 +1,136 @@
+"""Every command that opens a store takes ``--storage-options`` (and the client's environment
+variables); an object store that does not answer is one line. A real S3 API (moto's server)
+on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import s3fs
+
+from collector.cli import main as collector_main
+from shared.cli import main as shared_main
+from tests.conftest import collect_args, free_port, run_module
+from tests.trainer.conftest import tiny_args
+from trainer.cli import main as trainer_main
+
+SECRET = "s3cr3t-never-shown"
+
+
+@pytest.fixture(scope="module")
+def s3_store(s3_server):
+    """A finished 12-location store with ground truth in ``s3://options-test/truth.zarr``."""
+    fs = s3fs.S3FileSystem(**s3_server)
+    if not fs.exists("options-test"):
+        fs.mkdir("options-test")
+    url = "s3://options-test/truth.zarr"
+    argv = collect_args(
+        url,
+        *("--region=europe", "--n", "12", "--source", "synthetic", "--truth"),
+        *("--size", "48", "--shard-samples", "4", "--seasons", "4"),
+        *("--storage-options", json.dumps(s3_server)),
+    )
+    assert collector_main(argv) == 0
+    return url
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["verify", "--quick"], ["info", "--json"], ["card"], ["stac"], ["upgrade"]],
+)
+def test_shared_commands_take_storage_options(s3_store, s3_server, command, capsys):
+    argv = [*command, s3_store, "--storage-options", json.dumps(s3_server)]
+    assert shared_main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "testing" not in out  # the key and secret are never printed
+
+
+def test_export_geotiff_from_object_storage(s3_store, s3_server, tmp_path, capsys):
+    pytest.importorskip("rasterio")
+    argv = ["export-geotiff", s3_store, "--samples", "0,3", "--out", str(tmp_path / "tif")]
+    assert shared_main([*argv, "--storage-options", json.dumps(s3_server)]) == 0
+    assert len(list((tmp_path / "tif").glob("*.tif"))) == 2 * 4
+
+
+def test_environment_variables_are_the_default(s3_store, s3_server):
+    env = {
+        "AWS_ENDPOINT_URL": s3_server["client_kwargs"]["endpoint_url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    done = run_module("shared", "info", "--json", s3_store, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["slots"] == 12
+
+
+def test_unreachable_endpoint_is_one_line_on_every_command(tmp_path, capsys):
+    dead = json.dumps(
+        {
+            "key": "k",
+            "secret": SECRET,
+            "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{free_port()}"},
+        }
+    )
+    url = "s3://nowhere/x.zarr"
+    calls = [
+        (shared_main, ["verify", url]),
+        (shared_main, ["info", url]),
+        (collector_main, ["import", "seco", str(tmp_path), "--out", url]),
+        (collector_main, ["plan", "--n", "4", "--region=europe", "--out", "s3://nowhere/plan"]),
+        (trainer_main, tiny_args(url, tmp_path / "run")),
+    ]
+    for main, argv in calls:
+        start = time.perf_counter()
+        code = main([*argv, "--storage-options", dead])
+        err = capsys.readouterr().err
+        assert code in (1, 2), (argv, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "cannot reach the object store" in err or "does not exist" in err, err
+        assert SECRET not in err
+        assert time.perf_counter() - start < 60  # not minutes of retries
+
+
+def test_bad_storage_options_are_usage_errors_that_hide_the_value(capsys):
+    for text in ['{"secret": "' + SECRET + '"', "[1, 2]", '{"": 1}']:
+        assert shared_main(["info", "x.zarr", "--storage-options", text]) == 2
+        err = capsys.readouterr().err
+        assert "--storage-options" in err and SECRET not in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_import_and_plan_into_object_storage(s3_server, tmp_path, capsys):
+    from collector.importers.testing import write_geotiff_dataset
+
+    fs = s3fs.S3FileSystem(**s3_server)
+    fs.mkdir("import-test")
+    data = write_geotiff_dataset(tmp_path / "seasonal_contrast_100k", "seco", 3)
+    options = ["--storage-options", json.dumps(s3_server)]
+    argv = ["import", "seco", str(data), "--out", "s3://import-test/seco.zarr", *options]
+    argv += ["--scheduler", "threads", "--workers", "2", "--shard-samples", "2", "--no-progress"]
+    assert collector_main(argv) == 0, capsys.readouterr().err
+    assert shared_main(["verify", "s3://import-test/seco.zarr", *options]) == 0
+    plan = ["plan", "--n", "8", "--region=europe", "--out", "s3://import-test/plan", *options]
+    assert collector_main(plan) == 0, capsys.readouterr().err
+    fs.invalidate_cache()
+    assert {"plan.parquet", "map.png"} <= {p.rsplit("/", 1)[-1] for p in fs.ls("import-test/plan")}
+
+
+def test_pretrain_and_evaluate_from_object_storage(s3_store, s3_server, tmp_path, capsys):
+    from shared.store.handle import open_store
+
+    options = ["--storage-options", json.dumps(s3_server)]
+    assert "stats" in open_store(s3_store, storage_options=s3_server).attrs
+    out = tmp_path / "run"
+    assert trainer_main([*tiny_args(s3_store, out, "--steps", "2"), *options]) == 0
+    assert "trained steps 0..2" in capsys.readouterr().out
+    assert "testing" not in (out / "run.toml").read_text()  # options are runtime only
+    argv = [
+        *("evaluate", "--task", "synthetic-season", "--data", s3_store),
+        *("--encoder", "random:resnet18", "--out", str(tmp_path / "eval")),
+        *("--protocols", "knn", "--size", "32", "--bootstrap", "10", "--device", "cpu"),
+        *options,
+    ]
+    assert trainer_main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "eval" / "results.md").is_file()

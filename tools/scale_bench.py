@@ -1,0 +1,296 @@
+"""``python -m tools.scale_bench --locations N``: the engine's bookkeeping at N locations.
+
+Builds a real world plan of N locations and a skeleton store of it (synthetic source, 8-px
+patches, 4 seasons, RGB, shards of 16): every shard's done-marker, manifest and summary and
+its small arrays' objects, written directly (the image objects are links to one real shard's:
+no pixels are made), then the merged summary and the index. Then it times what a user at
+that size waits for: building the shard jobs, a shard task's own bookkeeping (opening the
+store, its marker, writing, manifest, summary; the fetching excluded), finalize with nothing
+to do, ``verify --quick``, ``info``, ``open_dataset`` and the trainer's sample selection. The
+same is measured at ``--small`` locations for ``per_shard_overhead_s_small``. Prints one JSON
+object; ``--record`` also writes it to ``docs/benchmarks.*`` (:mod:`tools.record`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bench_scale", "main"]
+
+BANDS = "B4,B3,B2"
+SIZE = 8
+SHARD = 16
+TRIED = 8  # shards left for real shard tasks (per-shard overhead)
+
+
+def _rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(own / 1024, 1)
+
+
+def _timed(fn: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, round(time.perf_counter() - t, 3)
+
+
+def _skeleton(store: Any, ledger: Any, shards: list[int]) -> None:
+    """Write ``shards`` finished without making pixels: shard 0 for real, the others as links
+    to its objects plus their own lon/lat, manifest, summary and marker."""
+    import google_crc32c
+    from numcodecs import Zstd
+
+    from shared.store.handle import marker_key
+    from shared.store.manifests import manifest_key, read_manifest, shard_keys
+    from shared.store.summary import _keys, read_summaries, summary_key
+    from shared.store.writer import empty_shard, write_shard
+
+    spec = store.spec
+    root = Path(store.location)
+    plan = ledger.plan
+    primaries = plan[plan["spare_rank"].to_numpy() == 0].sort_values(["shard", "slot"])
+    lon_all = primaries["lon"].to_numpy(np.float64)
+    lat_all = primaries["lat"].to_numpy(np.float64)
+    ids_all = primaries["candidate_id"].to_numpy(np.int64)
+    first = shards[0]
+    data = empty_shard(spec, first)
+    sl = spec.shard_slice(first)
+    rng = np.random.default_rng(0)
+    for slot in range(sl.stop - sl.start):
+        data.set_slot(
+            slot,
+            pixels=rng.integers(1, 3000, data.pixels.shape[1:], dtype=np.uint16),
+            cloud=np.zeros(data.cloud.shape[1:], np.uint8),
+            clear_fraction=np.ones(spec.n_seasons, np.float32),
+            time=np.array(
+                ["2021-01-01", "2021-04-01", "2021-07-01", "2021-10-01"][: spec.n_seasons],
+                "datetime64[ms]",
+            ),
+            product_id=np.array([f"S{s}" for s in range(spec.n_seasons)], dtype=object),
+            lon=lon_all[sl][slot],
+            lat=lat_all[sl][slot],
+            epsg=32632,
+            transform=np.array([10.0, 0, 500000.0 + slot * 100, 0, -10.0, 5000000.0]),
+            candidate_id=ids_all[sl][slot],
+        )
+    write_shard(store, first, data)
+    template_keys = shard_keys(store, first)
+    manifest = read_manifest(store, first)
+    summary = read_summaries(store, [first])[first]
+    if manifest is None or summary is None:
+        raise RuntimeError("the template shard has no manifest or summary")
+    zstd = Zstd(level=3, checksum=True)
+
+    def one(shard: int) -> None:
+        keys = dict(_keys(store, shard))
+        sl = spec.shard_slice(shard)
+        own = {
+            "lon": zstd.encode(np.ascontiguousarray(lon_all[sl], "<f8").tobytes()),
+            "lat": zstd.encode(np.ascontiguousarray(lat_all[sl], "<f8").tobytes()),
+            "candidate_id": zstd.encode(np.ascontiguousarray(ids_all[sl], "<i8").tobytes()),
+        }
+        objects = {}
+        for name, key in keys.items():
+            src = root / template_keys[name]
+            dst = root / key
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if name in own:
+                dst.write_bytes(own[name])
+                crc = int(google_crc32c.value(own[name]))
+                objects[key] = {"bytes": len(own[name]), "crc32c": crc}
+            elif src.exists():
+                os.link(src, dst)
+                objects[key] = manifest["objects"][template_keys[name]]
+        (root / manifest_key(shard)).write_text(
+            json.dumps({"format": 1, "shard": shard, "objects": objects}, sort_keys=True)
+        )
+        k = sl.stop - sl.start
+        mine = {
+            key: (v[:k] if isinstance(v, list) and key != "objects" else v)
+            for key, v in summary.items()
+        }
+        mine.update(
+            shard=shard,
+            samples=list(range(sl.start, sl.stop)),
+            lon=lon_all[sl].tolist(),
+            lat=lat_all[sl].tolist(),
+            candidate_id=ids_all[sl].tolist(),
+        )
+        (root / summary_key(shard)).write_text(json.dumps(mine))
+        os.link(root / marker_key(first), root / marker_key(shard))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:  # file creation waits on the disk, not the CPU
+        list(pool.map(one, shards[1:], chunksize=64))
+
+
+def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
+    """Every figure at ``n`` locations (see the module); ``keep``: move the store there."""
+    from collector.config import CollectConfig
+    from collector.plan.candidates import PlanConfig, make_plan
+    from collector.run.engine import _jobs
+    from collector.run.finalize import build_index, finalize
+    from collector.run.jobs import run_shard
+    from collector.run.ledger import Ledger, _put_plan, _spec
+    from shared.access.view import open_dataset
+    from shared.checks.verify import verify
+    from shared.publish.info import summarize
+    from shared.store.handle import create_store, open_store
+    from shared.store.summary import (
+        RECORD_ATTR,
+        merge_summaries,
+        sample_columns,
+        save_merge,
+    )
+    from trainer.data import valid_samples
+
+    cfg = CollectConfig(
+        plan=PlanConfig(region="world", n=n, seed=0, size=SIZE, shard_samples=SHARD),
+        source="synthetic",
+        bands=BANDS,
+        progress=False,
+        backoff_s=0.0,
+    )
+    out = tmp / f"scale-{n}.zarr"
+    figures: dict[str, Any] = {"locations": n}
+    plan, figures["plan_s"] = _timed(lambda: make_plan(cfg.plan))
+    store = create_store(
+        str(out), _spec(cfg), source="synthetic", synthetic=True, config=cfg.identity()
+    )
+    _put_plan(store, plan)
+    ledger = Ledger(store, plan, created=True)
+    n_shards = store.spec.n_shards
+    figures["shards"] = n_shards
+    jobs, figures["job_build_s"] = _timed(lambda: _jobs(cfg, ledger, list(range(n_shards)), 1))
+    tried = sorted({int(s) for s in np.linspace(1, n_shards - 1, min(TRIED, n_shards - 1))})
+    rest = [s for s in range(n_shards) if s not in set(tried)]
+    _, figures["skeleton_write_s"] = _timed(lambda: _skeleton(store, ledger, rest))
+    overhead = []
+    for shard in tried:
+        t = time.perf_counter()
+        report = run_shard(jobs[shard])
+        overhead.append(time.perf_counter() - t - report.seconds)
+    figures["per_shard_overhead_s"] = round(statistics.median(overhead), 4)
+    del jobs
+    store = open_store(str(out), "r+")
+    done = store.done_shards()
+
+    def merge() -> None:
+        samples, shards, _ = merge_summaries(store, done)
+        save_merge(store, done, samples, shards)
+        live, cols = sample_columns(
+            store,
+            (
+                "candidate_id",
+                "lon",
+                "lat",
+                "epsg",
+                "transform",
+                "time",
+                "clear_fraction",
+                "product_id",
+            ),
+        )
+        index = build_index(store, plan, cols, live)
+        path = tmp / "index.parquet"
+        index.to_parquet(path, index=False, compression="zstd")
+        store.write_object("index.parquet", path.read_bytes())
+        report = {"shards": n_shards, "filled": int(live.size), "reasons": {}}
+        store.update_attrs(
+            **{RECORD_ATTR: {**store.attrs[RECORD_ATTR], "finalized": True, "report": report}}
+        )
+
+    _, figures["finalize_merge_s"] = _timed(merge)
+    _, figures["finalize_nothing_to_do_s"] = _timed(
+        lambda: finalize(open_store(str(out), "r+"), lambda _line: None)
+    )
+    result, figures["verify_quick_s"] = _timed(lambda: verify(str(out), decode=False))
+    figures["verify_quick_ok"] = result.ok
+    if not result.ok:
+        figures["verify_quick_first_problem"] = result.problems[0][:200]
+    info, figures["info_s"] = _timed(lambda: summarize(str(out)))
+    figures["samples"] = info["samples"]
+    _, figures["open_dataset_s"] = _timed(lambda: open_dataset(str(out)))
+    _, figures["trainer_selection_s"] = _timed(lambda: valid_samples(str(out)))
+    figures["peak_rss_mb"] = _rss_mb()
+    if keep is None:
+        shutil.rmtree(out, ignore_errors=True)
+    else:
+        shutil.move(str(out), keep / out.name)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.scale_bench", description=__doc__)
+    parser.add_argument("--locations", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=1000, help="the small size (default 1000)")
+    parser.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
+    parser.add_argument("--record", action="store_true", help="write docs/benchmarks.*")
+    parser.add_argument("--keep", default=None, help="keep the stores in this folder")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=args.tmp, prefix="scale-bench-") as tmp:
+        keep = Path(args.keep) if args.keep else None
+        small = bench_scale(args.small, Path(tmp), keep)
+        print(json.dumps({"small": small}), file=sys.stderr)
+        big = (
+            bench_scale(args.locations, Path(tmp), keep) if args.locations != args.small else small
+        )
+    figures = {
+        **big,
+        "per_shard_overhead_s_small": small["per_shard_overhead_s"],
+        "small_locations": args.small,
+        "small": small,
+        "peak_rss_mb": _rss_mb(),
+        "total_s": round(time.perf_counter() - start, 1),
+    }
+    print(json.dumps(figures))
+    if args.record:
+        from tools.record import record
+
+        flat = {f"scale.{k}": v for k, v in figures.items() if not isinstance(v, dict)}
+        flat.update({f"scale.small.{k}": v for k, v in small.items()})
+        keys = (
+            "plan_s",
+            "job_build_s",
+            "per_shard_overhead_s",
+            "finalize_merge_s",
+            "finalize_nothing_to_do_s",
+            "verify_quick_s",
+            "info_s",
+            "open_dataset_s",
+            "trainer_selection_s",
+        )
+        rows = [
+            (f"{k} at {args.small:,} / {args.locations:,}", f"{small[k]} / {big[k]}") for k in keys
+        ]
+        rows.append(("peak RSS (MB), whole run", str(figures["peak_rss_mb"])))
+        rows.append(("whole benchmark (s)", str(figures["total_s"])))
+        record(
+            "scale",
+            "Collection bookkeeping from 1 thousand to N locations (skeleton store, no pixels)",
+            f"python -m tools.scale_bench --locations {args.locations} --record",
+            flat,
+            rows,
+            notes="Synthetic source, 8-px patches, 4 seasons, RGB, shards of 16; a skeleton "
+            "store (markers, manifests, summaries, small arrays, merged summary, index) with "
+            f"{TRIED} shards written by real shard tasks. Shared 2-core VM.",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
