@@ -518,7 +518,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     # trainer evaluate: numbers and the output folder
     ("evaluate-bootstrap-negative", "trainer", _ev("eurosat", "{base}/eurosat", "--bootstrap=-5"), 2),
     ("evaluate-bootstrap-20-digits", "trainer", _ev("eurosat", "{base}/eurosat", "--bootstrap", _BIG), 2),
-    ("evaluate-epochs-zero", "trainer", _ev("eurosat", "{base}/eurosat", "--protocol", "paper", "--epochs", "0"), 2),
+    ("evaluate-epochs-zero", "trainer", _ev("eurosat", "{base}/eurosat", "--setting", "paper", "--epochs", "0"), 2),
     ("evaluate-out-is-store", "trainer", ("evaluate", "--task", "eurosat", "--data", "{base}/eurosat", "--encoder", "random:resnet18", "--out", "{store}", "--size", "16"), 2),
     ("evaluate-out-foreign-folder", "trainer", ("evaluate", "--task", "eurosat", "--data", "{base}/eurosat", "--encoder", "random:resnet18", "--out", "{o}/out-foreign", "--size", "16"), 2),
     ("evaluate-out-results-binary", "trainer", ("evaluate", "--task", "eurosat", "--data", "{base}/eurosat", "--encoder", "random:resnet18", "--out", "{o}/out-results-garbage", "--size", "16"), 2),
