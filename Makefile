@@ -42,7 +42,7 @@ OUT ?= datasets/$(if $(RECIPE),$(RECIPE),$(SOURCE)-$(REGION)-$(N)).zarr
 USER_VARS := STORE ARCH OBJECTIVE TRAIN_BANDS EPOCHS BATCH STEPS RUN TASK DATA ENCODER \
 	BASELINE EVAL_OUT REGION N SEED SOURCE BANDS STAC SIZE SEASONS SCHEDULER WORKERS OUT RECIPE \
 	DRY_RUN REPAIR TRUTH GRANULE_CLOUD FORMAT LEVEL LIMIT DATA_ROOT ENCODERS PAPER_EPOCHS \
-	PAPER_OUT SCIENCE_STEPS SCIENCE_SEEDS BENCH_N BENCH_STORE BENCH_ARCH GPU_PYTHON
+	PAPER_OUT SCIENCE_STEPS SCIENCE_SEEDS BENCH_N BENCH_STORE BENCH_ARCH GPU_PYTHON SCALE_N
 given = $(filter command line environment environment override override,$(origin $(1)))
 $(foreach v,$(USER_VARS),$(if $(filter command line environment environment override,$(origin $(v))),$(eval override $(v) := $$(value $(v)))))
 define newline
@@ -66,7 +66,7 @@ COLLECT_ARGS = $(PLAN_ARGS) $(call opt,SOURCE,--source $(call arg,SOURCE)) \
 
 .PHONY: help install lint test plan collect import demo demo-collect demo-eval-store demo-pretrain \
 	demo-evaluate pretrain evaluate paper-table science bench bench-plan bench-collector \
-	bench-trainer bench-scale gpu-check gpu-wheels clean-venv
+	bench-trainer bench-scale cluster-check gpu-check gpu-wheels clean-venv
 
 help:
 	@echo "Every VAR=value below is passed to the program as one argument, never run as code."
@@ -93,6 +93,7 @@ help:
 	@echo "                 (96 min on 2 CPU cores), written to docs/science.md"
 	@echo "make bench       bench-plan, bench-collector and bench-trainer, recorded in docs/benchmarks.md"
 	@echo "make bench-plan  | bench-collector | bench-trainer [BENCH_N= BENCH_ARCH=] | bench-scale (1,000,000 locations)"
+	@echo "make cluster-check  a dask scheduler and 2 workers from the command line, one SIGKILLed: store as a local run's"
 	@echo "make gpu-check   on a CUDA machine: fast-path checks and the trainer bench, one command"
 	@echo "make gpu-wheels  [GPU_PYTHON=3.12]: wheels the GPU machine lacks, into .whl/"
 	@echo "make clean-venv  remove $(VENV)"
@@ -207,6 +208,15 @@ paper-table: $(STAMP)
 
 bench-plan: $(STAMP)
 	$(PY) -m tools.collector_bench plan --n 666667 --record
+
+# Collection bookkeeping at 1,000,000 locations (skeleton store, no pixels; about 15 min on
+# 2 cores) and the cluster check: dask scheduler + 2 workers from the CLI, one SIGKILLed.
+SCALE_N ?= 1000000
+bench-scale: $(STAMP)
+	$(PY) -m tools.scale_bench --locations $(call arg,SCALE_N) --record
+
+cluster-check: $(STAMP)
+	$(PY) -m tools.cluster_check
 
 bench-collector: $(STAMP)
 	$(PY) -m tools.collector_bench synthetic --record

@@ -244,8 +244,14 @@ def _json_object(text: str) -> dict:
 
 def collect_config(args: argparse.Namespace):  # -> CollectConfig
     from collector.config import CollectConfig, check_source_options
+    from collector.sources import SOURCES, source_facts
+    from shared.validate import check_choice
 
-    bands = args.bands or ("l2a" if args.source == "stac" else "l1c")
+    try:
+        facts = source_facts(check_choice("source", args.source, SOURCES))
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    bands = args.bands or facts.default_bands
     level, _, names = bands.partition(":")
     options = dict(args.source_option or {})
     if args.faults:
@@ -259,19 +265,19 @@ def collect_config(args: argparse.Namespace):  # -> CollectConfig
         if not args.ee_deadline > 0:
             raise UsageError(f"--ee-deadline must be > 0 seconds, got {args.ee_deadline:g}")
         options["deadline_s"] = args.ee_deadline
-    if args.stac is not None and args.source != "stac":
+    if args.stac is not None and not facts.catalogs:
         raise UsageError(f"--stac {args.stac} needs --source stac")
-    if args.source == "stac":
+    if facts.catalogs:
         options["catalog"] = args.stac or options.get("catalog", "earth-search")
     from shared.secrets import remember_secrets
 
     remember_secrets([options, args.stac or "", args.out])
     try:
         check_source_options(args.source, options)
-        if args.source == "stac":  # offline check: a bad catalogue is a usage error
+        if facts.offline_preflight:  # e.g. a bad STAC catalogue is a usage error
             from collector.sources import preflight
 
-            preflight("stac", options)
+            preflight(args.source, options)
         return CollectConfig(
             plan=plan_config(args),
             source=args.source,

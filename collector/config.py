@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.plan.candidates import PlanConfig
+from collector.sources import SOURCES, SourceFacts, source_class, source_facts
 from shared.layout.bands import band_names, resolve_bands
 from shared.secrets import redact
 from shared.validate import (
@@ -23,44 +24,7 @@ from shared.validate import (
     check_scheduler_address,
 )
 
-__all__ = [
-    "CollectConfig",
-    "SOURCE_DEFAULTS",
-    "COLLECT_LIMITS",
-    "config_differences",
-    "check_source_options",
-]
-
-#: Per-source runtime defaults: cluster-wide requests in flight, requests/s, locations fetched
-#: at once per task, and tasks run at once per worker (network sources wait, the synthetic
-#: world computes).
-SOURCE_DEFAULTS: dict[str, dict[str, float | int | None]] = {
-    "earthengine": {
-        "max_in_flight": 40,
-        "max_requests_per_s": 100.0,
-        "concurrency": 16,
-        "tasks_per_worker": 4,
-    },
-    "stac": {
-        "max_in_flight": 32,
-        "max_requests_per_s": None,
-        "concurrency": 8,
-        "tasks_per_worker": 4,
-    },
-    "emulated": {
-        "max_in_flight": 40,
-        "max_requests_per_s": None,
-        "concurrency": 16,
-        "tasks_per_worker": 4,
-    },
-    "synthetic": {
-        "max_in_flight": None,
-        "max_requests_per_s": None,
-        "concurrency": 1,
-        "tasks_per_worker": 1,
-    },
-}
-
+__all__ = ["CollectConfig", "COLLECT_LIMITS", "config_differences", "check_source_options"]
 
 #: allowed ranges of CollectConfig's numbers (types come from the annotations)
 COLLECT_LIMITS: dict[str, Range] = {
@@ -108,7 +72,7 @@ class CollectConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, COLLECT_LIMITS)
-        check_choice("source", self.source, SOURCE_DEFAULTS)
+        check_choice("source", self.source, SOURCES)
         if self.scheduler is not None:
             check_scheduler_address("scheduler", self.scheduler)
         check_host_port("dashboard", self.dashboard)
@@ -126,14 +90,21 @@ class CollectConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {value}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
-        if self.source == "stac" and self.collection != "L2A":
+        facts = self.facts
+        if self.collection not in facts.levels:
             raise ValueError(
-                "SOURCE=stac serves L2A only (clouds come from its SCL band): use BANDS=l2a"
+                f"SOURCE={self.source} serves {' and '.join(facts.levels)} only: "
+                f"use BANDS={' or '.join(level.lower() for level in facts.levels)}"
             )
-        if self.truth and self.source != "synthetic":
+        if self.truth and not facts.truth:
             raise ValueError(
                 "--truth needs SOURCE=synthetic: only the synthetic world knows its land cover"
             )
+
+    @property
+    def facts(self) -> SourceFacts:
+        """What the source declares about itself (synthetic, levels, runtime defaults …)."""
+        return source_facts(self.source)
 
     def band_list(self) -> tuple[str, ...]:
         """The bands to collect, in the processing level's store order."""
@@ -144,7 +115,7 @@ class CollectConfig:
     def runtime(self, name: str) -> Any:
         """A runtime setting, falling back to the source's default."""
         value = getattr(self, name)
-        return SOURCE_DEFAULTS[self.source].get(name) if value is None else value
+        return getattr(self.facts.runtime, name) if value is None else value
 
     def identity(self) -> dict[str, Any]:
         """What decides the data; stored in the store and compared on resume (no secrets)."""
@@ -173,14 +144,10 @@ def check_source_options(source: str, options: dict[str, Any]) -> None:
     Raises:
         ConfigValueError: an option the source does not take; the message lists those it does.
     """
-    import importlib
     import inspect
 
-    from collector.sources import SOURCES
-
     check_choice("source", source, SOURCES)
-    module, name = SOURCES[source]
-    factory = getattr(importlib.import_module(module), name)
+    factory = source_class(source)
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return

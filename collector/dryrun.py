@@ -84,7 +84,8 @@ def dry_run(
     rejected = int(round(n * rejection_rate / max(1e-9, 1 - rejection_rate)))
     bands = len(cfg.band_list())
     seasons = p.seasons
-    if cfg.source == "stac":
+    cog = cfg.facts.cog_windows
+    if cog:
         scl = 4 * seasons
         reads = 1 + scl + (bands + 1) * seasons
         requests = reads * n + (1 + scl) * rejected
@@ -106,7 +107,7 @@ def dry_run(
     if rate:
         limits.append((requests / rate, f"{rate:g} requests/s"))
     seconds, bound = max(limits) if limits else (0.0, "no quota")
-    if cfg.source == "stac":
+    if cog:
         inner = 1 + int(cfg.source_options.get("http_retries", 3))
         note = f"GDAL tries each read {inner} times, the engine up to {cfg.max_attempts}"
     else:

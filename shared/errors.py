@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "StoreError",
     "NotAStoreError",
@@ -13,6 +15,7 @@ __all__ = [
     "TooLargeError",
     "AttributeTypeError",
     "StoreUnreachableError",
+    "format_ranges",
 ]
 
 
@@ -61,3 +64,19 @@ class AttributeTypeError(OutsideFileError, StoreError):
 
 class StoreUnreachableError(StoreError, OSError):
     """The object store holding a store did not answer (endpoint, network, credentials)."""
+
+
+def format_ranges(indices: Iterable[int], limit: int = 20) -> str:
+    """``[1, 2, 3, 7]`` → ``"1-3, 7"`` (at most ``limit`` ranges, then a count)."""
+    idx = sorted(int(i) for i in indices)
+    parts: list[str] = []
+    i = 0
+    while i < len(idx):
+        j = i
+        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+            j += 1
+        parts.append(str(idx[i]) if i == j else f"{idx[i]}-{idx[j]}")
+        i = j + 1
+    if len(parts) > limit:
+        return ", ".join(parts[:limit]) + f", … ({len(parts) - limit} more ranges)"
+    return ", ".join(parts)

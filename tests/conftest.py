@@ -42,6 +42,19 @@ def tiny_store(tmp_path):
     return make_store(tmp_path / "tiny.zarr", n_samples=10)
 
 
+def store_with_stats(path, **kwargs) -> str:
+    """A complete test store (:func:`shared.testing.make_store` with ``kwargs``) holding its
+    band statistics, as a finished collection does; its location."""
+    from shared.access.stats import compute_stats
+    from shared.store.handle import open_store
+    from shared.testing import make_store
+
+    make_store(path, **kwargs)
+    store = open_store(path, "r+")
+    store.update_attrs(stats=compute_stats(store))
+    return str(path)
+
+
 def set_root_attr(store_location, key: str, value) -> None:
     """Edit one root attribute of a store on disk, behind zarr's back (to plant faults)."""
     import json
@@ -77,6 +90,13 @@ def s3_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+#: a small quiet collection over Europe: 32-px patches in shards of 4, no backoff between retries
+SMALL = (
+    "--region=europe",
+    *("--size", "32", "--shard-samples", "4", "--no-progress", "--backoff", "0"),
+)
 
 
 def collect_args(out, *args: str) -> list[str]:

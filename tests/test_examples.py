@@ -7,20 +7,13 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, store_with_stats
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from shared.access.stats import compute_stats
-    from shared.store.handle import open_store
-    from shared.testing import make_store
-
     path = tmp_path_factory.mktemp("ex") / "ex.zarr"
-    make_store(path, n_samples=12, size=32, shard_samples=4)
-    s = open_store(path, "r+")
-    s.update_attrs(stats=compute_stats(s))
-    return str(path)
+    return store_with_stats(path, n_samples=12, size=32, shard_samples=4)
 
 
 def run(*args):

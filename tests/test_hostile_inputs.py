@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -32,15 +32,7 @@ class World:
     port: int  # nothing listens there
 
     def fill(self, text: str) -> str:
-        return text.format(
-            root=self.root,
-            scratch=self.scratch,
-            store=self.store,
-            collected=self.collected,
-            run=self.run,
-            checkpoint=self.checkpoint,
-            port=self.port,
-        )
+        return text.format(**asdict(self))
 
 
 _RECIPES = {

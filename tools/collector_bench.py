@@ -7,7 +7,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tools.record import add_record_flag, one_core, record, set_recording
 
@@ -279,23 +280,21 @@ def bench_bytes(n: int = 64, size: int = 264) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one collector benchmark and print its figures on one line."""
     parser = argparse.ArgumentParser(prog="python -m tools.collector_bench", description=__doc__)
-    parser.add_argument("what", choices=["plan", "synthetic", "latency", "earthengine", "bytes"])
+    benches: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+        "plan": lambda a: bench_plan(n=a.n or 666_667, repeats=a.repeats),
+        "synthetic": lambda a: bench_synthetic(locations=a.n or 150, repeats=a.repeats),
+        "latency": lambda a: bench_latency(n=a.n or 1200),
+        "earthengine": lambda a: bench_earthengine(n=a.n or 600),
+        "bytes": lambda a: bench_bytes(n=a.n or 64),
+    }
+    parser.add_argument("what", choices=list(benches))
     parser.add_argument("--n", type=int, default=None, help="locations (default per benchmark)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats, the median is kept")
     add_record_flag(parser)
     args = parser.parse_args(argv)
     set_recording(args.record)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no BLAS threads
-    if args.what == "plan":
-        figures = bench_plan(n=args.n or 666_667, repeats=args.repeats)
-    elif args.what == "synthetic":
-        figures = bench_synthetic(locations=args.n or 150, repeats=args.repeats)
-    elif args.what == "latency":
-        figures = bench_latency(n=args.n or 1200)
-    elif args.what == "earthengine":
-        figures = bench_earthengine(n=args.n or 600)
-    else:
-        figures = bench_bytes(n=args.n or 64)
+    figures = benches[args.what](args)
     print("  ".join(f"{k}={v}" for k, v in figures.items()))
     return 0
 

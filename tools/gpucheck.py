@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser
+from trainer.objectives import OBJECTIVES as ALL_OBJECTIVES
 
 __all__ = ["CheckFailed", "FIRST_RTOL", "STEP_RTOL", "check_environment", "check_steps", "main"]
 
@@ -33,7 +34,7 @@ FIRST_RTOL = 0.02
 """Relative difference allowed between eager and compiled losses at the first logged step."""
 STEP_RTOL = 0.05
 """Relative difference allowed between eager and compiled losses at any logged step."""
-OBJECTIVES = ("seco", "moco", "moco_tp")
+OBJECTIVES = tuple(ALL_OBJECTIVES)
 
 
 class CheckFailed(RuntimeError):
@@ -131,7 +132,7 @@ def check_steps(
     Raises:
         CheckFailed: a loss is non-finite or the runs disagree (see :func:`compare_losses`).
     """
-    from trainer.config import PretrainConfig
+    from tools.trainer_bench import measured_run
     from trainer.loop import pretrain
 
     worst, seconds = {}, {}
@@ -141,22 +142,9 @@ def check_steps(
             name = f"{objective}-{'compiled' if compiled else 'eager'}"
             folder = Path(out) / name
             shutil.rmtree(folder, ignore_errors=True)
-            cfg = PretrainConfig(
-                store=store,
-                out=str(folder),
-                arch=arch,
-                objective=objective,
-                batch=batch,
-                size=size,
-                queue=queue,
-                steps=steps,
-                workers=workers,
-                compile=compiled,
-                bf16=bf16,
-                log_every=1,
-                checkpoint_every=10**9,
-                progress=False,
-            )
+            settings = {"arch": arch, "objective": objective, "batch": batch, "size": size}
+            settings |= {"queue": queue, "steps": steps, "workers": workers, "bf16": bf16}
+            cfg = measured_run(store, str(folder), compile=compiled, **settings)
             start = time.perf_counter()
             result = pretrain(cfg, log=lambda _: None)
             runs[compiled] = _losses(folder)
@@ -275,18 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one check: a failed check prints one line and exits 1; anything unexpected (a
     compiler or CUDA error) keeps its traceback for the log, and the script reports one line."""
-    from shared.errors import NotAStoreError, StoreError
-    from trainer.loop import TrainError
+    from trainer.cli import run_parsed
 
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return run_command(
-        lambda: args.func(args),
-        (NotAStoreError, FileNotFoundError),
-        (CheckFailed, TrainError, StoreError, ValueError, OSError),
-    )
+    return run_parsed(build_parser(), argv, job_errors=(CheckFailed,))
 
 
 if __name__ == "__main__":

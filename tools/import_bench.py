@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,25 @@ def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _dataset(fmt: str, root: Path, n: int) -> Path:
-    if fmt == "seco":
-        return write_geotiff_dataset(root / "seasonal_contrast", "seco", n, texture=True)
-    if fmt == "ssl4eo-s12":
-        return write_geotiff_dataset(root / "s2c", "ssl4eo", n, level="L1C", texture=True)
+def _zarr_dataset(root: Path, n: int) -> Path:
     per_file = [32] * (n // 32) + ([n % 32] if n % 32 else [])
     return write_zarr_dataset(root / "v11", tuple(per_file), texture=True)
+
+
+#: format → how its benchmark data set is written (root, locations)
+_DATASETS: dict[str, Callable[[Path, int], Path]] = {
+    "seco": lambda root, n: write_geotiff_dataset(
+        root / "seasonal_contrast", "seco", n, texture=True
+    ),
+    "ssl4eo-s12": lambda root, n: write_geotiff_dataset(
+        root / "s2c", "ssl4eo", n, level="L1C", texture=True
+    ),
+    "ssl4eo-s12-zarr": _zarr_dataset,
+}
+
+
+def _dataset(fmt: str, root: Path, n: int) -> Path:
+    return _DATASETS[fmt](root, n)
 
 
 def bench_import(fmt: str, n: int, tmp: Path) -> dict[str, Any]:

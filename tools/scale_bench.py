@@ -40,10 +40,12 @@ def _rss_mb() -> float:
     return round(own / 1024, 1)
 
 
-def _timed(fn: Any) -> tuple[Any, float]:
+def _timed(name: str, fn: Any) -> tuple[Any, float]:
     t = time.perf_counter()
     out = fn()
-    return out, round(time.perf_counter() - t, 3)
+    seconds = round(time.perf_counter() - t, 3)
+    print(f"scale_bench: {name} {seconds} s, peak RSS {_rss_mb()} MB", file=sys.stderr, flush=True)
+    return out, seconds
 
 
 def _skeleton(store: Any, ledger: Any, shards: list[int]) -> None:
@@ -151,6 +153,7 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     from shared.store.handle import create_store, open_store
     from shared.store.summary import (
         RECORD_ATTR,
+        SAMPLE_COLUMNS,
         merge_summaries,
         sample_columns,
         save_merge,
@@ -166,7 +169,7 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     )
     out = tmp / f"scale-{n}.zarr"
     figures: dict[str, Any] = {"locations": n}
-    plan, figures["plan_s"] = _timed(lambda: make_plan(cfg.plan))
+    plan, figures["plan_s"] = _timed("plan_s", lambda: make_plan(cfg.plan))
     store = create_store(
         str(out), _spec(cfg), source="synthetic", synthetic=True, config=cfg.identity()
     )
@@ -174,36 +177,32 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     ledger = Ledger(store, plan, created=True)
     n_shards = store.spec.n_shards
     figures["shards"] = n_shards
-    jobs, figures["job_build_s"] = _timed(lambda: _jobs(cfg, ledger, list(range(n_shards)), 1))
+    jobs, figures["job_build_s"] = _timed(
+        "job_build_s", lambda: _jobs(cfg, ledger, list(range(n_shards)), 1)
+    )
     tried = sorted({int(s) for s in np.linspace(1, n_shards - 1, min(TRIED, n_shards - 1))})
     rest = [s for s in range(n_shards) if s not in set(tried)]
-    _, figures["skeleton_write_s"] = _timed(lambda: _skeleton(store, ledger, rest))
-    overhead = []
-    for shard in tried:
-        t = time.perf_counter()
-        report = run_shard(jobs[shard])
-        overhead.append(time.perf_counter() - t - report.seconds)
+    _, figures["skeleton_write_s"] = _timed(
+        "skeleton_write_s", lambda: _skeleton(store, ledger, rest)
+    )
+    overhead: list[float] = []
+
+    def tasks() -> None:
+        for shard in tried:
+            t = time.perf_counter()
+            report = run_shard(jobs[shard])
+            overhead.append(time.perf_counter() - t - report.seconds)
+
+    _, figures["shard_tasks_s"] = _timed("shard_tasks_s", tasks)
     figures["per_shard_overhead_s"] = round(statistics.median(overhead), 4)
-    del jobs
+    jobs.clear()  # free the jobs before the rest
     store = open_store(str(out), "r+")
     done = store.done_shards()
 
     def merge() -> None:
         samples, shards, _ = merge_summaries(store, done)
         save_merge(store, done, samples, shards)
-        live, cols = sample_columns(
-            store,
-            (
-                "candidate_id",
-                "lon",
-                "lat",
-                "epsg",
-                "transform",
-                "time",
-                "clear_fraction",
-                "product_id",
-            ),
-        )
+        live, cols = sample_columns(store, SAMPLE_COLUMNS)
         index = build_index(store, plan, cols, live)
         path = tmp / "index.parquet"
         index.to_parquet(path, index=False, compression="zstd")
@@ -213,21 +212,25 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
             **{RECORD_ATTR: {**store.attrs[RECORD_ATTR], "finalized": True, "report": report}}
         )
 
-    _, figures["finalize_merge_s"] = _timed(merge)
+    _, figures["finalize_merge_s"] = _timed("finalize_merge_s", merge)
     _, figures["finalize_nothing_to_do_s"] = _timed(
-        lambda: finalize(open_store(str(out), "r+"), lambda _line: None)
+        "finalize_nothing_to_do_s", lambda: finalize(open_store(str(out), "r+"), lambda _line: None)
     )
-    result, figures["verify_quick_s"] = _timed(lambda: verify(str(out), decode=False))
+    result, figures["verify_quick_s"] = _timed(
+        "verify_quick_s", lambda: verify(str(out), decode=False)
+    )
     figures["verify_quick_ok"] = result.ok
     if not result.ok:
         figures["verify_quick_first_problem"] = result.problems[0][:200]
-    info, figures["info_s"] = _timed(lambda: summarize(str(out)))
+    info, figures["info_s"] = _timed("info_s", lambda: summarize(str(out)))
     figures["samples"] = info["samples"]
-    _, figures["open_dataset_s"] = _timed(lambda: open_dataset(str(out)))
-    _, figures["trainer_selection_s"] = _timed(lambda: valid_samples(str(out)))
+    _, figures["open_dataset_s"] = _timed("open_dataset_s", lambda: open_dataset(str(out)))
+    _, figures["trainer_selection_s"] = _timed(
+        "trainer_selection_s", lambda: valid_samples(str(out))
+    )
     figures["peak_rss_mb"] = _rss_mb()
     if keep is None:
-        shutil.rmtree(out, ignore_errors=True)
+        _timed("cleanup_s", lambda: shutil.rmtree(out, ignore_errors=True))
     else:
         shutil.move(str(out), keep / out.name)
     return figures
@@ -259,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(figures))
     if args.record:
-        from tools.record import record
+        from tools.record import record, set_recording
+
+        set_recording(True)
 
         flat = {f"scale.{k}": v for k, v in figures.items() if not isinstance(v, dict)}
         flat.update({f"scale.small.{k}": v for k, v in small.items()})

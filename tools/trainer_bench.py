@@ -21,7 +21,7 @@ import numcodecs.blosc
 import numpy as np
 import torch
 
-from shared.cli import OneLineParser, run_command
+from shared.cli import OneLineParser
 from shared.store.reader import StoreReader
 from shared.store.shards import EMPTY
 from tools.record import add_record_flag, one_core, record, set_recording
@@ -31,6 +31,15 @@ __all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"
 
 BAND_SETS = ("rgb", "all")
 """The band sets P1 and P2 measure: RGB (B4, B3, B2) and all bands of the store."""
+
+
+def measured_run(store: str, out: str, **settings: Any) -> Any:  # -> PretrainConfig
+    """The configuration of a measured pre-training run: every step logged, no checkpoint
+    before the end, no progress bar; ``settings`` as in :class:`trainer.config.PretrainConfig`."""
+    from trainer.config import PretrainConfig
+
+    quiet: dict[str, Any] = {"log_every": 1, "checkpoint_every": 10**9, "progress": False}
+    return PretrainConfig(store=store, out=out, **quiet, **settings)
 
 
 def _draws(location: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +113,9 @@ def _chunk_bytes(
 def _views(
     objective: str, batch: int, chans: int, size: int, device: torch.device, channels_last: bool
 ) -> dict[str, torch.Tensor]:
-    names = ["q", "k0", "k1", "k2"] if objective == "seco" else ["q", "k"]
+    from trainer.objectives import objective_named
+
+    names = objective_named(objective).view_names
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     return {
         n: torch.randn(batch, chans, size, size, device=device).contiguous(memory_format=fmt)
@@ -169,25 +180,12 @@ def bench_pipeline(
     import csv
     import shutil
 
-    from trainer.config import PretrainConfig
     from trainer.loop import pretrain
 
     shutil.rmtree(out, ignore_errors=True)
     warm = max(5, steps // 5)
-    cfg = PretrainConfig(
-        store=store,
-        out=out,
-        arch=arch,
-        bands=bands,
-        batch=batch,
-        size=size,
-        steps=warm + steps,
-        workers=workers,
-        compile=compile,
-        log_every=1,
-        checkpoint_every=10**9,
-        progress=False,
-    )
+    settings = {"arch": arch, "bands": bands, "batch": batch, "size": size, "workers": workers}
+    cfg = measured_run(store, out, steps=warm + steps, compile=compile, **settings)
     pretrain(cfg, log=lambda s: None)
     with open(f"{out}/log.csv") as f:
         rows = list(csv.DictReader(f))
@@ -343,6 +341,8 @@ def _notes(cuda: bool) -> str:
 def _bench(args: argparse.Namespace) -> int:
     import torch
 
+    set_recording(args.record)
+
     from trainer.config import PretrainConfig, check_against_store
 
     cuda = torch.cuda.is_available()
@@ -394,20 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the trainer bench; user mistakes print one line, never a traceback."""
-    from shared.errors import NotAStoreError, StoreError
-    from trainer.cli import UsageError
-    from trainer.loop import TrainError
+    from trainer.cli import run_parsed
 
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    set_recording(args.record)
-    return run_command(
-        lambda: _bench(args),
-        (UsageError, NotAStoreError, FileNotFoundError),
-        (TrainError, StoreError, ValueError, OSError),
-    )
+    return run_parsed(build_parser(), argv, _bench)
 
 
 if __name__ == "__main__":

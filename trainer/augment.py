@@ -1,7 +1,8 @@
 """Batched, device-side image augmentations for SeCo pre-training.
 
-Images arrive on the device as floating point (B, C, H, W) batches in [0, 1]: RGB (C = 3, in
-R, G, B order) or any number of spectral bands. Every sample gets its own random parameters,
+Images arrive on the device as floating point (B, C, H, W) batches in [0, 1]: a true RGB
+triple (B4, B3, B2 in any order, told by the bands' roles, :class:`trainer.inputs.BandRoles`)
+or any other bands (``B8,B4,B3`` is false colour: no hue, saturation or luma for it). Every sample gets its own random parameters,
 drawn from the ``torch.Generator`` passed in, so a run is reproducible from a seed.
 
 Each step is split in two: ``sample_*_params`` draws every random number of the batch in one
@@ -13,7 +14,7 @@ synchronisation, no Python branching on tensor values), which ``torch.compile`` 
   crop fallback), bilinear resampling equal to ``resized_crop(..., antialias=False)``, and the
   horizontal flip folded into the same ``grid_sample`` call.
 - ``colour_augment``: ColorJitter (random order per sample), grayscale, Gaussian blur, for RGB;
-  per-band brightness/contrast, band-mean grayscale and the same blur for other band counts.
+  per-band brightness/contrast, band-mean grayscale and the same blur for other bands.
 - ``DeviceAugment``: the two bundled, optionally compiled.
 
 Choices. The ColorJitter order is drawn per sample (a uniform permutation each, as torchvision
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from shared.layout.bands import RGB
 from trainer.augment_colour import (
     adjust_hue,
     band_mean,
@@ -46,6 +48,7 @@ from trainer.augment_colour import (
     mix_bands,
     rgb_to_grayscale,
 )
+from trainer.inputs import BandRoles
 
 __all__ = [
     "AugmentConfig",
@@ -338,16 +341,20 @@ def sample_colour_params(
     cfg: AugmentConfig,
     generator: torch.Generator,
     device: torch.device | str,
+    roles: BandRoles | None = None,
 ) -> ColourParams:
     """Draw the colour parameters of ``n`` samples with ``channels`` bands, on ``device``.
 
-    RGB (channels == 3): ColorJitter with probability ``jitter_p``, its four operations in a
-    random order per sample (a uniform permutation each), then grayscale, then blur. Other band
-    counts: per-band brightness and contrast factors (the two in a random order per sample),
+    Channels whose ``roles`` are red, green and blue (in any order; :func:`apply_colour` takes
+    them in R, G, B order, see :func:`_in_rgb_order`): ColorJitter with probability ``jitter_p``, its four operations in a
+    random order per sample (a uniform permutation each), then grayscale, then blur. Other
+    bands: per-band brightness and contrast factors (the two in a random order per sample),
     band-mean grayscale, blur. One draw of (n, 12) (RGB) or (n, 5 + 2C) uniforms.
     """
     device = torch.device(device)
-    rgb = channels == 3
+    rgb = roles is not None and roles.rgb is not None
+    if roles is not None and len(roles.names) != channels:
+        raise ValueError(f"{len(roles.names)} band roles for {channels} channels")
     u = _uniform(generator, (n, 12 if rgb else 5 + 2 * channels), device)
     jitter = u[:, 0] < cfg.jitter_p
     gray = u[:, 1] < cfg.gray_p
@@ -395,10 +402,11 @@ def _linear(x: Tensor, coeffs: Tensor, rgb: bool) -> Tensor:
 def apply_colour(x: Tensor, params: ColourParams) -> Tensor:
     """Jitter, grayscale and blur with given per-sample parameters.
 
-    x: (B, C, S, S) in [0, 1]; params from ``sample_colour_params`` for the same B and C.
+    x: (B, C, S, S) in [0, 1]; params from ``sample_colour_params`` for the same B and C
+    (RGB parameters — four jitter factors per sample — for channels in R, G, B order).
     Returns (B, C, S, S) in x's dtype, clamped to [0, 1].
     """
-    rgb = x.shape[1] == 3
+    rgb = params.factors.dim() == 2  # RGB: (B, 4); per band: (B, 2, C)
     for r in range(params.before.shape[1]):
         x = _linear(x, params.before[:, r], rgb)
     if rgb:
@@ -410,10 +418,27 @@ def apply_colour(x: Tensor, params: ColourParams) -> Tensor:
     return gaussian_blur(x, params.blur).clamp_(0.0, 1.0)
 
 
-def colour_augment(x: Tensor, cfg: AugmentConfig, generator: torch.Generator) -> Tensor:
-    """(B, C, S, S) in [0, 1] → same shape and dtype: random jitter, grayscale, blur per sample."""
-    params = sample_colour_params(x.shape[0], x.shape[1], cfg, generator, x.device)
-    return apply_colour(x, params)
+def _in_rgb_order(
+    apply: Callable[[Tensor, ColourParams], Tensor],
+    x: Tensor,
+    params: ColourParams,
+    roles: BandRoles | None,
+) -> Tensor:
+    """``apply(x, params)`` with a red, green, blue triple put in R, G, B order and back."""
+    rgb = roles.rgb if roles is not None else None
+    if rgb is None or rgb == (0, 1, 2):
+        return apply(x, params)
+    back = [rgb.index(c) for c in range(3)]  # R, G, B order → the input's channel order
+    return apply(x[:, list(rgb)], params)[:, back]
+
+
+def colour_augment(
+    x: Tensor, cfg: AugmentConfig, generator: torch.Generator, roles: BandRoles | None = None
+) -> Tensor:
+    """(B, C, S, S) in [0, 1] → same shape and dtype: random jitter, grayscale, blur per sample
+    (RGB operations where ``roles`` say the channels are red, green and blue)."""
+    params = sample_colour_params(x.shape[0], x.shape[1], cfg, generator, x.device, roles)
+    return _in_rgb_order(apply_colour, x, params, roles)
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,11 +450,20 @@ class DeviceAugment:
     """SeCo view augmentation bound to a config; call ``crop`` or ``augment`` per batch.
 
     With ``compile=True`` the pure ``apply_*`` parts go through ``torch.compile`` (parameter
-    sampling stays eager: dynamo does not trace generators).
+    sampling stays eager: dynamo does not trace generators). ``roles``: the channels' bands;
+    RGB colour operations run only when they are red, green and blue (in any order: they are
+    put in R, G, B order for those operations and back); without roles, or for any other
+    bands, every colour operation is per band.
     """
 
-    def __init__(self, cfg: AugmentConfig | None = None, compile: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: AugmentConfig | None = None,
+        compile: bool = False,
+        roles: BandRoles | None = None,
+    ) -> None:
         self.cfg = cfg if cfg is not None else AugmentConfig()
+        self.roles = roles
         self._crop: Callable[[Tensor, Tensor, Tensor, int], Tensor] = apply_crop
         self._colour: Callable[[Tensor, ColourParams], Tensor] = apply_colour
         if compile:
@@ -447,8 +481,8 @@ class DeviceAugment:
         n, channels, height, width = x.shape
         crop = sample_crop_params(n, height, width, self.cfg, generator, x.device, flip=True)
         out = self._crop(x, crop.boxes, crop.flip, self.cfg.size)
-        colour = sample_colour_params(n, channels, self.cfg, generator, x.device)
-        return self._colour(out, colour)
+        colour = sample_colour_params(n, channels, self.cfg, generator, x.device, self.roles)
+        return _in_rgb_order(self._colour, out, colour, self.roles)
 
 
 def bench_augment(
@@ -461,10 +495,11 @@ def bench_augment(
 ) -> dict[str, float]:
     """Milliseconds per call of ``DeviceAugment.augment`` and ``.crop`` (median of ``repeats``).
 
-    Input: a random (batch, channels, side, side) float32 batch on ``device``.
+    Input: a random (batch, channels, side, side) float32 batch on ``device``; 3 channels are
+    B4, B3, B2 (the RGB operations), other counts any bands.
     """
     dev = torch.device(device)
-    aug = DeviceAugment(compile=compile)
+    aug = DeviceAugment(compile=compile, roles=BandRoles(RGB) if channels == 3 else None)
     g = torch.Generator(device=dev).manual_seed(0)
     x = torch.rand((batch, channels, side, side), generator=g, device=dev)
 

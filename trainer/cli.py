@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from trainer.loop import pretrain
 
     cfg = pretrain_config(args)
-    # device, arch, bands, size, batch: before anything is allocated
-    check_against_store(cfg, storage_options=args.storage_options)
-    result = pretrain(cfg, storage_options=args.storage_options)
+    # device, arch, bands, size, batch: before anything is allocated; the store is opened here once
+    inputs = check_against_store(cfg, storage_options=args.storage_options)
+    result = pretrain(cfg, storage_options=args.storage_options, inputs=inputs)
     if result.steps and result.main:  # one summary line per run, not one per rank
         print(
             f"trained steps {result.first_step}..{result.first_step + result.steps} in "
@@ -80,11 +80,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from shared.validate import check_path
     from trainer.export import check_export_folder, export_encoder
-    from trainer.weights import export_foreign, identify, read_weights_file
+    from trainer.weights import export_foreign, read_weights_file, weights_format
 
     check_path("--out", args.out, "dir-or-new")
     check_export_folder(args.out)  # a store or another program's folder stays untouched
-    if identify(read_weights_file(args.checkpoint)) == "checkpoint":
+    fmt = weights_format(read_weights_file(args.checkpoint))
+    if fmt is not None and fmt.ours:
         folder = export_encoder(args.checkpoint, args.out)
     else:  # an official SeCo checkpoint or a torchgeo / timm state dict
         folder = export_foreign(args.checkpoint, args.out, args.arch)
@@ -108,7 +109,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from trainer.evaluate.run import default_out
 
         args.out = str(default_out(args.encoder))
-    protocols = check_protocols(args.protocols, TASKS[args.task][0])
+    protocols = check_protocols(args.protocols, TASKS[args.task].kind)
     check_evaluation(
         args.data, args.encoder, args.size, args.device, args.change_steps, args.storage_options
     )
@@ -277,17 +278,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; user mistakes print one line, never a traceback."""
+def run_parsed(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    command: Callable[[argparse.Namespace], int] | None = None,
+    job_errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Parse ``argv`` and run ``command(args)`` (default: the subcommand's ``func``): a usage
+    mistake exits 2, a store, training or ``job_errors`` error 1, each as one line."""
     from shared.errors import NotAStoreError, StoreError
     from trainer.loop import TrainError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    run = command or args.func
     return run_command(
-        lambda: args.func(args),
+        lambda: run(args),
         (UsageError, NotAStoreError, FileNotFoundError),
-        (TrainError, StoreError, ValueError, OSError),
+        (TrainError, StoreError, ValueError, OSError, *job_errors),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; user mistakes print one line, never a traceback."""
+    return run_parsed(build_parser(), argv)

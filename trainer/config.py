@@ -15,7 +15,7 @@ import tomllib
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.validate import (
     ConfigValueError,
@@ -26,6 +26,10 @@ from shared.validate import (
     check_path,
     check_value,
 )
+from trainer.objectives import OBJECTIVES, Objective
+
+if TYPE_CHECKING:
+    from trainer.inputs import TrainInputs
 
 __all__ = [
     "PretrainConfig",
@@ -41,8 +45,6 @@ __all__ = [
     "normalise_store_path",
 ]
 
-#: objective → (seasons read per location, projection heads)
-OBJECTIVES: dict[str, tuple[int, int]] = {"seco": (3, 3), "moco": (1, 1), "moco_tp": (2, 1)}
 
 #: allowed ranges of PretrainConfig's numbers (types come from the annotations)
 PRETRAIN_LIMITS: dict[str, Range] = {
@@ -117,12 +119,17 @@ class PretrainConfig:
             raise ValueError(f"workers must be ≥ 0, got {self.workers}")
 
     @property
+    def method(self) -> Objective:
+        """The objective's record (seasons drawn, heads, views, loss)."""
+        return OBJECTIVES[self.objective]
+
+    @property
     def seasons(self) -> int:
-        return OBJECTIVES[self.objective][0]
+        return self.method.seasons
 
     @property
     def heads(self) -> int:
-        return OBJECTIVES[self.objective][1]
+        return self.method.heads
 
     @property
     def base_lr(self) -> float:
@@ -146,7 +153,7 @@ SETTING_HELP: dict[str, str] = {
     "out": "run folder: checkpoint.pt, run.toml, log.csv, tensorboard/; rerun to resume",
     "arch": "timm architecture of the encoder (any timm model taking in_chans)",
     "bands": "input bands: rgb, all, or names in channel order such as B8,B4,B3",
-    "objective": "seco (3 subspaces), moco (MoCo-v2) or moco_tp (two seasons as positives)",
+    "objective": " or ".join(f"{o.name} ({o.help})" for o in OBJECTIVES.values()),
     "epochs": "passes over the store's valid samples (ignored when --steps is given)",
     "steps": "optimisation steps in total (overrides --epochs)",
     "batch": "locations per step, over all processes",
@@ -247,38 +254,34 @@ def check_against_store(
     cfg: PretrainConfig,
     check_batch: bool = True,
     storage_options: dict[str, Any] | None = None,
-) -> None:
+) -> TrainInputs:
     """Cross-field checks of a run against its store and this machine, before anything is
     allocated: the device exists, the architecture is known, the bands are in the store, the
     crop ``size`` fits in the stored patch, ``batch`` is at most the number of usable samples
     (unless ``check_batch`` is false: benchmarks may cycle), ``out`` is a folder or new.
+    Returns the run's inputs, resolved once (pass them on to :func:`trainer.loop.pretrain`).
 
     Raises:
         ConfigValueError: the first check that fails.
         NotAStoreError: ``cfg.store`` is not a store.
     """
-    from shared.layout.bands import resolve_bands
-    from shared.store.handle import open_store
-    from trainer.data import valid_samples
+    from trainer.inputs import open_inputs
 
     check_device(cfg.device)
     check_arch(cfg.arch)
     check_path("out", cfg.out, "dir-or-new")
-    store = open_store(cfg.store, "r", storage_options)
-    spec = store.spec
-    try:
-        resolve_bands(cfg.bands, spec.bands)
-    except ValueError as e:
-        raise ConfigValueError("bands", str(e)) from e
+    inputs = open_inputs(cfg.store, cfg.bands, storage_options)
+    spec = inputs.store.spec
     if cfg.size > spec.size:
         raise ConfigValueError(
             "size", f"{cfg.size} px is larger than the store's {spec.size}-px patches"
         )
-    usable = len(valid_samples(cfg.store, storage_options)[0]) if check_batch else cfg.batch
+    usable = len(inputs.samples) if check_batch else cfg.batch
     if cfg.batch > usable:
         raise ConfigValueError(
             "batch", f"{cfg.batch} is larger than the store's {usable} usable sample(s)"
         )
+    return inputs
 
 
 #: protocols by task kind (``trainer.evaluate.run.TASKS`` gives each task's kind)

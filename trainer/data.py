@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shared.layout.bands import resolve_bands
-from shared.store.handle import open_store
+from shared.store.handle import Store, open_store
 from shared.store.reader import ChunkReadError, StoreReader
 from shared.store.summary import live_samples, merged_record
 
@@ -157,21 +156,26 @@ def valid_samples(
 
 
 def batch_loader(
-    location: str,
-    bands: str,
+    store: Store,
+    bands: tuple[str, ...],
     plan: StepPlan,
     first_step: int,
     last_step: int,
     workers: int,
     pin: bool,
-    storage_options: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of steps ``first_step … last_step − 1``, in order, prefetched by ``workers``."""
-    store = open_store(location, "r", storage_options)
-    names = resolve_bands(bands, store.spec.bands)
+    """Batches of steps ``first_step … last_step − 1``, in order, prefetched by ``workers``
+    (each worker process opens its own reader; without workers, one reads ``store`` itself)."""
     source = BatchSource(
-        location, names, plan, first_step, last_step, storage_options=dict(storage_options or {})
+        store.location,
+        bands,
+        plan,
+        first_step,
+        last_step,
+        storage_options=dict(store.storage_options),
     )
+    if workers == 0:  # read in this process: no second open of the store
+        source._reader = StoreReader(store, threads=source.threads)
     loader = torch.utils.data.DataLoader(
         source,
         batch_size=None,

@@ -18,9 +18,6 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from shared.layout.bands import resolve_bands
-from shared.outside import checked_attrs
-from shared.store.handle import open_store
 from trainer.augment import AugmentConfig, DeviceAugment
 from trainer.checkpoint import (
     CHECKPOINT,
@@ -33,7 +30,7 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import PretrainConfig
-from trainer.data import StepPlan, batch_loader, valid_samples
+from trainer.data import StepPlan, batch_loader
 from trainer.distributed import (
     Dist,
     DivergenceError,
@@ -43,6 +40,7 @@ from trainer.distributed import (
     global_mean,
     setup,
 )
+from trainer.inputs import TrainInputs, open_inputs
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.runlog import RunLog, write_run_toml
@@ -85,24 +83,32 @@ def _step_generator(device: torch.device, seed: int, step: int, rank: int) -> to
     return g
 
 
-def build(
-    cfg: PretrainConfig, d: Dist, storage_options: dict[str, Any] | None = None
-) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
-    """The model, band scaling, step plan and total number of steps of a run."""
-    store = open_store(cfg.store, "r", storage_options)
-    checked_attrs(store)  # stats, config … of the right types before anything is built
+def _resolved(
+    cfg: PretrainConfig, inputs: TrainInputs | None, storage_options: dict[str, Any] | None
+) -> TrainInputs:
+    """``inputs``, or the run's store inputs opened now (bad bands: :class:`TrainError`)."""
+    if inputs is not None:
+        return inputs
     try:
-        bands = resolve_bands(cfg.bands, store.spec.bands)
+        return open_inputs(cfg.store, cfg.bands, storage_options)
     except ValueError as e:
         raise TrainError(str(e)) from e
-    if "stats" not in store.attrs:
+
+
+def build(
+    cfg: PretrainConfig, d: Dist, inputs: TrainInputs | None = None
+) -> tuple[ContrastiveModel, BandScaling, StepPlan, int]:
+    """The model, band scaling, step plan and total number of steps of a run (``inputs``: the
+    run's store inputs when already resolved, else they are resolved here)."""
+    inputs = _resolved(cfg, inputs, None)
+    bands = inputs.bands
+    if inputs.scaling is None:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")
-    scaling = BandScaling.from_store(store, bands)
-    samples, store_seasons = valid_samples(cfg.store, storage_options)
+    scaling = inputs.scaling
     try:
         plan = StepPlan(
-            samples,
-            store_seasons,
+            inputs.samples,
+            inputs.seasons,
             cfg.seasons,
             cfg.batch,
             cfg.seed,
@@ -135,13 +141,17 @@ def available_cpus() -> int:
 
 
 def pretrain(
-    cfg: PretrainConfig, log: Any = print, storage_options: dict[str, Any] | None = None
+    cfg: PretrainConfig,
+    log: Any = print,
+    storage_options: dict[str, Any] | None = None,
+    inputs: TrainInputs | None = None,
 ) -> RunResult:
     """Train (or resume training) into ``cfg.out``; returns what was done.
 
     ``storage_options``: for a store on object storage (runtime only: never written to the
-    run folder). Under ``torchrun`` every rank must see the same ``cfg.out`` and resumes at
-    the step rank 0 decides (see :mod:`trainer.distributed`).
+    run folder). ``inputs``: the store inputs :func:`trainer.config.check_against_store`
+    resolved (else resolved here). Under ``torchrun`` every rank must see the same ``cfg.out``
+    and resumes at the step rank 0 decides (see :mod:`trainer.distributed`).
     """
     d = setup(cfg.device)
     out = Path(cfg.out)
@@ -149,7 +159,8 @@ def pretrain(
         check_shared_folder(out, d)
     except DivergenceError as e:
         raise TrainError(str(e)) from None
-    model, scaling, plan, total = build(cfg, d, storage_options)
+    inputs = _resolved(cfg, inputs, storage_options)
+    model, scaling, plan, total = build(cfg, d, inputs)
     cuda = d.device.type == "cuda"
     model.to(d.device)
     if cfg.channels_last and cuda:
@@ -176,11 +187,9 @@ def pretrain(
         encode, encode_keys = torch.compile(encode), torch.compile(encode_keys)
     shuffle = ShuffledKeys(encode_keys, cfg.seed) if d.active else None
     encode_keys = shuffle or encode_keys
-    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile)
+    augment = DeviceAugment(AugmentConfig(size=cfg.size), compile=cfg.compile, roles=inputs.roles)
     workers = min(cfg.workers, available_cpus())
-    loader = batch_loader(
-        cfg.store, cfg.bands, plan, first, total, workers, pin=cuda, storage_options=storage_options
-    )
+    loader = batch_loader(inputs.store, inputs.bands, plan, first, total, workers, pin=cuda)
     run_log = RunLog(out, d.main, first)
     if d.main:
         resolved = {"lr": cfg.base_lr, "steps": total}
@@ -325,7 +334,7 @@ def _agreed_resume(
     step, problem = 0, ""
     try:
         step = _resume(cfg, out, model, optimizer)
-    except TrainError as e:
+    except (TrainError, OSError) as e:  # every rank hears of it: none waits in a collective
         problem = str(e)
     try:
         return agree_on_step(d, step, problem)

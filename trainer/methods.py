@@ -25,11 +25,15 @@ from lightly.models.utils import deactivate_requires_grad, update_momentum
 
 from trainer.encoders import create_encoder, feature_dim
 from trainer.losses import contrastive_logits, info_nce, top1_accuracy
+from trainer.objectives import objective_named
 
 __all__ = ["QueryEncoder", "ContrastiveModel", "Gather"]
 
 Gather = Callable[[torch.Tensor], torch.Tensor]
 Encode = Callable[[torch.Tensor], list[torch.Tensor]]
+Views = dict[str, torch.Tensor]
+#: (loss, its parts for the log, keys to enqueue)
+LossOut = tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -68,12 +72,11 @@ class ContrastiveModel(nn.Module):
         temperature: float = 0.07,
     ) -> None:
         super().__init__()
-        if objective not in ("seco", "moco", "moco_tp"):
-            raise ValueError(f"unknown objective {objective!r}")
+        self.method = objective_named(objective)
         self.objective = objective
         self.m = momentum
         self.temperature = temperature
-        heads = 3 if objective == "seco" else 1
+        heads = self.method.heads
         self.encoder = QueryEncoder(arch, in_chans, heads, dim)
         self.momentum_encoder = copy.deepcopy(self.encoder)
         deactivate_requires_grad(self.momentum_encoder)
@@ -119,21 +122,18 @@ class ContrastiveModel(nn.Module):
         """
         encode = self.encoder if encode is None else encode
         self.update_momentum()
-        if self.objective == "seco":
-            return self._seco(views, encode, encode_keys, gather)
+        return _LOSSES[self.method.loss](self, views, encode, encode_keys, gather)
+
+    def _pair(self, views: Views, encode: Encode, keys: Encode | None, gather: Gather) -> LossOut:
         q = encode(views["q"])[0]
-        k = self.keys(views["k"], encode_keys)[0]
+        k = self.keys(views["k"], keys)[0]  # keys: the momentum path (None: the module itself)
         logits = contrastive_logits(q, k, self.queue[0])
         loss = info_nce(logits, self.temperature)
         return loss, {"loss0": loss.detach(), "acc0": top1_accuracy(logits)}, [gather(k)]
 
-    def _seco(
-        self,
-        views: dict[str, torch.Tensor],
-        encode: Encode,
-        encode_keys: Encode | None,
-        gather: Gather,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]:
+    def _subspaces(
+        self, views: Views, encode: Encode, encode_keys: Encode | None, gather: Gather
+    ) -> LossOut:
         q = encode(views["q"])
         # e[j][i] = h_i(k_j) from the momentum encoder; g: the same over the whole batch
         e = [self.keys(views[f"k{j}"], encode_keys) for j in range(3)]
@@ -148,3 +148,7 @@ class ContrastiveModel(nn.Module):
         # per-subspace top-1: how often the positive beats every negative of its subspace
         parts.update({f"acc{i}": top1_accuracy(lg.detach()) for i, lg in enumerate(logits)})
         return sum(losses[1:], losses[0]), parts, [g[0][0], g[1][1], g[2][2]]
+
+
+#: an objective's ``loss`` → the ContrastiveModel method computing it
+_LOSSES = {"subspaces": ContrastiveModel._subspaces, "pair": ContrastiveModel._pair}

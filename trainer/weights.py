@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ __all__ = [
     "SECO_UINT8_QUANTILES",
     "read_weights_file",
     "identify",
+    "WeightsFormat",
+    "FORMATS",
+    "weights_format",
     "load_foreign",
     "infer_resnet_arch",
     "seco_scaling",
@@ -92,7 +95,7 @@ class WeightsError(ValueError):
 class ForeignWeights:
     """Backbone weights in timm key names with what is known about them."""
 
-    kind: str  # "seco-lightning" | "state-dict"
+    kind: str  # the name of its format in :data:`FORMATS`
     state: dict[str, torch.Tensor]
     arch: str
     in_chans: int
@@ -160,24 +163,6 @@ def _short(e: BaseException) -> str:
 # -- recognising the format ---------------------------------------------------------------------
 
 
-def identify(obj: Any) -> str:
-    """``"checkpoint"`` (ours), ``"seco-lightning"``, ``"state-dict"`` or ``"unknown"``."""
-    if not isinstance(obj, Mapping):
-        return "unknown"
-    if {"model", "config", "scaling"} <= set(obj) and isinstance(obj.get("model"), Mapping):
-        return "checkpoint"
-    nested = obj.get("state_dict")
-    inner: Mapping[Any, Any] = nested if isinstance(nested, Mapping) else obj
-    keys = [k for k in inner if isinstance(k, str)]
-    if any(k.startswith("encoder_q.0.") for k in keys):
-        return "seco-lightning"
-    if any(_strip_prefix(k).startswith("conv1.") for k in keys) and all(
-        isinstance(v, torch.Tensor) for v in inner.values()
-    ):
-        return "state-dict"
-    return "unknown"
-
-
 def _strip_prefix(key: str) -> str:
     changed = True
     while changed:
@@ -205,6 +190,72 @@ def _plain_backbone(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
         for k, v in state.items()
         if not _strip_prefix(k).startswith(("fc.", "head.", "classifier."))
     }
+
+
+def _inner(obj: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    nested = obj.get("state_dict")
+    return nested if isinstance(nested, Mapping) else obj
+
+
+def _is_checkpoint(obj: Mapping[Any, Any]) -> bool:
+    return {"model", "config", "scaling"} <= set(obj) and isinstance(obj.get("model"), Mapping)
+
+
+def _is_seco_lightning(obj: Mapping[Any, Any]) -> bool:
+    return any(isinstance(k, str) and k.startswith("encoder_q.0.") for k in _inner(obj))
+
+
+def _is_state_dict(obj: Mapping[Any, Any]) -> bool:
+    inner = _inner(obj)
+    return any(isinstance(k, str) and _strip_prefix(k).startswith("conv1.") for k in inner) and all(
+        isinstance(v, torch.Tensor) for v in inner.values()
+    )
+
+
+@dataclass(frozen=True)
+class WeightsFormat:
+    """One weights format: how its content is recognised, what it is called in messages, and
+    how its backbone is read (None: our own checkpoint, read by :mod:`trainer.checkpoint`).
+    ``published_seco``: SeCo's own weights, which always get SeCo's input scaling."""
+
+    name: str
+    describe: str
+    matches: Callable[[Mapping[Any, Any]], bool]
+    backbone: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None
+    published_seco: bool = False
+
+    @property
+    def ours(self) -> bool:
+        return self.backbone is None
+
+
+#: every format, tried in this order (the first that matches wins)
+FORMATS: tuple[WeightsFormat, ...] = (
+    WeightsFormat("checkpoint", "a checkpoint of ours", _is_checkpoint, None),
+    WeightsFormat(
+        "seco-lightning",
+        "an official SeCo Lightning checkpoint",
+        _is_seco_lightning,
+        _seco_backbone,
+        published_seco=True,
+    ),
+    WeightsFormat("state-dict", "a ResNet state dict", _is_state_dict, _plain_backbone),
+)
+FORMAT_BY_NAME = {f.name: f for f in FORMATS}
+
+
+def weights_format(obj: Any) -> WeightsFormat | None:
+    """The format of a weights file's content, or None when no format matches."""
+    if not isinstance(obj, Mapping):
+        return None
+    return next((f for f in FORMATS if f.matches(obj)), None)
+
+
+def identify(obj: Any) -> str:
+    """The name of the content's format (:data:`FORMATS`: ``"checkpoint"`` (ours),
+    ``"seco-lightning"``, ``"state-dict"``) or ``"unknown"``."""
+    fmt = weights_format(obj)
+    return fmt.name if fmt is not None else "unknown"
 
 
 def infer_resnet_arch(state: Mapping[str, torch.Tensor]) -> str | None:
@@ -296,17 +347,13 @@ def load_foreign(
     """
     p = Path(path)
     obj = read_weights_file(p) if obj is None else obj
-    kind = identify(obj)
-    inner = obj.get("state_dict", obj) if isinstance(obj, Mapping) else {}
-    if kind == "seco-lightning":
-        state = _seco_backbone(inner)
-    elif kind == "state-dict":
-        state = _plain_backbone(inner)
-    else:
+    fmt = weights_format(obj)
+    if fmt is None or fmt.backbone is None:
+        known = ", ".join(f.describe for f in FORMATS)
         raise WeightsError(
-            f"{p}: not a weights format this tool knows (a checkpoint of ours, an export "
-            f"folder, an official SeCo Lightning checkpoint or a ResNet state dict)"
+            f"{p}: not a weights format this tool knows ({known} or an export folder)"
         )
+    state = fmt.backbone(_inner(obj))
     arch = arch or infer_resnet_arch(state)
     if arch is None:
         raise WeightsError(
@@ -322,14 +369,14 @@ def load_foreign(
         raise WeightsError(
             f"{p}: the weights take {in_chans} channels; name them in order with --bands"
         )
-    seco = kind == "seco-lightning" or "seco" in p.name.lower()
+    seco = fmt.published_seco or "seco" in p.name.lower()
     scaling = seco_scaling(channel_bands) if seco and in_chans == 3 else None
     meta: dict[str, Any] = {}
     if isinstance(obj, Mapping):
         for key in ("epoch", "global_step", "pytorch-lightning_version"):
             if isinstance(obj.get(key), int | str):
                 meta[key] = obj[key]
-    return ForeignWeights(kind, state, arch, in_chans, channel_bands, scaling, str(p), meta)
+    return ForeignWeights(fmt.name, state, arch, in_chans, channel_bands, scaling, str(p), meta)
 
 
 def build_model(weights: ForeignWeights) -> nn.Module:
@@ -485,7 +532,9 @@ def export_foreign(
             f"carry one); evaluate the file directly instead of exporting it"
         )
     extra = {
-        "objective": "seco (published weights)" if weights.kind == "seco-lightning" else "foreign",
+        "objective": "seco (published weights)"
+        if FORMAT_BY_NAME[weights.kind].published_seco
+        else "foreign",
         "steps": int(weights.meta.get("global_step", 0) or 0),
         "store": None,
         "converted_from": {"file": Path(path).name, "format": weights.kind, **weights.meta},

@@ -94,6 +94,13 @@ def patch_bounds(loc: int) -> tuple[float, float, float, float]:
     return lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat
 
 
+#: GeoTIFF fixture layouts: (seasons per location, folder-name digits, CRS, uint8 JPEG pixels)
+GEOTIFF_LAYOUTS: dict[str, tuple[int, int, str, bool]] = {
+    "seco": (5, 6, "+proj=latlong", True),
+    "ssl4eo": (4, 7, "EPSG:4326", False),
+}
+
+
 def write_geotiff_dataset(
     root: Path,
     kind: str,
@@ -104,9 +111,7 @@ def write_geotiff_dataset(
 ) -> Path:
     """SeCo (``kind="seco"``) or SSL4EO-S12 v1 (``"ssl4eo"``) folders under ``root``."""
     rng = random.Random(seed)
-    seco = kind == "seco"
-    n_seasons, digits = (5, 6) if seco else (4, 7)
-    crs = "+proj=latlong" if seco else "EPSG:4326"
+    n_seasons, digits, crs, seco = GEOTIFF_LAYOUTS[kind]
     bands = bands_for(level)
     root.mkdir(parents=True, exist_ok=True)
     for loc in range(n_locations):

@@ -318,8 +318,9 @@ def _run_shards(cfg: CollectConfig, ledger: Ledger, shards: list[int], log: Log)
 
 def _unmark_damaged(ledger: Ledger, log: Log) -> None:
     """Unmark every damaged finished shard so that it is rewritten (``--repair``)."""
-    from shared.checks.verify import format_ranges
-    from shared.store.manifests import find_damage, record_manifests
+    from shared.checks.upgrade import record_manifests
+    from shared.errors import format_ranges
+    from shared.store.manifests import find_damage
     from shared.store.writer import clear_shard_marker
 
     store = ledger.store
@@ -367,7 +368,7 @@ def collect(cfg: CollectConfig, out: str, log: Log = print, repair: bool = False
         raise UnreachableRunError(f"source unreachable: {e}; nothing was written") from None
     local = None if "://" in out else Path(out)
     existed = local is None or local.exists()
-    ledger = open_ledger(cfg, out, synthetic=cfg.source in ("synthetic", "emulated"))
+    ledger = open_ledger(cfg, out, synthetic=cfg.facts.synthetic)
     try:
         return _collect(cfg, ledger, out, log, repair)
     except UnreachableRunError as e:
@@ -414,8 +415,10 @@ def _collect(cfg: CollectConfig, ledger: Ledger, out: str, log: Log, repair: boo
         _refuse_damage(ledger.store)
         summary = finalize(ledger.store, log, changed=totals.written, plan=ledger.plan)
         from shared.publish.card import write_card
+        from shared.publish.stac import write_stac_collection
 
         write_card(ledger.store.location, cfg.storage_options)  # as import does
+        write_stac_collection(ledger.store)  # now listing the card, on every run alike
     return CollectResult(
         out,
         ledger.created,

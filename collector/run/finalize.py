@@ -153,7 +153,8 @@ def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
         }
         manifest = read_manifest(store, shard) or {"objects": {}}
         objects = sorted({k.split("/", 1)[0] for k in manifest["objects"]})
-        write_summary(store, shard_summary(store, shard, values, objects))
+        nbytes = sum(int(o["bytes"]) for o in manifest["objects"].values())
+        write_summary(store, shard_summary(store, shard, values, objects, nbytes))
 
 
 def _reports(store: Store, shards: Any) -> list[dict[str, Any]]:

@@ -1,4 +1,10 @@
-"""Sentinel-2 sources behind one protocol (see ``base``), chosen by name from a fixed table."""
+"""Sentinel-2 sources behind one protocol (see ``base``), chosen by name from a fixed table.
+
+Each source class declares its facts (:class:`~collector.sources.facts.SourceFacts`: synthetic
+or not, levels, runtime defaults, preflight); callers ask :func:`source_facts`, never compare
+names. Add a source: a subpackage with the class and an optional ``preflight(options)``, and
+one row in :data:`SOURCES`.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,14 @@ from collector.sources.base import (
     SourceError,
     TransientError,
 )
+from collector.sources.facts import SourceFacts
 
 __all__ = [
     "SOURCES",
     "make_source",
+    "source_class",
+    "source_facts",
+    "SourceFacts",
     "preflight",
     "probe",
     "Location",
@@ -45,6 +55,21 @@ def _module(name: str) -> Any:
     return importlib.import_module(SOURCES[name][0])
 
 
+def source_class(name: str) -> Any:
+    """The class of the source called ``name`` (its module imported on first use).
+
+    Raises:
+        ValueError: no such source (the message lists them).
+    """
+    return getattr(_module(name), SOURCES[name][1])
+
+
+def source_facts(name: str) -> SourceFacts:
+    """What the source called ``name`` declares about itself."""
+    facts: SourceFacts = source_class(name).facts
+    return facts
+
+
 def make_source(
     name: str,
     collection: str,
@@ -59,7 +84,7 @@ def make_source(
     """
     opts = dict(options)
     faults = opts.pop("faults", None)
-    factory = getattr(_module(name), SOURCES[name][1])
+    factory = source_class(name)
     source: Source = factory(
         collection=collection, bands=bands, granule_cloud_max=granule_cloud_max, **opts
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from collector.sources.base import Location, Patch, Scene
+from collector.sources.facts import RuntimeDefaults, SourceFacts
 from shared.layout.bands import band_names
 
 __all__ = ["EmulatedSource"]
@@ -24,6 +25,9 @@ class EmulatedSource:
 
     name = "emulated"
     synthetic = True
+    facts = SourceFacts(
+        synthetic=True, levels=("L1C", "L2A"), runtime=RuntimeDefaults(40, None, 16, 4)
+    )
 
     def __init__(
         self,

@@ -26,11 +26,26 @@ import zarr
 
 from shared.layout.cf import CONVENTIONS
 from shared.layout.georef import pixel_centres
-from shared.layout.spec import ADDED_IN_V2, LAYOUT_VERSION, array_defs
+from shared.layout.spec import ADDED_IN_V2, LAYOUT_VERSION, array_defs, shard_arrays
 from shared.store.handle import Store, open_store
 from shared.store.location import zarr_store
+from shared.store.manifests import (
+    Damage,
+    manifest_shards,
+    read_manifest,
+    shard_keys,
+    write_manifest,
+)
+from shared.store.reader import ChunkReadError, StoreReader
 
-__all__ = ["UpgradeStep", "UPGRADE_STEPS", "UpgradingStore", "upgrade", "open_for_upgrade"]
+__all__ = [
+    "UpgradeStep",
+    "UPGRADE_STEPS",
+    "UpgradingStore",
+    "upgrade",
+    "open_for_upgrade",
+    "record_manifests",
+]
 
 
 class UpgradingStore(Store):
@@ -170,9 +185,6 @@ def _record_manifests(
     A shard that fails its checksums gets none and is named; the collector's ``--repair``
     rewrites it.
     """
-    from shared.store.handle import open_store
-    from shared.store.manifests import record_manifests
-
     recorded, damage = record_manifests(open_store(location, "r+", storage_options))
     for d in damage:
         log(
@@ -183,3 +195,46 @@ def _record_manifests(
         log(f"recorded manifests of {recorded} finished shard(s)")
         return [f"manifests of {recorded} shard(s)"]
     return []
+
+
+def record_manifests(store: Store) -> tuple[int, list[Damage]]:
+    """Record the manifests of finished shards that lack one, after checking them.
+
+    For ``python -m shared upgrade`` of stores written before manifests existed. Each such
+    shard's image chunks are decoded with their crc32c checked and its other arrays read
+    (their zstd checksums checked); a shard that fails is not recorded and is returned as
+    damage instead (rewrite it with the collect command plus ``--repair``). Returns
+    ``(shards recorded, damage)``. The store must be open for writing.
+
+    Raises:
+        PermissionError: the store is open read-only.
+    """
+    if store.read_only:
+        raise PermissionError(f"store {store.location} is open read-only")
+    have = manifest_shards(store)
+    recorded = 0
+    damage: list[Damage] = []
+    reader = StoreReader(store)
+    try:
+        for shard in (int(i) for i in np.flatnonzero(store.done_shards())):
+            if shard in have and read_manifest(store, shard) is not None:
+                continue
+            sl = store.spec.shard_slice(shard)
+            bad = None
+            for name in shard_arrays(store.spec, store.layout_version):
+                try:
+                    if name in reader._arrays and reader._arrays[name] is not None:
+                        reader.check_shard(name, shard)
+                    else:
+                        store.array(name)[sl]
+                except (ChunkReadError, RuntimeError, ValueError, OSError) as e:
+                    bad = Damage(shard, name, shard_keys(store, shard)[name], "crc", f"({e})")
+                    break
+            if bad is not None:
+                damage.append(bad)
+                continue
+            write_manifest(store, shard)
+            recorded += 1
+    finally:
+        reader.close()
+    return recorded, damage

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.errors import LayoutVersionError, StoreError
+from shared.errors import LayoutVersionError, StoreError, format_ranges
 from shared.layout.spec import array_defs, shard_arrays
 from shared.store.handle import Store, open_store
 from shared.store.manifests import find_damage, unfilled_after_source_errors
@@ -30,22 +30,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def format_ranges(indices: list[int] | np.ndarray, limit: int = 20) -> str:
-    """``[1, 2, 3, 7]`` → ``"1-3, 7"`` (at most ``limit`` ranges, then a count)."""
-    idx = sorted(int(i) for i in indices)
-    parts: list[str] = []
-    i = 0
-    while i < len(idx):
-        j = i
-        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
-            j += 1
-        parts.append(str(idx[i]) if i == j else f"{idx[i]}-{idx[j]}")
-        i = j + 1
-    if len(parts) > limit:
-        return ", ".join(parts[:limit]) + f", … ({len(parts) - limit} more ranges)"
-    return ", ".join(parts)
 
 
 def verify(
@@ -119,7 +103,7 @@ def _verify(
             f"{sum(retry.values())} slot(s) unfilled after source errors in shard(s) "
             f"{format_ranges(list(retry))}: rerun the collect command to retry them"
         )
-    damaged = _check_manifests(store, decode, report)
+    damaged = _check_manifests(store, decode, report, progress)
     if decode:  # shards already reported damaged are not decoded again
         _check_chunks(
             store,
@@ -152,9 +136,11 @@ def _check_arrays(store: Store, report: VerifyReport) -> None:
             report.problems.append(f"band coordinate {names} differs from attributes")
 
 
-def _check_manifests(store: Store, checksums: bool, report: VerifyReport) -> set[int]:
+def _check_manifests(
+    store: Store, checksums: bool, report: VerifyReport, progress: bool = False
+) -> set[int]:
     """Report damage against the manifests; returns the damaged shards."""
-    damage, aware = find_damage(store, checksums)
+    damage, aware = find_damage(store, checksums, progress)
     if not aware:
         if store.done_shards().any():
             report.notes.append(

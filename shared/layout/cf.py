@@ -12,14 +12,11 @@ data. ``shared.open_dataset`` keeps the stored dtypes (``mask_and_scale=False``)
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from shared.layout.georef import xy_attrs
-
-if TYPE_CHECKING:
-    from shared.layout.spec import StoreSpec
 
 __all__ = ["CONVENTIONS", "fill_attr", "cf_attrs", "CLOUD_FLAGS"]
 
@@ -40,7 +37,21 @@ def fill_attr(value: Any, dtype: Any) -> Any:
     return int(value)
 
 
-def cf_attrs(spec: StoreSpec) -> dict[str, dict[str, Any]]:
+class SpecFacts(Protocol):
+    """What :func:`cf_attrs` reads of a :class:`shared.layout.spec.StoreSpec` (which imports
+    this module, so it is described here rather than imported)."""
+
+    @property
+    def collection(self) -> str: ...
+    @property
+    def crs_units(self) -> str: ...
+    @property
+    def has_truth(self) -> bool: ...
+    @property
+    def truth_classes(self) -> tuple[str, ...]: ...
+
+
+def cf_attrs(spec: SpecFacts) -> dict[str, dict[str, Any]]:
     """CF attributes by array name for a store of this spec (see :func:`shared.layout.spec.array_defs`)."""
     level = "surface" if spec.collection == "L2A" else "top-of-atmosphere"
     nan64, nan32 = fill_attr(np.nan, "float64"), fill_attr(np.nan, "float32")

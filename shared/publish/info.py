@@ -14,14 +14,20 @@ from shared.outside import checked_attrs, safe_text
 from shared.store.handle import open_store
 from shared.store.location import is_url, local_path
 from shared.store.manifests import DamagedShardError
-from shared.store.summary import read_column, sample_columns
+from shared.store.summary import merged_record, read_column, sample_columns
 
 __all__ = ["summarize", "format_summary", "plan_summary"]
 
 
-def _disk_bytes(location: str) -> int | None:
+def _disk_bytes(location: str, record: dict[str, Any] | None = None) -> int | None:
+    """Bytes of a local store: with a current merge (``record``), its arrays' objects as
+    recorded plus the files at the root (no walk over every object); else every file."""
     if is_url(location):
         return None
+    if record is not None and "array_bytes" in record:
+        with os.scandir(local_path(location)) as entries:
+            side = sum(e.stat().st_size for e in entries if e.is_file(follow_symlinks=False))
+        return int(record["array_bytes"]) + side
     total = 0
     stack = [str(local_path(location))]
     while stack:
@@ -93,7 +99,7 @@ def summarize(
                 str(t.min().astype("datetime64[s]")),
                 str(t.max().astype("datetime64[s]")),
             ]
-    size = _disk_bytes(str(location))
+    size = _disk_bytes(str(location), merged_record(store, done))
     if size is not None:
         out["bytes_on_disk"] = size
         raw = int(live.sum()) * spec.n_seasons * spec.n_bands * spec.size**2 * 2

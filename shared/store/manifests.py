@@ -8,7 +8,8 @@ does not list was legitimately never written (zarr leaves chunks equal to the fi
 e.g. every array of a shard whose slots are all empty).
 
 A store with at least one manifest is *manifest-aware*: every finished shard must have one.
-A store with none was written before manifests existed; :func:`record_manifests` checks its
+A store with none was written before manifests existed;
+:func:`shared.checks.upgrade.record_manifests` checks its
 finished shards (crc32c of every chunk) and records them.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import google_crc32c
 import numpy as np
 
-from shared.errors import StoreError
+from shared.errors import StoreError, format_ranges
 from shared.layout.spec import shard_arrays
 from shared.store.handle import Store
 from shared.store.location import is_url, local_path
@@ -41,8 +42,8 @@ __all__ = [
     "manifest_shards",
     "check_shard",
     "find_damage",
+    "group_doc",
     "missing_objects",
-    "record_manifests",
     "unfilled_after_source_errors",
 ]
 
@@ -116,16 +117,15 @@ def build_manifest(
     return {"format": MANIFEST_FORMAT, "shard": int(shard), "objects": objects}
 
 
-#: ``manifests/`` is an (empty) Zarr group, so that zarr and xarray, listing the store's
-#: members, see a group they skip rather than an object they warn about.
-_GROUP_DOC = json.dumps(
-    {
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": {"description": "per-shard manifests: object keys, sizes, crc32c"},
-    },
-    sort_keys=True,
-).encode()
+def group_doc(description: str) -> bytes:
+    """The ``zarr.json`` of an empty Zarr group of side files (``manifests/``, ``summaries/``),
+    so that zarr and xarray, listing the store's members, see a group they skip rather than
+    objects they warn about."""
+    attrs = {"zarr_format": 3, "node_type": "group", "attributes": {"description": description}}
+    return json.dumps(attrs, sort_keys=True).encode()
+
+
+_GROUP_DOC = group_doc("per-shard manifests: object keys, sizes, crc32c")
 
 
 def write_manifest(
@@ -207,8 +207,11 @@ def check_shard(
     return out
 
 
-def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], bool]:
-    """Damage of every finished shard, and whether the store is manifest-aware at all.
+def find_damage(
+    store: Store, checksums: bool = True, progress: bool = False
+) -> tuple[list[Damage], bool]:
+    """Damage of every finished shard, and whether the store is manifest-aware at all;
+    ``progress`` shows the checksum pass (:func:`shared.progress.progress`, on stderr).
 
     A store without any manifest (written before they existed) returns ``([], False)``.
     """
@@ -218,8 +221,13 @@ def find_damage(store: Store, checksums: bool = True) -> tuple[list[Damage], boo
         return [], False
     damage: list[Damage] = []
     if checksums:
+        from shared.progress import progress as bar_for
+
+        bar = bar_for(len(done), "verify: checksums", "shard", enabled=progress)
         for one in done:
             damage.extend(check_shard(store, int(one), checksums))
+            bar.update(1)
+        bar.close()
         return damage, True
     # quick: every manifest read once (concurrently), then presence and (locally) sizes
     finished = [int(s) for s in done]
@@ -324,62 +332,13 @@ def _parse(raw: bytes | None) -> dict[str, Any] | None:
 def damage_message(store: Store, damage: list[Damage]) -> str:
     """One line naming the first damaged shard and array, how many more, and the way out."""
     shards = sorted({d.shard for d in damage})
-    more = f" ({len(damage) - 1} more in shard(s) {_ranges(shards)})" if len(damage) > 1 else ""
+    more = (
+        f" ({len(damage) - 1} more in shard(s) {format_ranges(shards)})" if len(damage) > 1 else ""
+    )
     return (
         f"{store.location}: damaged: {damage[0]}{more}; "
         "repair with the collect command that made it plus --repair"
     )
-
-
-def _ranges(shards: list[int]) -> str:
-    from shared.checks.verify import format_ranges
-
-    return format_ranges(shards)
-
-
-def record_manifests(store: Store) -> tuple[int, list[Damage]]:
-    """Record the manifests of finished shards that lack one, after checking them.
-
-    For ``python -m shared upgrade`` of stores written before manifests existed. Each such
-    shard's image chunks are decoded with their crc32c checked and its other arrays read
-    (their zstd checksums checked); a shard that fails is not recorded and is returned as
-    damage instead (rewrite it with the collect command plus ``--repair``). Returns
-    ``(shards recorded, damage)``. The store must be open for writing.
-
-    Raises:
-        PermissionError: the store is open read-only.
-    """
-    from shared.store.reader import ChunkReadError, StoreReader
-
-    if store.read_only:
-        raise PermissionError(f"store {store.location} is open read-only")
-    have = manifest_shards(store)
-    recorded = 0
-    damage: list[Damage] = []
-    reader = StoreReader(store)
-    try:
-        for shard in (int(i) for i in np.flatnonzero(store.done_shards())):
-            if shard in have and read_manifest(store, shard) is not None:
-                continue
-            sl = store.spec.shard_slice(shard)
-            bad = None
-            for name in shard_arrays(store.spec, store.layout_version):
-                try:
-                    if name in reader._arrays and reader._arrays[name] is not None:
-                        reader.check_shard(name, shard)
-                    else:
-                        store.array(name)[sl]
-                except (ChunkReadError, RuntimeError, ValueError, OSError) as e:
-                    bad = Damage(shard, name, shard_keys(store, shard)[name], "crc", f"({e})")
-                    break
-            if bad is not None:
-                damage.append(bad)
-                continue
-            write_manifest(store, shard)
-            recorded += 1
-    finally:
-        reader.close()
-    return recorded, damage
 
 
 def unfilled_after_source_errors(store: Store) -> dict[int, int]:

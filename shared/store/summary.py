@@ -30,6 +30,7 @@ from shared.store.location import is_url, local_path
 from shared.store.manifests import (
     DamagedShardError,
     damage_message,
+    group_doc,
     missing_objects,
     report_key,
     shard_keys,
@@ -51,6 +52,7 @@ __all__ = [
     "live_samples",
     "live_table",
     "sample_columns",
+    "SAMPLE_COLUMNS",
     "save_merge",
     "drop_record",
 ]
@@ -60,14 +62,7 @@ SAMPLES_KEY = f"{SUMMARY_PREFIX}samples.parquet"
 SHARDS_KEY = f"{SUMMARY_PREFIX}shards.parquet"
 RECORD_ATTR = "samples_summary"
 SUMMARY_FORMAT = 1
-_GROUP_DOC = json.dumps(
-    {
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": {"description": "per-shard summaries and their merge (finalize)"},
-    },
-    sort_keys=True,
-).encode()
+_GROUP_DOC = group_doc("per-shard summaries and their merge (finalize)")
 
 
 def summary_key(shard: int) -> str:
@@ -84,10 +79,12 @@ def shard_summary(
     shard: int,
     values: dict[str, np.ndarray],
     objects: list[str],
+    nbytes: int = 0,
 ) -> dict[str, Any]:
     """The summary of one shard from the values the writer stores (``time`` in int64 ms).
 
-    ``objects``: the arrays of the shard that have an object (its manifest's arrays).
+    ``objects``: the arrays of the shard that have an object (its manifest's arrays);
+    ``nbytes``: their size in bytes.
     """
     spec = store.spec
     valid = np.asarray(values["valid"], bool)
@@ -118,6 +115,7 @@ def shard_summary(
         "product_id": [[str(p) for p in row] for row in np.asarray(values["product_id"])[slots]],
         "band_sums": sums,
         "objects": sorted(objects),
+        "bytes": int(nbytes),
     }
 
 
@@ -235,6 +233,7 @@ def merge_summaries(
                 "slots": int(summary["slots"]),
                 "objects": json.dumps(summary["objects"]),
                 "band_sums": json.dumps(summary["band_sums"]),
+                "bytes": int(summary.get("bytes", 0)),
                 "report": _untimed(reports.get(report_key(s))),
             }
         )
@@ -256,7 +255,7 @@ def merge_summaries(
         pd.concat(shard_frames, ignore_index=True)
         if shard_frames
         else pd.DataFrame(
-            {c: [] for c in ("shard", "filled", "slots", "objects", "band_sums", "report")}
+            {c: [] for c in ("shard", "filled", "slots", "objects", "band_sums", "bytes", "report")}
         )
     )
     samples = samples.sort_values("samples", kind="stable").reset_index(drop=True)
@@ -264,20 +263,18 @@ def merge_summaries(
     return samples, shards, missing
 
 
-_EMPTY: dict[str, Any] = {  # a summary of no samples
-    k: []
-    for k in (
-        "samples",
-        "candidate_id",
-        "lon",
-        "lat",
-        "epsg",
-        "transform",
-        "time",
-        "clear_fraction",
-        "product_id",
-    )
-}
+#: the per-sample columns of the merged summary (besides ``samples``, the sample index)
+SAMPLE_COLUMNS = (
+    "candidate_id",
+    "lon",
+    "lat",
+    "epsg",
+    "transform",
+    "time",
+    "clear_fraction",
+    "product_id",
+)
+_EMPTY: dict[str, Any] = {k: [] for k in ("samples", *SAMPLE_COLUMNS)}  # no samples
 
 
 def save_merge(store: Store, done: np.ndarray, samples: Any, shards: Any) -> dict[str, Any]:
@@ -295,6 +292,7 @@ def save_merge(store: Store, done: np.ndarray, samples: Any, shards: Any) -> dic
         "done": done_fingerprint(done),
         "shards": int(len(shards)),
         "samples": int(len(samples)),
+        "array_bytes": int(shards["bytes"].sum()) if len(shards) else 0,
         "band_sums": totals,
     }
     store.update_attrs(**{RECORD_ATTR: record})
@@ -375,30 +373,58 @@ def read_column(store: Store, name: str, shards: list[int] | None = None) -> np.
 
 
 def _objects_missing(store: Store, shards: Any) -> list[tuple[int, str]]:
-    """``(shard, key)`` of objects the merged shards list that no longer exist."""
-    expected: list[tuple[int, str]] = []
+    """``(shard, key)`` of objects the merged shards list that no longer exist: locally one
+    listing per array of flat keys and one stat (by a few threads) per nested key; one
+    listing of an object store."""
+    by_array: dict[str, list[int]] = {}
     for shard, objects in zip(shards["shard"].tolist(), shards["objects"].tolist(), strict=True):
-        names = set(json.loads(objects))
-        expected.extend((int(shard), key) for n, key in _keys(store, int(shard)) if n in names)
+        for name in json.loads(objects):
+            by_array.setdefault(name, []).append(int(shard))
+    pattern = dict(_key_pattern(store))
+    expected = [(s, pattern[name].format(s)) for name, listed in by_array.items() for s in listed]
     if not expected:
         return []
     if is_url(store.location):
         present = set(store.list_objects(""))
         return [(s, k) for s, k in expected if k not in present]
-    root = str(local_path(store.location))
-    return [(s, k) for s, k in expected if not os.path.isfile(os.path.join(root, k))]
+    root = str(local_path(store.location)) + os.sep
+    missing: list[tuple[int, str]] = []
+    nested: list[tuple[int, str]] = []
+    for name, listed in by_array.items():
+        if pattern[name].endswith("/c/{}"):  # flat keys: one listing of the folder
+            folder = root + pattern[name][: -len("{}")]
+            have = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+            missing.extend((s, pattern[name].format(s)) for s in listed if str(s) not in have)
+        else:
+            nested.extend((s, pattern[name].format(s)) for s in listed)
+    paths = [root + k for _, k in nested]
+    from concurrent.futures import ThreadPoolExecutor
+
+    step = 4096
+    with ThreadPoolExecutor(4) as pool:  # stat releases the GIL
+        found = pool.map(
+            lambda i: [os.path.isfile(p) for p in paths[i : i + step]], range(0, len(paths), step)
+        )
+        present_flags = [f for part in found for f in part]
+    missing.extend(e for e, ok in zip(nested, present_flags, strict=True) if not ok)
+    return sorted(missing)
 
 
 _KEY_CACHE: dict[tuple[str, int], list[tuple[str, str]]] = {}
 
 
-def _keys(store: Store, shard: int) -> list[tuple[str, str]]:
-    """``(array, key)`` of each array object of a shard (from one shard's pattern)."""
+def _key_pattern(store: Store) -> list[tuple[str, str]]:
+    """``(array, key with {} for the shard)`` of each array object of a shard."""
     pattern = _KEY_CACHE.get((store.location, store.spec.n_samples))
     if pattern is None:
         pattern = [(n, k.replace("/c/0", "/c/{}", 1)) for n, k in shard_keys(store, 0).items()]
         _KEY_CACHE[(store.location, store.spec.n_samples)] = pattern
-    return [(n, k.format(shard)) for n, k in pattern]
+    return pattern
+
+
+def _keys(store: Store, shard: int) -> list[tuple[str, str]]:
+    """``(array, key)`` of each array object of a shard."""
+    return [(n, k.format(shard)) for n, k in _key_pattern(store)]
 
 
 def live_table(store: Store, columns: list[str] | None = None) -> Any | None:

@@ -150,7 +150,8 @@ def write_shard(
         return
     manifest = write_manifest(store, shard, known)
     objects = sorted({key.split("/", 1)[0] for key in manifest["objects"]})
-    write_summary(store, shard_summary(store, shard, values, objects))
+    nbytes = sum(int(o["bytes"]) for o in manifest["objects"].values())
+    write_summary(store, shard_summary(store, shard, values, objects, nbytes))
     if store.attrs.get(RECORD_ATTR) and store.shard_done(shard):
         drop_record(store, [shard])  # a finished shard rewritten outside a run
     store.array("shard_done")[shard] = 1

@@ -14,23 +14,9 @@ import pytest
 from collector.cli import main
 from shared.checks.verify import verify
 from shared.store.handle import open_store
+from tests.conftest import SMALL
 
-BASE = [
-    "--region=europe",
-    "--source",
-    "synthetic",
-    "--size",
-    "32",
-    "--shard-samples",
-    "4",
-    "--no-progress",
-    "--scheduler",
-    "threads",
-    "--workers",
-    "2",
-    "--backoff",
-    "0",
-]
+BASE = [*SMALL, "--source", "synthetic", *("--scheduler", "threads", "--workers", "2")]
 
 
 def collect(out, *extra, n=16, capsys=None):

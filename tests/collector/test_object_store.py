@@ -11,33 +11,16 @@ from collector.cli import main
 from shared.checks.verify import verify
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
+from tests.conftest import SMALL
 
 
 def test_collect_into_s3_and_read_back(s3_server, capsys):
     fs = s3fs.S3FileSystem(**s3_server)
     fs.mkdir("seco-test")
     url = "s3://seco-test/demo.zarr"
-    argv = [
-        "collect",
-        "--region=europe",
-        "--n",
-        "12",
-        "--source",
-        "synthetic",
-        "--size",
-        "32",
-        "--shard-samples",
-        "4",
-        "--scheduler",
-        "threads",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--storage-options",
-        json.dumps(s3_server),
-        "--out",
-        url,
-    ]
+    argv = ["collect", *SMALL, "--n", "12", "--source", "synthetic"]
+    argv += [*("--scheduler", "threads", "--workers", "2")]
+    argv += ["--storage-options", json.dumps(s3_server), "--out", url]
     assert main(argv) == 0, capsys.readouterr().err
     assert verify(url, storage_options=s3_server).ok
     names = {p.rsplit("/", 1)[-1] for p in fs.ls("seco-test/demo.zarr")}

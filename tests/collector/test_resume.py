@@ -18,25 +18,11 @@ import zarr
 from shared.checks.verify import verify
 from shared.layout.spec import SHARD_ARRAYS
 from shared.store.handle import open_store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SMALL
 
 ARGS = [
-    "--region=europe",
-    "--n",
-    "40",
-    "--seed",
-    "5",
-    "--source",
-    "synthetic",
-    "--size",
-    "32",
-    "--shard-samples",
-    "4",
-    "--workers",
-    "2",
-    "--no-progress",
-    "--backoff",
-    "0",
+    *SMALL,
+    *("--n", "40", "--seed", "5", "--source", "synthetic", "--workers", "2"),
     "--faults",
     "latency=0.02,transient=0.2,permanent=0.03,seed=9",
     "--spares",

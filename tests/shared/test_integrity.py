@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from shared.access.view import open_dataset
+from shared.checks.upgrade import record_manifests
 from shared.checks.verify import verify
 from shared.store.handle import open_store
 from shared.store.manifests import (
     DamagedShardError,
     manifest_key,
     read_manifest,
-    record_manifests,
 )
 from shared.store.reader import ChunkReadError, StoreReader
 from shared.store.summary import live_samples

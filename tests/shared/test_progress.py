@@ -41,3 +41,15 @@ def test_verify_has_no_zarr_warnings_on_a_half_written_store(tmp_path, recwarn):
     assert not [w for w in recwarn if "Zarr" in w.category.__name__]
     assert any("zarr.json.1234.partial" in n for n in report.notes)
     assert not report.ok  # shards 1-2 are not done
+
+
+def test_verify_reports_progress_off_a_terminal(tmp_path, monkeypatch, capsys):
+    from shared.checks.verify import verify
+    from shared.testing import make_store
+
+    monkeypatch.setattr(LineProgress, "quiet_s", 0.0)
+    make_store(tmp_path / "s.zarr", n_samples=40, shard_samples=4)
+    assert verify(tmp_path / "s.zarr", progress=True).ok
+    err = capsys.readouterr().err
+    assert "verify: decoding: 100% (10/10 shard)" in err
+    assert verify(tmp_path / "s.zarr").ok and capsys.readouterr().err == ""

@@ -1,18 +1,13 @@
 import pytest
 
+from tests.conftest import store_with_stats
+
 
 @pytest.fixture(scope="session")
 def train_store(tmp_path_factory):
     """A small finished store for training tests: 40 samples, 4 seasons, 13 bands, 48 px."""
-    from shared.access.stats import compute_stats
-    from shared.store.handle import open_store
-    from shared.testing import make_store
-
     path = tmp_path_factory.mktemp("train") / "store.zarr"
-    make_store(path, n_samples=40, size=48, shard_samples=8)
-    store = open_store(path, "r+")
-    store.update_attrs(stats=compute_stats(store))
-    return str(path)
+    return store_with_stats(path, n_samples=40, size=48, shard_samples=8)
 
 
 def tiny_args(store, out, *extra):
@@ -35,3 +30,12 @@ def tiny_args(store, out, *extra):
         "--no-progress",
         *extra,
     ]
+
+
+def tiny_config(store, out, **changes):
+    """The PretrainConfig of ``tiny_args``: ResNet-18, 32-px crops, batch 8, queue 32, no
+    workers, quiet; ``changes`` on top."""
+    from trainer.config import PretrainConfig
+
+    small = {"arch": "resnet18", "size": 32, "batch": 8, "queue": 32, "workers": 0}
+    return PretrainConfig(store=str(store), out=str(out), progress=False, **{**small, **changes})

@@ -30,8 +30,10 @@ from trainer.augment_colour import (  # noqa: E402
     gaussian_kernels,
     rgb_to_grayscale,
 )
+from trainer.inputs import BandRoles  # noqa: E402
 
 OFF = {"jitter_p": 0.0, "gray_p": 0.0, "blur_p": 0.0}
+RGB_ROLES = BandRoles(("B4", "B3", "B2"))
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -187,7 +189,7 @@ def test_blur_matches_torchvision_per_sample_sigmas():
 def test_jitter_applies_the_sampled_order_per_sample():
     cfg = AugmentConfig(jitter_p=1.0, gray_p=0.0, blur_p=0.0)
     x = images(48, h=16)
-    params = sample_colour_params(48, 3, cfg, gen(6), "cpu")
+    params = sample_colour_params(48, 3, cfg, gen(6), "cpu", RGB_ROLES)
     orders = {tuple(row) for row in params.order.tolist()}
     assert len(orders) > 12  # many of the 24 orders show up
     out = apply_colour(x, params)
@@ -201,7 +203,7 @@ def test_jitter_applies_the_sampled_order_per_sample():
 
 def test_colour_factors_in_range():
     cfg = AugmentConfig()
-    p = sample_colour_params(10_000, 3, cfg, gen(7), "cpu")
+    p = sample_colour_params(10_000, 3, cfg, gen(7), "cpu", RGB_ROLES)
     for k, v in enumerate((cfg.brightness, cfg.contrast, cfg.saturation)):
         assert p.factors[:, k].min() >= 1 - v and p.factors[:, k].max() <= 1 + v
     assert p.factors[:, 3].abs().max() <= cfg.hue
@@ -224,8 +226,8 @@ def test_probabilities_are_honoured(which, p):
     x = colour + 0.05 * torch.rand((n, 3, 16, 16), generator=gen(9))
     # (sigma 0.1 leaves a picture unchanged to float precision: no such sigmas here)
     cfg = AugmentConfig(**{**OFF, which: p}, blur_sigma=(0.5, 2.0))
-    out = colour_augment(x, cfg, gen(10))
-    params = sample_colour_params(n, 3, cfg, gen(10), "cpu")
+    out = colour_augment(x, cfg, gen(10), RGB_ROLES)
+    params = sample_colour_params(n, 3, cfg, gen(10), "cpu", RGB_ROLES)
     flag = {"jitter_p": params.jitter, "gray_p": params.gray, "blur_p": params.blur[:, 11] < 1}
     assert torch.equal(changed(out, x), flag[which])
     assert abs(flag[which].float().mean().item() - p) < 0.03
@@ -343,7 +345,9 @@ def test_apply_functions_trace_whole_under_torch_compile():
     for channels in (3, 13):
         x = torch.rand((4, channels, 24, 24), generator=gen(20))
         crop = sample_crop_params(4, 24, 24, cfg, gen(21), "cpu", flip=True)
-        colour = sample_colour_params(4, channels, cfg, gen(21), "cpu")
+        colour = sample_colour_params(
+            4, channels, cfg, gen(21), "cpu", RGB_ROLES if channels == 3 else None
+        )
         eager = apply_colour(apply_crop(x, crop.boxes, crop.flip, 16), colour)
         crop_fn = torch.compile(apply_crop, fullgraph=True, backend="eager")
         colour_fn = torch.compile(apply_colour, fullgraph=True, backend="eager")
@@ -355,3 +359,44 @@ def test_bench_augment_reports_milliseconds():
     result = bench_augment(batch=2, channels=3, side=40, repeats=1)
     assert set(result) == {"augment_ms", "crop_ms"}
     assert all(v > 0 for v in result.values())
+
+
+def _hue_only(size: int = 16) -> AugmentConfig:
+    """Jitter always on, with hue the only operation that changes a picture."""
+    return AugmentConfig(
+        size=size, scale=(1.0, 1.0), ratio=(1.0, 1.0), brightness=0.0, contrast=0.0,
+        saturation=0.0, hue=0.5, jitter_p=1.0, gray_p=0.0, blur_p=0.0, flip_p=0.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "bands, rgb",
+    [
+        (("B4", "B3", "B2"), True),
+        (("B2", "B3", "B4"), True),
+        (("B3", "B2", "B4"), True),
+        (("B8", "B4", "B3"), False),
+        (("B4", "B3", "B2", "B8"), False),
+    ],
+)
+def test_colour_operations_follow_the_band_roles(bands, rgb):
+    """Hue rotates only a true red, green, blue triple (in any order, each band keeping its
+    role); false colour such as B8,B4,B3 gets per-band operations and no hue rotation."""
+    roles = BandRoles(bands)
+    assert (roles.rgb is not None) is rgb
+    colour = torch.tensor([0.7, 0.3, 0.1, 0.5][: len(bands)]).view(1, -1, 1, 1)
+    x = colour.expand(4, len(bands), 16, 16).contiguous()
+    out = DeviceAugment(_hue_only(), roles=roles).augment(x, gen(30))
+    assert torch.equal(changed(out, x), torch.full((4,), rgb))  # hue moved every sample, or none
+    if rgb:  # the same rotation as on R, G, B in that order
+        order = [bands.index(b) for b in ("B4", "B3", "B2")]
+        plain = DeviceAugment(_hue_only(), roles=BandRoles(("B4", "B3", "B2")))
+        reference = plain.augment(x[:, order], gen(30))
+        torch.testing.assert_close(out[:, order], reference)
+
+
+def test_without_roles_three_channels_are_not_taken_for_rgb():
+    x = torch.tensor([0.7, 0.3, 0.1]).view(1, 3, 1, 1).expand(2, 3, 16, 16).contiguous()
+    assert torch.equal(DeviceAugment(_hue_only()).augment(x, gen(31)), x)
+    with pytest.raises(ValueError, match="3 band roles for 4 channels"):
+        sample_colour_params(2, 4, _hue_only(), gen(31), "cpu", RGB_ROLES)

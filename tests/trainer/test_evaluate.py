@@ -18,6 +18,7 @@ from tools.science_page import main as science_main
 from trainer.cli import main
 from trainer.evaluate.probe import Split, knn, linear_probe
 from trainer.evaluate.synthetic import SEASONS, SyntheticChange, SyntheticLandcover, SyntheticSeason
+from trainer.evaluate.tasks import TASKS, check_splits, read_images, task_labels
 
 
 @pytest.fixture(scope="session")
@@ -206,55 +207,22 @@ def test_evaluate_random_and_trained_encoders(truth_store, train_store, tmp_path
     )
 
 
+def evaluate_cli(task, data, out, *extra, encoder="random"):
+    """``python -m trainer evaluate`` in-process; its exit code."""
+    argv = ["evaluate", "--task", task, "--data", str(data), "--encoder", encoder]
+    return main([*argv, "--out", str(out), *extra])
+
+
 def test_eurosat_and_oscd_readers_through_evaluate(tmp_path):
     eurosat = tmp_path / "eurosat"
     make_eurosat(eurosat, per_class=10, classes=3, size=32)
-    assert (
-        main(
-            [
-                "evaluate",
-                "--task",
-                "eurosat",
-                "--data",
-                str(eurosat),
-                "--encoder",
-                "random",
-                "--bands",
-                "all",
-                "--out",
-                str(tmp_path / "e"),
-                "--size",
-                "32",
-            ]
-        )
-        == 0
-    )
+    assert evaluate_cli("eurosat", eurosat, tmp_path / "e", "--bands", "all", "--size", "32") == 0
     df = pd.read_csv(tmp_path / "e" / "results.csv")
     assert set(df.protocol) == {"linear", "knn"} and int(df.n_test.iloc[0]) == 6
     oscd = tmp_path / "oscd"
     make_oscd(oscd, cities=tuple("abcdefg"), train=tuple("abcde"), test=("f", "g"))
-    assert (
-        main(
-            [
-                "evaluate",
-                "--task",
-                "oscd",
-                "--data",
-                str(oscd),
-                "--encoder",
-                "random",
-                "--bands",
-                "rgb",
-                "--out",
-                str(tmp_path / "o"),
-                "--size",
-                "32",
-                "--change-steps",
-                "3",
-            ]
-        )
-        == 0
-    )
+    extra = ("--bands", "rgb", "--size", "32", "--change-steps", "3")
+    assert evaluate_cli("oscd", oscd, tmp_path / "o", *extra) == 0
     df = pd.read_csv(tmp_path / "o" / "results.csv")
     assert set(df.metric) >= {"f1", "iou"} and int(df.n_test.iloc[0]) == 2
 
@@ -281,20 +249,41 @@ def test_evaluate_bad_input_is_one_line(tmp_path, capsys):
         main(["evaluate", "--task", "imagenet", "--data", "x", "--encoder", "random", "--out", "o"])
         == 2
     )
-    assert (
-        main(
-            [
-                "evaluate",
-                "--task",
-                "eurosat",
-                "--data",
-                "x",
-                "--encoder",
-                "nothing.pt",
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 2
-    )
+    assert evaluate_cli("eurosat", "x", tmp_path / "o", encoder="nothing.pt") == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def _task_data(name, truth_store, root):
+    """Data for every task of the table, from the fixtures (a new task must add its own)."""
+    from tests.trainer.evaluate.bigearthnet_fixtures import make_bigearthnet_v1
+
+    makers = {
+        "synthetic-landcover": lambda: truth_store,
+        "synthetic-season": lambda: truth_store,
+        "synthetic-change": lambda: truth_store,
+        "eurosat": lambda: str(make_eurosat(root / "eurosat", per_class=6, classes=3, size=32)),
+        "oscd": lambda: str(make_oscd(root / "oscd", tuple("abcdefg"), tuple("abcde"), ("f", "g"))),
+        "bigearthnet": lambda: make_bigearthnet_v1(root / "ben", n=8) and str(root / "ben"),
+    }
+    assert set(makers) == set(TASKS), "a task without fixture data here"
+    return makers[name]()
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_opens_with_its_kind_and_splits(name, truth_store, tmp_path):
+    """Each record opens its data with the bands asked, holds train and test items, and gives
+    what its kind needs: images and labels to classify, image pairs and a mask for change."""
+    task = TASKS[name]
+    assert task.protocols and task.kind in ("classification", "change")
+    ds = task.open(_task_data(name, truth_store, tmp_path), ("B4", "B3", "B2"), tmp_path, seed=0)
+    n = check_splits(name, "fixture", ds)
+    assert n["n_train"] > 0 and n["n_test"] > 0 and tuple(ds.bands) == ("B4", "B3", "B2")
+    first = ds.indices("train")[:2]
+    if task.kind == "classification":
+        images = read_images(ds)(first)
+        assert images.shape[:2] == (len(first), 3)
+        assert len(task_labels(ds, first)) == len(first) and len(ds.classes) >= 2
+    else:
+        before, after, mask = ds.pair(int(first[0]))
+        assert before.shape[0] == after.shape[0] == 3 and mask.shape == before.shape[1:]
+    assert (tmp_path / "splits").is_dir() or name == "bigearthnet"

@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from trainer.losses import contrastive_logits, info_nce
 from trainer.methods import ContrastiveModel
+from trainer.objectives import OBJECTIVES
+from trainer.views import make_views
 
 torch.manual_seed(0)
 
@@ -67,29 +69,13 @@ def test_seco_subspaces_follow_the_specification():
     def ce(logits):
         return info_nce(logits, t)
 
-    expect0 = ce(torch.cat([(q[0] * k[0][0]).sum(1, keepdim=True), q[0] @ queue[0].T], 1))
-    expect1 = ce(
-        torch.cat(
-            [
-                (q[1] * k[1][1]).sum(1, keepdim=True),
-                q[1] @ queue[1].T,
-                q[1] @ k[0][1].T,
-                q[1] @ k[2][1].T,
-            ],
-            1,
-        )
-    )
-    expect2 = ce(
-        torch.cat(
-            [
-                (q[2] * k[2][2]).sum(1, keepdim=True),
-                q[2] @ queue[2].T,
-                q[2] @ k[0][2].T,
-                q[2] @ k[1][2].T,
-            ],
-            1,
-        )
-    )
+    def expected(i, batch_negatives):
+        """Subspace i: positive h_i(k_i), then its queue, then h_i(k_j) of the whole batch."""
+        positive = (q[i] * k[i][i]).sum(1, keepdim=True)
+        negatives = [q[i] @ queue[i].T, *(q[i] @ k[j][i].T for j in batch_negatives)]
+        return ce(torch.cat([positive, *negatives], 1))
+
+    expect0, expect1, expect2 = expected(0, ()), expected(1, (0, 2)), expected(2, (0, 1))
     assert torch.isclose(parts["loss0"], expect0)
     assert torch.isclose(parts["loss1"], expect1)
     assert torch.isclose(parts["loss2"], expect2)
@@ -152,3 +138,39 @@ def test_learning_rate_schedule():
     assert lrs == pytest.approx([0.06, 0.06, 0.006, 0.006, 0.0006, 0.0006], rel=1e-12)
     cos = PretrainConfig(schedule="cosine", lr=1.0)
     assert learning_rate(cos, 0, 10) == 1.0 and abs(learning_rate(cos, 5, 10) - 0.5) < 1e-12
+
+
+class MarkingAugmenter:
+    """Crop and augment leave a mark: +100 for an augmented view, +10 for a crop only."""
+
+    def crop(self, x, generator):
+        return x + 10
+
+    def augment(self, x, generator):
+        return x + 100
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_every_objective_makes_its_views_and_trains_on_them(name):
+    """Each record's views show the season and treatment it declares, and its model takes
+    them: one queue per head, a finite loss, one key batch per head to enqueue."""
+    objective = OBJECTIVES[name]
+    x = torch.arange(objective.seasons, dtype=torch.float32).view(1, -1, 1, 1, 1)
+    x = x.expand(2, objective.seasons, 3, 32, 32).contiguous()
+    views = make_views(x, name, MarkingAugmenter(), torch.Generator().manual_seed(0))
+    assert tuple(views) == objective.view_names
+    for view in objective.views:
+        mark = 100 if view.augmented else 10
+        assert torch.all(views[view.name] == view.season + mark)
+    model = ContrastiveModel("resnet18", 3, name, dim=4, queue_size=8)
+    assert model.queue.shape[0] == objective.heads
+    loss, parts, keys = model.loss(views)
+    assert torch.isfinite(loss) and len(keys) == objective.heads
+    assert {f"loss{i}" for i in range(objective.heads)} <= set(parts)
+
+
+def test_an_unknown_objective_is_named_in_the_error():
+    with pytest.raises(
+        ValueError, match="objective: expected one of seco, moco, moco_tp, got 'simclr'"
+    ):
+        ContrastiveModel("resnet18", 3, "simclr")

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, free_port
-from tests.trainer.conftest import tiny_args
+from tests.trainer.conftest import tiny_args, tiny_config
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
 
@@ -99,21 +99,9 @@ def _ddp_worker(rank: int, store: str, out: str, port: int) -> None:
         WORLD_SIZE="2",
         LOCAL_RANK=str(rank),
     )
-    from trainer.config import PretrainConfig
     from trainer.loop import pretrain
 
-    cfg = PretrainConfig(
-        store=store,
-        out=out,
-        arch="resnet18",
-        size=32,
-        batch=8,
-        queue=32,
-        steps=3,
-        workers=0,
-        progress=False,
-        device="cpu",
-    )
+    cfg = tiny_config(store, out, steps=3, device="cpu")
     result = pretrain(cfg, log=lambda s: None)
     torch.save({"queue": result.model.queue, "ptr": result.model.queue_ptr}, f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
@@ -135,22 +123,10 @@ def test_two_process_ddp_keeps_identical_queues(train_store, tmp_path):
 
 
 def test_export_loads_in_timm_with_the_same_features(train_store, tmp_path):
-    from trainer.config import PretrainConfig
     from trainer.export import export_encoder, load_encoder
     from trainer.loop import pretrain
 
-    cfg = PretrainConfig(
-        store=train_store,
-        out=str(tmp_path / "run"),
-        arch="resnet18",
-        bands="all",
-        size=32,
-        batch=8,
-        queue=32,
-        steps=2,
-        workers=0,
-        progress=False,
-    )
+    cfg = tiny_config(train_store, tmp_path / "run", bands="all", steps=2)
     result = pretrain(cfg, log=lambda s: None)
     folder = export_encoder(tmp_path / "run" / "checkpoint.pt", tmp_path / "export")
     model, scaling, meta = load_encoder(folder)

@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 
-from tests.trainer.conftest import tiny_args
+from tests.trainer.conftest import tiny_args, tiny_config
 from trainer.cli import build_parser, main
 from trainer.config import PretrainConfig, load_config
 from trainer.export import export_encoder, load_encoder
@@ -88,9 +88,11 @@ def test_tensorboard_holds_hparams_config_views_and_accuracy(flagged_run):
         assert len(values) == 4, name
     assert all(0.0 <= e.value <= 1.0 for e in acc.Scalars("pretrain/acc1"))
     # views at the start (step 1) and at each checkpoint (2, 4): rows 4 locations, 4 columns
+    # under a 14-px strip naming them (q, k0, k1, k2)
     images = acc.Images("views")
     assert [e.step for e in images] == [1, 2, 4]
-    assert images[0].width == 4 * 32 + 5 * 2 and images[0].height == 4 * 32 + 5 * 2
+    assert images[0].width == 4 * 32 + 5 * 2 and images[0].height == 4 * 32 + 5 * 2 + 14
+    assert (flagged_run / "loss.png").read_bytes()[:4] == b"\x89PNG"  # the loss curve
     text_tag = next(t for t in tags["tensors"] if t.startswith("config"))
     config_text = acc.Tensors(text_tag)[0].tensor_proto.string_val[0].decode()
     assert 'arch = "resnet18"' in config_text and "temperature = 0.2" in config_text
@@ -110,17 +112,7 @@ def test_export_loads_with_timm_local_dir_exactly(train_store, flagged_run, tmp_
         checkpoint = flagged_run / "checkpoint.pt"
         trained = None
     else:
-        cfg = PretrainConfig(
-            store=train_store,
-            out=str(tmp_path / "run"),
-            arch="resnet18",
-            size=32,
-            batch=8,
-            queue=32,
-            steps=1,
-            workers=0,
-            progress=False,
-        )
+        cfg = tiny_config(train_store, tmp_path / "run", steps=1)
         trained = pretrain(cfg, log=lambda s: None).model
         checkpoint = tmp_path / "run" / "checkpoint.pt"
     folder = export_encoder(checkpoint, tmp_path / "export")

@@ -21,12 +21,14 @@ from trainer.cli import main
 from trainer.evaluate.encoders import load_eval_encoder
 from trainer.export import load_encoder
 from trainer.weights import (
+    FORMATS,
     IMAGENET_MEAN,
     WeightsError,
     identify,
     infer_resnet_arch,
     read_weights_file,
     seco_scaling,
+    weights_format,
 )
 
 X = torch.Generator().manual_seed(1)
@@ -216,3 +218,29 @@ def test_export_converts_an_official_seco_checkpoint(tmp_path, capsys):
     assert main(["export", str(bad), "--out", str(tmp_path / "x")]) == 1
     assert "not a weights format" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+#: the smallest content of each format in :data:`trainer.weights.FORMATS`
+_W = torch.ones(64, 3, 7, 7)
+SAMPLES = {
+    "checkpoint": {"model": {"conv1.weight": _W}, "config": {}, "scaling": {}, "step": 1},
+    "seco-lightning": {"state_dict": {"encoder_q.0.weight": _W, "encoder_k.0.weight": _W}},
+    "state-dict": {"module.conv1.weight": _W, "fc.weight": torch.ones(10, 512)},
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+def test_every_weights_format_is_recognised_and_read(fmt):
+    """Each format recognises its own content and no earlier row takes it; a foreign format's
+    backbone reader gives timm's ``conv1.weight`` (no classifier)."""
+    assert set(SAMPLES) == {f.name for f in FORMATS}, "add a sample of the new format"
+    obj = SAMPLES[fmt.name]
+    assert weights_format(obj) is fmt and identify(obj) == fmt.name
+    if fmt.ours:
+        return
+    inner = obj.get("state_dict", obj)
+    assert set(fmt.backbone(inner)) == {"conv1.weight"}
+
+
+def test_content_of_no_format_is_unknown():
+    assert weights_format({"weights": [1, 2]}) is None and identify([1]) == "unknown"

@@ -27,16 +27,17 @@ import torch
 import torch.nn as nn
 
 from trainer.export import CONFIG, encoder_from_checkpoint, load_encoder
+from trainer.objectives import OBJECTIVES
 from trainer.scaling import BandScaling
 from trainer.weights import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     build_model,
-    identify,
     imagenet_encoder,
     load_foreign,
     read_weights_file,
     unit_scaling,
+    weights_format,
 )
 
 __all__ = ["EvalEncoder", "load_eval_encoder", "scaling_from_images", "pyramid"]
@@ -112,7 +113,7 @@ def export_label(meta: dict[str, Any], folder: str) -> str:
     folder name beside the architecture otherwise."""
     arch = str(meta.get("architecture", ""))
     objective = meta.get("objective")
-    if objective in ("seco", "moco", "moco_tp"):
+    if objective in OBJECTIVES:  # one of ours
         return f"{objective}-{arch}"
     if isinstance(objective, str) and objective.startswith("seco (published"):
         return f"seco-published-{arch}"
@@ -121,7 +122,8 @@ def export_label(meta: dict[str, Any], folder: str) -> str:
 
 def _from_file(path: Path, bands: tuple[str, ...], arch: str | None) -> EvalEncoder:
     obj: Any = read_weights_file(path)
-    if identify(obj) == "checkpoint":
+    fmt = weights_format(obj)
+    if fmt is not None and fmt.ours:
         del obj  # read again by the checkpoint module, which owns its integrity checks
         model, scaling, cfg = encoder_from_checkpoint(path)
         name = f"{cfg['objective']}-{cfg['arch']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,8 @@ from trainer.evaluate.encoders import pyramid
 from trainer.evaluate.features import extract
 from trainer.evaluate.metrics import BinaryCounts
 from trainer.evaluate.paper import PAPER, Uint8Images, Uint8Pairs, train_head, uint8_scaling
-from trainer.evaluate.uncertainty import bootstrap, change_metrics
+from trainer.evaluate.tasks import encoder_scaling, read_images, task_labels
+from trainer.evaluate.uncertainty import bootstrap, change_metrics, scored
 
 __all__ = ["paper_results", "CROP", "BATCH"]
 
@@ -36,8 +38,6 @@ def paper_results(
     Raises:
         ValueError: a task without a paper protocol, or ``epochs`` < 1.
     """
-    from trainer.evaluate.run import encoder_scaling, read_images, scored, task_labels
-
     if task not in PAPER:
         raise ValueError(f"--protocol paper: no official protocol for {task}")
     if epochs < 1:
@@ -68,7 +68,7 @@ def paper_results(
         images = Uint8Images(ds)
         sample = images.images(ds.indices("train")[:64])
         scaling = uint8_scaling(enc, tuple(ds.bands), sample)
-        read = images.images
+        read: Callable[[np.ndarray], np.ndarray] = images.images
     else:
         scaling = encoder_scaling(enc, ds, kind)
         read = read_images(ds)

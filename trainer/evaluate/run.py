@@ -19,51 +19,25 @@ import numpy as np
 import torch
 
 from shared.validate import ConfigValueError, Range, check_value
-from trainer.evaluate.encoders import EvalEncoder, load_eval_encoder, pyramid, scaling_from_images
+from trainer.evaluate.encoders import EvalEncoder, load_eval_encoder, pyramid
 from trainer.evaluate.features import extract
 from trainer.evaluate.metrics import BinaryCounts
 from trainer.evaluate.report import check_results_folder, write_results
-from trainer.evaluate.tasks import TASKS, check_splits, open_task
-from trainer.evaluate.uncertainty import (
-    ROUNDS,
-    bootstrap,
-    change_metrics,
-    classification_metrics,
-    multilabel_metrics,
-    seed_interval,
+from trainer.evaluate.tasks import (
+    TASKS,
+    check_splits,
+    encoder_scaling,
+    read_images,
+    task_labels,
+    task_named,
 )
+from trainer.evaluate.uncertainty import ROUNDS, bootstrap, change_metrics, scored, seed_interval
 
-__all__ = ["TASKS", "SETTINGS", "default_out", "evaluate", "open_task"]
+__all__ = ["TASKS", "SETTINGS", "default_out", "evaluate"]
 
 SETTINGS = ("default", "paper")
 #: protocol → (metrics, 95 % intervals)
 Results = dict[str, tuple[dict[str, float], dict[str, tuple[float, float]]]]
-
-
-def read_images(ds: Any):  # -> Callable[[np.ndarray], np.ndarray]
-    """``idx → (n, C, H, W)`` DN images of a dataset (batched where it can)."""
-    if hasattr(ds, "images"):
-        return ds.images
-    return lambda idx: np.stack([ds.image(int(i)) for i in idx])
-
-
-def task_labels(ds: Any, idx: np.ndarray) -> np.ndarray:
-    """(n,) class indices or (n, K) bool multi-hot labels of the items ``idx``."""
-    if hasattr(ds, "labels"):
-        return ds.labels(idx)
-    return np.array([ds.label(int(i)) for i in idx], dtype=np.int64)
-
-
-def encoder_scaling(encoder: EvalEncoder, ds: Any, kind: str):  # -> BandScaling
-    """The encoder's own scaling, or one completed from the task's training images."""
-    if encoder.scaling is not None:
-        return encoder.scaling
-    train = ds.indices("train")[:256]
-    if kind == "change":  # the first date of a few pairs; sizes may differ (OSCD cities)
-        task = scaling_from_images([ds.pair(int(i))[0] for i in train[:16]], tuple(ds.bands))
-    else:
-        task = scaling_from_images(read_images(ds)(train), tuple(ds.bands))
-    return encoder.scaling_for(task)
 
 
 def _unique_names(encs: list[EvalEncoder]) -> None:
@@ -156,12 +130,11 @@ def evaluate(
     Raises:
         ValueError: unknown task or setting, empty splits, unusable weights or data.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    the_task = task_named(task)
     if setting not in SETTINGS:
         raise ValueError(f"unknown protocol setting {setting!r}: choose {' or '.join(SETTINGS)}")
-    kind, default = TASKS[task]
-    protocols = protocols or default
+    kind = the_task.kind
+    protocols = protocols or the_task.protocols
     check_value("--size", size, int, Range(1, 8192))
     check_value("--bootstrap", rounds, int, Range(0, 10**6))
     check_value("--epochs", epochs, int, Range(1, 10**6))
@@ -178,7 +151,7 @@ def evaluate(
     rows: list[dict] = []
     chance: float | None = None
     for enc in encs:
-        ds = open_task(task, data, enc.bands, folder, seed, multilabel, options)
+        ds = the_task.open(data, enc.bands, folder, seed, multilabel, options)
         n = check_splits(task, data, ds)
         if chance is None:
             chance = chance_level(ds, kind, multilabel or getattr(ds, "multilabel", False))
@@ -256,20 +229,6 @@ def seed_rows(rows: list[dict], rounds: int = ROUNDS, seed: int = 0) -> list[dic
             }
         )
     return out
-
-
-def scored(
-    y: np.ndarray, logits: np.ndarray, multilabel: bool, n_out: int, rounds: int, seed: int
-) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """Metrics of test predictions over the whole split, and their bootstrap intervals.
-    ``logits`` (n, K) scores, or (n,) predicted classes."""
-    if multilabel:
-        stat = multilabel_metrics(y.astype(bool), logits)
-    else:
-        pred = logits if logits.ndim == 1 else logits.argmax(1)
-        stat = classification_metrics(y, pred, n_out)
-    n = len(y)
-    return stat(np.arange(n)), bootstrap(stat, n, rounds, seed)
 
 
 def _classification(

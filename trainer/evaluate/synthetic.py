@@ -57,21 +57,31 @@ def _live(
 
 
 @dataclass
-class SyntheticLandcover:
-    """Scene classification by majority land cover (or multi-label presence)."""
+class _TruthTask:
+    """A task read from a store with ground truth: where, which bands, its split file."""
 
     location: str
     bands: tuple[str, ...]
     splits_file: Path
     seed: int = 0
-    multilabel: bool = False
     storage_options: dict[str, Any] | None = field(default=None, repr=False)
+
+    def _open(self) -> Any:  # -> StoreSpec
+        """Read the live samples, open a reader, resolve the bands; the store's spec."""
+        self.samples, self.reader = _live(self.location, self.storage_options)
+        self.bands = resolve_bands(list(self.bands), self.reader.spec.bands)
+        return self.reader.spec
+
+
+@dataclass
+class SyntheticLandcover(_TruthTask):
+    """Scene classification by majority land cover (or multi-label presence)."""
+
+    multilabel: bool = False
     classes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.samples, self.reader = _live(self.location, self.storage_options)
-        spec = self.reader.spec
-        self.bands = resolve_bands(list(self.bands), spec.bands)
+        spec = self._open()
         self.classes = spec.truth_classes
         rng = np.random.default_rng([self.seed, 7])
         self.season = rng.integers(0, spec.n_seasons, self.samples.size)
@@ -166,19 +176,11 @@ def _datetimes(array) -> np.ndarray:  # zarr.Array -> datetime64[ms]
 
 
 @dataclass
-class SyntheticChange:
+class SyntheticChange(_TruthTask):
     """Bi-temporal change detection: first vs last season of each location."""
 
-    location: str
-    bands: tuple[str, ...]
-    splits_file: Path
-    seed: int = 0
-    storage_options: dict[str, Any] | None = field(default=None, repr=False)
-
     def __post_init__(self) -> None:
-        self.samples, self.reader = _live(self.location, self.storage_options)
-        spec = self.reader.spec
-        self.bands = resolve_bands(list(self.bands), spec.bands)
+        spec = self._open()
         self.last = spec.n_seasons - 1
         changed = [self._changed(int(s)) for s in self.samples]
         keys = [str(s) for s in self.samples]

@@ -33,6 +33,7 @@ __all__ = [
     "multilabel_metrics",
     "change_metrics",
     "seed_interval",
+    "scored",
 ]
 
 ROUNDS = 1000
@@ -103,3 +104,17 @@ def seed_interval(
     ci = bootstrap(lambda idx: {"m": float(arr[idx].mean())}, arr.size, rounds, seed)
     low, high = ci.get("m", (float("nan"), float("nan")))
     return float(arr.mean()), low, high
+
+
+def scored(
+    y: np.ndarray, logits: np.ndarray, multilabel: bool, n_out: int, rounds: int, seed: int
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Metrics of test predictions over the whole split, and their bootstrap intervals.
+    ``logits`` (n, K) scores, or (n,) predicted classes."""
+    if multilabel:
+        stat = multilabel_metrics(y.astype(bool), logits)
+    else:
+        pred = logits if logits.ndim == 1 else logits.argmax(1)
+        stat = classification_metrics(y, pred, n_out)
+    n = len(y)
+    return stat(np.arange(n)), bootstrap(stat, n, rounds, seed)

@@ -35,9 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from collector.sources.base import Location, Patch, PermanentError, Scene
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    Scene,
+)
 from collector.sources.earthengine.auth import find_credentials, find_project
 from collector.sources.earthengine.errors import classify_error
+from collector.sources.facts import RuntimeDefaults, SourceFacts
 from shared.layout.bands import band_names
 from shared.layout.spec import CLOUD_NODATA
 
@@ -131,6 +137,9 @@ class EarthEngineSource:
 
     name = "earthengine"
     synthetic = False
+    facts = SourceFacts(
+        synthetic=False, levels=("L1C", "L2A"), runtime=RuntimeDefaults(40, 100.0, 16, 4)
+    )
 
     def __init__(
         self,

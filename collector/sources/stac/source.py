@@ -55,7 +55,9 @@ from collector.sources.base import (
     clear_fraction,
     unreachable_kind,
 )
+from collector.sources.facts import RuntimeDefaults, SourceFacts
 from collector.sources.stac.catalogs import (
+    Catalog,
     asset_key,
     dn_offset,
     expected_asset_key,
@@ -151,6 +153,14 @@ class StacSource:
 
     name = "stac"
     synthetic = False
+    facts = SourceFacts(
+        synthetic=False,
+        levels=("L2A",),  # clouds come from its SCL band
+        runtime=RuntimeDefaults(32, None, 8, 4),
+        offline_preflight=True,
+        catalogs=True,
+        cog_windows=True,
+    )
 
     def __init__(
         self,
@@ -448,15 +458,20 @@ class StacSource:
         return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
 
 
-def preflight(options: dict[str, Any]) -> None:
-    """Check the catalogue, its overrides and the signer before anything is written (offline)."""
-    catalog = resolve_catalog(
+def _catalog(options: dict[str, Any]) -> Catalog:
+    """The catalogue the source options name, with their overrides."""
+    return resolve_catalog(
         str(options.get("catalog", "earth-search")),
         options.get("url"),
         options.get("collection_id"),
         options.get("assets"),
         options.get("offset"),
     )
+
+
+def preflight(options: dict[str, Any]) -> None:
+    """Check the catalogue, its overrides and the signer before anything is written (offline)."""
+    catalog = _catalog(options)
     load_signer(options.get("signer"), catalog)
 
 
@@ -473,13 +488,7 @@ def probe(options: dict[str, Any]) -> None:
 
     from shared.net import unresolvable
 
-    catalog = resolve_catalog(
-        str(options.get("catalog", "earth-search")),
-        options.get("url"),
-        options.get("collection_id"),
-        options.get("assets"),
-        options.get("offset"),
-    )
+    catalog = _catalog(options)
     host = urlsplit(catalog.url).hostname
     why = unresolvable(host) if host else None
     if why is not None:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collector.sources.base import Location, Patch, PermanentError, Scene
+from collector.sources.base import (
+    Location,
+    Patch,
+    PermanentError,
+    Scene,
+)
+from collector.sources.facts import RuntimeDefaults, SourceFacts
 from collector.sources.synthetic.changes import ChangeEvent, classes_at, plan_change
 from collector.sources.synthetic.climate import as_day, day_of_year, hemisphere_doy
 from collector.sources.synthetic.clouds import CloudGeometry, cloud_fields, cloud_layer
@@ -78,6 +84,7 @@ class SyntheticSource:
 
     name: str = "synthetic"
     synthetic: bool = True
+    facts = SourceFacts(True, ("L1C", "L2A"), RuntimeDefaults(None, None, 1, 1), truth=True)
 
     def __init__(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 
 from tests.collector.sources.stac_cases import offline_stac
@@ -10,9 +12,8 @@ from tests.collector.sources.stac_cases import offline_stac
 @pytest.fixture(scope="module")
 def server():
     """One server per module; the COGs are written once (≈ 1 s)."""
-    srv = offline_stac()
-    yield srv
-    srv.close()
+    with closing(offline_stac()) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -27,9 +28,8 @@ def ee_server():
     """One offline Earth Engine endpoint per module (the real client talks to it over HTTP)."""
     from collector.sources.earthengine.server import FakeEarthEngine
 
-    srv = FakeEarthEngine()
-    yield srv
-    srv.close()
+    with closing(FakeEarthEngine()) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -21,105 +21,39 @@ def source(server, deadline_s: float = 5.0) -> EarthEngineSource:
     return EarthEngineSource("L1C", bands=("B4",), url=server.url, deadline_s=deadline_s)
 
 
+def answer(code: int, message: str, status: str, kind: type, raised: str | None = None) -> tuple:
+    """A JSON error answer of the endpoint, the message the client raises (``message`` unless
+    ``raised`` names a part of it) and the class the source must give it."""
+    return Fault(code, json_error(code, message, status)), raised or message, kind
+
+
+T, P = TransientError, PermanentError
+QUOTA = (
+    "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service "
+    "'earthengine.googleapis.com' for consumer 'project_number:12345'."
+)
+SIZE = "Total request size (52428800 bytes) must be less than or equal to 50331648 bytes."
+ASSET = (
+    "Image.load: Image asset 'COPERNICUS/S2_HARMONIZED/XYZ' not found (does not exist or "
+    "caller does not have access)."
+)
+DENIED = "Caller does not have required permission to use project test-project."
 #: (the server's answer, the message the client raises, the class)
 ANSWERS = [
-    (
-        Fault(503, json_error(503, "The service is currently unavailable.", "UNAVAILABLE")),
-        "The service is currently unavailable.",
-        TransientError,
-    ),
-    (
-        Fault(500, json_error(500, "An internal server error has occurred (a1b2c3).", "INTERNAL")),
-        "An internal server error has occurred (a1b2c3).",
-        TransientError,
-    ),
-    (
-        Fault(500, json_error(500, "An internal error has occurred", "INTERNAL")),
-        "An internal error has occurred",
-        TransientError,
-    ),
-    (
-        Fault(
-            504,
-            json_error(
-                504, "Deadline expired before operation could complete.", "DEADLINE_EXCEEDED"
-            ),
-        ),
-        "Deadline expired before operation could complete.",
-        TransientError,
-    ),
+    answer(503, "The service is currently unavailable.", "UNAVAILABLE", T),
+    answer(500, "An internal server error has occurred (a1b2c3).", "INTERNAL", T),
+    answer(500, "An internal error has occurred", "INTERNAL", T),
+    answer(504, "Deadline expired before operation could complete.", "DEADLINE_EXCEEDED", T),
     (Fault(502, HTML_502, HTML), "Ok", TransientError),
     (Fault(503, b"<html><body>Service Unavailable</body></html>", HTML), "Ok", TransientError),
-    (
-        Fault(429, json_error(429, "Too many concurrent aggregations.", "RESOURCE_EXHAUSTED")),
-        "Too many concurrent aggregations.",
-        TransientError,
-    ),
-    (
-        Fault(
-            429,
-            json_error(
-                429,
-                "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of "
-                "service 'earthengine.googleapis.com' for consumer 'project_number:12345'.",
-                "RESOURCE_EXHAUSTED",
-            ),
-        ),
-        "Quota exceeded for quota metric",
-        TransientError,
-    ),
-    (
-        Fault(400, json_error(400, "Computation timed out.", "INVALID_ARGUMENT")),
-        "Computation timed out.",
-        TransientError,
-    ),
-    (
-        Fault(400, json_error(400, "User memory limit exceeded.", "INVALID_ARGUMENT")),
-        "User memory limit exceeded.",
-        PermanentError,
-    ),
-    (
-        Fault(400, json_error(400, "Earth Engine memory capacity exceeded.", "RESOURCE_EXHAUSTED")),
-        "Earth Engine memory capacity exceeded.",
-        PermanentError,
-    ),
-    (
-        Fault(
-            400,
-            json_error(
-                400,
-                "Total request size (52428800 bytes) must be less than or equal to 50331648 bytes.",
-                "INVALID_ARGUMENT",
-            ),
-        ),
-        "must be less than or equal to 50331648 bytes",
-        PermanentError,
-    ),
-    (
-        Fault(
-            400,
-            json_error(
-                400,
-                "Image.load: Image asset 'COPERNICUS/S2_HARMONIZED/XYZ' not found (does not "
-                "exist or caller does not have access).",
-                "INVALID_ARGUMENT",
-            ),
-        ),
-        "Image.load: Image asset",
-        PermanentError,
-    ),
-    (
-        Fault(
-            403,
-            json_error(
-                403,
-                "Caller does not have required permission to use project test-project.",
-                "PERMISSION_DENIED",
-            ),
-        ),
-        "Caller does not have required permission",
-        PermanentError,
-    ),
+    answer(429, "Too many concurrent aggregations.", "RESOURCE_EXHAUSTED", T),
+    answer(429, QUOTA, "RESOURCE_EXHAUSTED", T, "Quota exceeded for quota metric"),
+    answer(400, "Computation timed out.", "INVALID_ARGUMENT", T),
+    answer(400, "User memory limit exceeded.", "INVALID_ARGUMENT", P),
+    answer(400, "Earth Engine memory capacity exceeded.", "RESOURCE_EXHAUSTED", P),
+    answer(400, SIZE, "INVALID_ARGUMENT", P, "must be less than or equal to 50331648 bytes"),
+    answer(400, ASSET, "INVALID_ARGUMENT", P, "Image.load: Image asset"),
+    answer(403, DENIED, "PERMISSION_DENIED", P, "Caller does not have required permission"),
 ]
 
 

@@ -185,5 +185,6 @@ def test_paper_table_runs_every_task_found_and_prints_the_published_figures(tmp_
     assert "| SeCo resnet18 (published) | paper | 93.14 | 87.27 | 46.94 |" in md
     assert "| SeCo resnet50 (published) | paper | – | 87.81 | – |" in md
     assert "bigearthnet: not run (no BigEarthNet" in md and (out / "paper-table.png").is_file()
+    capsys.readouterr()  # the run's progress lines
     assert table(["--data-root", str(tmp_path / "none"), "--encoder", "random"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
