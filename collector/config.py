@@ -14,6 +14,7 @@ from typing import Any
 from collector.plan.candidates import PlanConfig
 from collector.sources import SOURCES, SourceFacts, source_class, source_facts
 from shared.layout.bands import band_names, resolve_bands
+from shared.layout.native import check_size
 from shared.secrets import redact
 from shared.validate import (
     ConfigValueError,
@@ -79,7 +80,10 @@ class CollectConfig:
         if self.collection.upper() not in ("L1C", "L2A"):
             raise ValueError(f"BANDS level must be l1c or l2a, got {self.collection!r}")
         object.__setattr__(self, "collection", self.collection.upper())
-        self.band_list()  # validates
+        try:  # layout 3 keeps 20/60 m bands at their own resolution: whole pixels only
+            check_size(self.plan.size, self.band_list())
+        except ValueError as e:
+            raise ValueError(f"--size: {e}") from None
         if not 0.0 < self.clear_threshold <= 1.0:
             raise ValueError(f"clear threshold must be in (0, 1], got {self.clear_threshold}")
         if not 0.0 <= self.granule_cloud_max <= 100.0:

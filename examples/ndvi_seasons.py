@@ -13,8 +13,8 @@ import sys
 from shared import open_dataset
 
 ds = open_dataset(sys.argv[1])  # samples with data, one dask chunk per shard
-red = ds.pixels.sel(band="B4").astype("float32")  # (sample, season, y, x)
-nir = ds.pixels.sel(band="B8").astype("float32")
+red = ds.pixels_10m.sel(band_10m="B4").astype("float32")  # (sample, season, y, x)
+nir = ds.pixels_10m.sel(band_10m="B8").astype("float32")
 clear = (ds.cloud < 40) & (red + nir > 0)  # cloud < 40 % and not no-data
 ndvi = ((nir - red) / (nir + red)).where(clear).mean(["y", "x"])  # (sample, season)
 ndvi = ndvi.compute()  # reads only B4, B8 and the cloud images

@@ -18,7 +18,7 @@ sample = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 out = sys.argv[3] if len(sys.argv) > 3 else "seasons.png"
 
 ds = open_dataset(store)  # samples with data; `sample` counts those
-patch = ds.pixels.isel(sample=sample).sel(band=["B4", "B3", "B2"])  # (season, band, y, x)
+patch = ds.pixels_10m.isel(sample=sample).sel(band_10m=["B4", "B3", "B2"])  # (season, band, y, x)
 rgb = np.clip(patch.values.astype("float32") / 3000.0, 0, 1) ** (1 / 1.3)  # reflectance 0.3 = white
 fig, axes = plt.subplots(1, ds.sizes["season"], figsize=(3 * ds.sizes["season"], 3.2))
 for season, ax in enumerate(np.atleast_1d(axes)):

@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def tiny_store(tmp_path):
-    """A complete 10-sample store: 4 seasons, 13 bands, 16 px, shards of 4."""
+    """A complete 10-sample layout-3 store: 4 seasons, 13 bands, 24 px, shards of 4."""
     from shared.testing import make_store
 
     return make_store(tmp_path / "tiny.zarr", n_samples=10)
@@ -68,23 +68,9 @@ def set_root_attr(store_location, key: str, value) -> None:
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3 API (moto's server) on 127.0.0.1: yields fsspec storage options for it."""
-    import time
-    import urllib.request
+    from shared.testing import start_moto
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+    proc, options = start_moto("testing")
     try:
         yield options
     finally:
@@ -92,10 +78,11 @@ def s3_server():
         proc.wait(timeout=10)
 
 
-#: a small quiet collection over Europe: 32-px patches in shards of 4, no backoff between retries
+#: a small quiet collection over Europe: 36-px patches (13 bands: divisible by 6) in shards of
+#: 4, no backoff between retries
 SMALL = (
     "--region=europe",
-    *("--size", "32", "--shard-samples", "4", "--no-progress", "--backoff", "0"),
+    *("--size", "36", "--shard-samples", "4", "--no-progress", "--backoff", "0"),
 )
 
 

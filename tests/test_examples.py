@@ -13,7 +13,7 @@ from tests.conftest import ROOT, store_with_stats
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("ex") / "ex.zarr"
-    return store_with_stats(path, n_samples=12, size=32, shard_samples=4)
+    return store_with_stats(path, n_samples=12, size=36, shard_samples=4)
 
 
 def run(*args):
@@ -34,7 +34,7 @@ def test_xarray_and_ndvi_and_torch_examples(store, tmp_path):
     assert "season 3:" in proc.stdout
     proc = run("examples/torch_dataset.py", store)
     assert proc.returncode == 0, proc.stderr
-    assert "image (4, 2, 3, 32, 32)" in proc.stdout and "12 locations" in proc.stdout
+    assert "image (4, 2, 3, 36, 36)" in proc.stdout and "12 locations" in proc.stdout
 
 
 def test_timm_encoder_example(store, tmp_path):

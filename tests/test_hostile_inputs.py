@@ -81,7 +81,7 @@ def world(tmp_path_factory) -> World:
     opened = open_store(store, "r+")
     opened.update_attrs(stats=compute_stats(opened))
     collected = root / "collected.zarr"
-    argv = ["--source", "synthetic", "--region", "europe", "--n", "4", "--size", "16"]
+    argv = ["--source", "synthetic", "--region", "europe", "--n", "4", "--size", "24"]
     assert collector_main(collect_args(collected, *argv, "--shard-samples", "4")) == 0
     run = root / "run"
     train = ["pretrain", "--store", str(store), "--out", str(run), "--arch", "test_resnet"]
@@ -107,7 +107,7 @@ def world(tmp_path_factory) -> World:
 # (id, command, arguments, exit code). {placeholders} are filled from the World.
 # fmt: off
 _PLAN = ("plan", "--out", "{scratch}/plan")
-_COLLECT = ("--source", "synthetic", "--region", "europe", "--n", "4", "--size", "16")
+_COLLECT = ("--source", "synthetic", "--region", "europe", "--n", "4", "--size", "24")
 _TRAIN = ("--store", "{store}", "--out", "{scratch}/run", "--arch", "resnet18", "--size", "32")
 _TRAIN += ("--batch", "8", "--queue", "32", "--workers", "0", "--steps", "1", "--no-progress")
 _EVAL = ("evaluate", "--task", "synthetic-landcover", "--data", "{store}", "--encoder")

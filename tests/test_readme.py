@@ -171,7 +171,7 @@ def fixture_store(tmp_path_factory) -> Path:
     from collector.cli import main
 
     out = tmp_path_factory.mktemp("readme") / "demo.zarr"
-    argv = ["collect", "--recipe", "demo", "--n", "12", "--size", "32", "--shard-samples", "4"]
+    argv = ["collect", "--recipe", "demo", "--n", "12", "--size", "36", "--shard-samples", "4"]
     argv += ["--no-progress", "--scheduler", "threads", "--workers", "1", "--out", str(out)]
     assert main(argv) == 0
     return out

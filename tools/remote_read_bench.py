@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import numpy as np
 
 from shared.store.location import StoreBytes
 from shared.store.reader import StoreReader
+from shared.testing import start_moto
 
 RGB = ["B4", "B3", "B2"]
 IN_FLIGHT = (1, 16, 64)
@@ -75,28 +74,6 @@ def _l1c() -> list[str]:
     from shared.layout.bands import band_names
 
     return list(band_names("L1C"))
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """moto's S3 server on a free 127.0.0.1 port; returns it and its storage options."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(endpoint, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, {"key": "bench", "secret": "bench", "client_kwargs": {"endpoint_url": endpoint}}
 
 
 def measure(
@@ -156,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "bench.zarr"
         build_store(local, args.samples)
-        proc, options = start_moto()
+        proc, options = start_moto("bench")
         try:
             fs = s3fs.S3FileSystem(**options)
             fs.mkdir("bench")

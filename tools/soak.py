@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.layout.spec import SHARD_ARRAYS
+from shared.layout.spec import shard_arrays
 from shared.store.handle import open_store
 from tools.record import add_record_flag, record, set_recording
 
@@ -55,10 +55,11 @@ def _cmd(args: argparse.Namespace, out: Path) -> list[str]:
 
 def _digest(out: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     store = open_store(out)
-    arrays = {n: np.asarray(store.array(n)[:]) for n in SHARD_ARRAYS}
+    names = shard_arrays(store.spec, store.layout_version)
+    arrays = {n: np.asarray(store.array(n)[:]) for n in names}
     files = {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for name in ("pixels", "cloud")
+        for name in (*(n for n in names if n.startswith("pixels")), "cloud")
         for p in sorted((out / name).rglob("*"))
         if p.is_file()
     }

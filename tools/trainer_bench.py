@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from shared.cli import OneLineParser
+from shared.layout.native import group_bands
 from shared.store.reader import StoreReader
 from shared.store.shards import EMPTY
 from tools.record import add_record_flag, one_core, record, set_recording
-from trainer.data import valid_samples
+from trainer.data import read_batch, valid_samples
 
 __all__ = ["BAND_SETS", "bench_reader", "bench_ceiling", "bench_pipeline", "run"]
 
@@ -64,6 +65,7 @@ def bench_reader(
 def _reader_rates(location: str, bands: list[str], n: int, repeats: int) -> dict[str, float]:
     idx, seasons = _draws(location, n)
     reader = StoreReader(location, threads=1)
+    names = tuple(reader.spec.bands[i] for i in reader.band_indices(bands))
     blobs = _chunk_bytes(reader, bands, idx, seasons)
     out = np.empty(reader.spec.size * reader.spec.size, np.uint16)
     rates, bounds = [], []
@@ -72,12 +74,12 @@ def _reader_rates(location: str, bands: list[str], n: int, repeats: int) -> dict
         reader.close()
         reader = StoreReader(location, threads=1)  # cold shard-index and file caches each time
         t = time.perf_counter()
-        for i, s in zip(idx, seasons, strict=True):
-            reader.pixels([i], seasons=s, bands=bands)
+        for i, s in zip(idx, seasons, strict=True):  # what a training batch reads
+            read_batch(reader, np.array([i]), s[None, :], names)
         rates.append(idx.size / (time.perf_counter() - t))
         t = time.perf_counter()
-        for blob in blobs:  # the same compressed chunks, already in memory, only decompressed
-            numcodecs.blosc.decompress(blob, out)
+        for blob, n_pixels in blobs:  # the same compressed chunks, in memory, only decompressed
+            numcodecs.blosc.decompress(blob, out[:n_pixels])
         bounds.append(idx.size / (time.perf_counter() - t))
     reader.close()
     return {
@@ -89,24 +91,36 @@ def _reader_rates(location: str, bands: list[str], n: int, repeats: int) -> dict
 
 def _chunk_bytes(
     reader: StoreReader, bands: list[str], idx: np.ndarray, seasons: np.ndarray
-) -> list[memoryview]:
-    """The compressed bytes (crc32c stripped) of every image chunk the reader will fetch."""
-    arr = reader._arrays["pixels"]
-    if arr is None:
-        raise ValueError("the store's pixels are not in the layout's sharded format")
+) -> list[tuple[memoryview, int]]:
+    """The compressed bytes (crc32c stripped) and pixel count of every image chunk the reader
+    will fetch
+    (layout 3: in each resolution group's own array, at its own size)."""
+    names = [reader.spec.bands[i] for i in reader.band_indices(bands)]
+    if reader.native_layout:
+        wanted = [
+            (f"pixels_{g}", [reader.spec.groups[g].index(b) for b in bs])
+            for g, bs in group_bands(names).items()
+        ]
+    else:
+        wanted = [("pixels", [reader.spec.bands.index(b) for b in names])]
     blobs = []
-    for i, s in zip(idx, seasons, strict=True):
-        shard = (int(i) // arr.layout.shard[0], 0, 0, 0, 0)
-        index = arr.index(shard)
-        if index is None:
-            continue
-        for season in s:
-            for b in reader.band_indices(bands):
-                off, nb = index[(int(i) % arr.layout.shard[0], int(season), int(b), 0, 0)]
-                if off != EMPTY:
-                    raw = arr.src.read(arr.shard_key(shard), int(off), int(nb))
-                    if raw is not None:
-                        blobs.append(memoryview(raw)[: -4 if arr.layout.chunk_crc else None])
+    for name, positions in wanted:
+        arr = reader._arrays[name]
+        if arr is None:
+            raise ValueError("the store's pixels are not in the layout's sharded format")
+        for i, s in zip(idx, seasons, strict=True):
+            shard = (int(i) // arr.layout.shard[0], 0, 0, 0, 0)
+            index = arr.index(shard)
+            if index is None:
+                continue
+            for season in s:
+                for b in positions:
+                    off, nb = index[(int(i) % arr.layout.shard[0], int(season), int(b), 0, 0)]
+                    if off != EMPTY:
+                        raw = arr.src.read(arr.shard_key(shard), int(off), int(nb))
+                        if raw is not None:
+                            view = memoryview(raw)[: -4 if arr.layout.chunk_crc else None]
+                            blobs.append((view, int(np.prod(arr.layout.inner[-2:]))))
     return blobs
 
 

@@ -5,6 +5,11 @@ store's valid samples; each location's seasons are drawn from a generator seeded
 ``(seed, epoch, sample)``. So a batch is a pure function of the step: workers, processes and
 restarts cannot change what a step sees, which makes resuming exact. Batches travel as uint16
 (``(B, seasons, C, H, W)``), pinned, and are converted on the device.
+
+From a layout-3 store with 20/60 m bands a batch carries each resolution group as it is stored
+(``pixels_10m`` (B, seasons, c, H, W), ``pixels_20m`` (…, H/2, W/2), ``pixels_60m`` (…, H/6,
+W/6)): 13-band batches read, decode and copy less than half the bytes, and the device brings
+them to one grid (:func:`trainer.augment.to_grid`) before the crop.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from shared.layout.native import group_bands
 from shared.store.handle import Store, open_store
 from shared.store.reader import ChunkReadError, StoreReader
 from shared.store.summary import live_samples, merged_record
 
-__all__ = ["StepPlan", "BatchSource", "batch_loader", "valid_samples"]
+__all__ = ["StepPlan", "BatchSource", "batch_loader", "read_batch", "valid_samples", "PIXEL_KEYS"]
+
+#: batch entries that hold images (moved to the device)
+PIXEL_KEYS = ("pixels", "pixels_10m", "pixels_20m", "pixels_60m")
 
 
 @dataclass(frozen=True)
@@ -106,31 +115,42 @@ class BatchSource(torch.utils.data.Dataset):
         idx, seasons = self.plan.step(step)
         reader = self.reader()
         try:
-            pixels = reader.pixels(idx, seasons=seasons, bands=self.bands)
+            arrays = read_batch(reader, idx, seasons, self.bands)
             keep = np.ones(idx.size, bool)
         except ChunkReadError:
-            pixels, keep = _read_one_by_one(reader, idx, seasons, self.bands)
+            arrays, keep = _read_one_by_one(reader, idx, seasons, self.bands)
         return {
-            "pixels": torch.from_numpy(pixels),
+            **{name: torch.from_numpy(a) for name, a in arrays.items()},
             "samples": torch.from_numpy(idx[keep]),
             "step": torch.tensor(step),
             "skipped": torch.tensor(int((~keep).sum())),
         }
 
 
+def read_batch(
+    reader: StoreReader, idx: np.ndarray, seasons: np.ndarray, bands: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """``{"pixels": (b, s, C, H, W)}``, or per resolution group ``{"pixels_10m": …,
+    "pixels_20m": …}`` when a layout-3 store holds some of ``bands`` at 20/60 m."""
+    if reader.native_layout and set(group_bands(bands)) != {"10m"}:
+        native = reader.native(idx, seasons=seasons, bands=bands)
+        return {f"pixels_{g}": a for g, a in native.arrays.items()}
+    return {"pixels": reader.pixels(idx, seasons=seasons, bands=bands)}
+
+
 def _read_one_by_one(
     reader: StoreReader, idx: np.ndarray, seasons: np.ndarray, bands: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     keep = np.ones(idx.size, bool)
     parts = []
     for i in range(idx.size):
         try:
-            parts.append(reader.pixels(idx[i : i + 1], seasons=seasons[i : i + 1], bands=bands))
+            parts.append(read_batch(reader, idx[i : i + 1], seasons[i : i + 1], bands))
         except ChunkReadError:
             keep[i] = False
     if not parts:
         raise ChunkReadError(f"every sample of a batch is unreadable (samples {idx.tolist()})")
-    return np.concatenate(parts), keep
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}, keep
 
 
 _VALID: dict[tuple[str, str], tuple[np.ndarray, int]] = {}

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from trainer.augment import AugmentConfig, DeviceAugment
+from trainer.augment import AugmentConfig, DeviceAugment, to_grid
 from trainer.checkpoint import (
     CHECKPOINT,
     PREVIOUS,
@@ -30,7 +30,7 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import PretrainConfig
-from trainer.data import StepPlan, batch_loader
+from trainer.data import PIXEL_KEYS, StepPlan, batch_loader
 from trainer.distributed import (
     Dist,
     DivergenceError,
@@ -209,15 +209,16 @@ def pretrain(
     # a synchronisation, so it is read only where it matters (logs, checkpoints, the end)
     nonfinite_at = torch.full((), -1, dtype=torch.long, device=d.device)
     autocast = autocast_for(d.device, cfg.bf16)
-    for batch in DevicePrefetcher(loader, d.device):
+    for batch in DevicePrefetcher(loader, d.device, keys=PIXEL_KEYS):
         step = int(batch["step"])
-        pixels = batch["pixels"]
         skipped += int(batch["skipped"])
         lr = learning_rate(cfg, step, total)
         if shuffle is not None:
             shuffle.at_step(step)
+        # native 20/60 m bands reach the 10 m grid here, on the device, before the crop
+        pixels = to_grid(batch, scaling.bands, scaling.group_to_unit)
         views = make_views(
-            scaling.to_unit(pixels),
+            pixels,
             cfg.objective,
             augment,
             _step_generator(d.device, cfg.seed, step, d.rank),

@@ -64,6 +64,19 @@ class BandScaling:
         span = (self._column(self.p98, x, torch.float32) - low).clamp_min(1.0)
         return ((x.to(torch.float32) - low) / span).clamp_(0.0, 1.0).to(dtype)
 
+    def select(self, bands: tuple[str, ...]) -> BandScaling:
+        """The statistics of a subset of the bands (a resolution group), in ``bands`` order."""
+        at = [self.bands.index(b) for b in bands]
+        return BandScaling(
+            tuple(bands),
+            *(tuple(getattr(self, k)[i] for i in at) for k in ("p2", "p98", "mean", "std")),
+        )
+
+    def group_to_unit(self, x: torch.Tensor, bands: tuple[str, ...]) -> torch.Tensor:
+        """:meth:`to_unit` of a batch that holds only ``bands`` (one resolution group, any
+        size), so 20/60 m bands are stretched at their native resolution, before upsampling."""
+        return self.to_unit(x) if bands == self.bands else self.select(bands).to_unit(x)
+
     def unit_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-band ``(mean, std)`` in the stretched [0, 1] scale of :meth:`to_unit` (what
         timm calls a model's ``mean``/``std``)."""

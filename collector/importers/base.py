@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from shared.errors import OutsideFileError
+from shared.layout.native import BandImages
 from shared.outside import check_lonlat, safe_text
 
 __all__ = [
@@ -67,14 +68,15 @@ class LocationRef:
 class ImportedSample:
     """One location, ready for the store.
 
-    pixels: (seasons, bands, 264, 264) uint16 harmonized DN (reflectance × 10⁴, 0 = no data);
+    pixels: uint16 harmonized DN (reflectance × 10⁴, 0 = no data) at each band's native
+    resolution, :class:`~shared.layout.native.BandImages` with leading axis (seasons,);
     cloud: (seasons, 264, 264) uint8 in the store's encoding, or None (no mask: 255);
     clear: (seasons,) float32 clear fraction, NaN without a mask; time: (seasons,)
     datetime64[ms] UTC, oldest first; product_id: scene ids; lon, lat: centre (degrees);
     epsg, transform: the source's own grid (rasterio order).
     """
 
-    pixels: np.ndarray
+    pixels: BandImages
     cloud: np.ndarray | None
     clear: np.ndarray
     time: np.ndarray
@@ -155,10 +157,10 @@ def check_sample(
     size, and one known time per season."""
     from shared.layout.georef import crs_units as units_of
 
-    want = (n_seasons, n_bands, SIZE, SIZE)
-    if sample.pixels.shape != want or sample.pixels.dtype != np.uint16:
+    shape = tuple(getattr(sample.pixels, "shape", ()))
+    if not shape or shape[0] != n_seasons:
         raise BadInputError(
-            f"{loc}: pixels {sample.pixels.dtype} {sample.pixels.shape}, expected uint16 {want}"
+            f"{loc}: pixels of {shape[0] if shape else 0} seasons, expected {n_seasons}"
         )
     try:
         check_lonlat(loc, sample.lon, sample.lat)

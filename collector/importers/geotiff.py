@@ -31,9 +31,10 @@ from collector.importers.base import (
     parse_scene_name,
     reflectance_uint8_to_dn,
 )
-from collector.importers.resample import RESAMPLING, to_uint16, upsample_bilinear, upsample_mask
+from collector.importers.resample import RESAMPLING, to_uint16
 from shared.errors import OutsideFileError
 from shared.layout.bands import band_names, bands_for
+from shared.layout.native import BandImages
 from shared.outside import read_raster
 
 __all__ = ["GeoTiffFolders", "SecoImporter", "Ssl4eoImporter"]
@@ -121,14 +122,18 @@ class GeoTiffFolders:
                 f"{ref.id}: {len(scenes)} scene folder(s), expected {self.n_seasons}"
             )
         scenes.sort()
-        pixels = np.zeros((self.n_seasons, len(self.bands), SIZE, SIZE), np.uint16)
+        per_band = {
+            band: np.zeros((self.n_seasons, self.native[band], self.native[band]), np.uint16)
+            for band in self.bands
+        }
         grid: tuple[Any, Any] | None = None
         for s, (_, scene) in enumerate(scenes):
-            for b, band in enumerate(self.bands):
+            for band in self.bands:
                 values, georef = self._band(folder / scene, band, ref.id)
                 if grid is None and self.native[band] == SIZE:
                     grid = georef
-                pixels[s, b] = self._to_dn(values)
+                per_band[band][s] = self._to_dn(values)  # at its published resolution
+        pixels = BandImages.from_bands(per_band, SIZE)
         if grid is None:  # pragma: no cover - every level has 10 m bands
             raise BadInputError(f"{ref.id}: no 10 m band to take the grid from")
         epsg, transform, lon, lat = _georeference(*grid, ref.id)
@@ -208,8 +213,7 @@ class SecoImporter(GeoTiffFolders):
     dtype = np.uint8
 
     def _to_dn(self, values: np.ndarray) -> np.ndarray:
-        dn = upsample_bilinear(reflectance_uint8_to_dn(values), SIZE)
-        return to_uint16(dn)  # no no-data in SeCo: every pixel ≥ 1
+        return to_uint16(reflectance_uint8_to_dn(values))  # no no-data in SeCo: every pixel ≥ 1
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -241,8 +245,7 @@ class Ssl4eoImporter(GeoTiffFolders):
     level_folders = {"L1C": "s2c", "L2A": "s2a"}
 
     def _to_dn(self, values: np.ndarray) -> np.ndarray:
-        nodata = upsample_mask(values == 0, SIZE)
-        return to_uint16(upsample_bilinear(values, SIZE), nodata)
+        return to_uint16(values, values == 0)  # the published DN, unchanged
 
     def provenance(self) -> dict[str, Any]:
         return {

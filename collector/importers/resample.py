@@ -1,58 +1,51 @@
-"""Bringing 20 m and 60 m bands onto the 10 m grid: bilinear for reflectance.
+"""Importer pixel rules: every band stays at its published native resolution.
 
 The published datasets store each band at its native resolution on the same footprint
-(264 px at 10 m, 132 at 20 m, 44 at 60 m). Upsampling treats pixels as areas (pixel centres
-at ``(i + 0.5) · factor − 0.5``, edges clamped; the convention of GDAL's and torch's
-``align_corners=False`` bilinear), separable in y and x. No-data pixels (0) stay no data:
-an output pixel is no data where its nearest source pixel is (:func:`upsample_mask`).
+(264 px at 10 m, 132 at 20 m, 44 at 60 m); layout 3 keeps them so, byte for byte after the
+DN mapping. Nothing is upsampled. A release that already holds every band at 264 px (10 m)
+is brought to the native grids by :func:`to_native`: the mean of each 2×2/6×6 block, which
+is exact where the release repeated each sensor pixel as a block and the best estimate of
+the sensor pixel where it interpolated.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["RESAMPLING", "upsample_bilinear", "upsample_mask", "to_uint16"]
+from shared.layout.native import FACTOR, BandImages, group_bands
 
-RESAMPLING = "bilinear (pixel-area aligned, edges clamped) for 20 m and 60 m bands; nodata nearest"
+__all__ = ["RESAMPLING", "NATIVE_FROM_10M", "to_native", "to_uint16"]
 
-
-@lru_cache(maxsize=16)
-def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lower index, upper index, upper weight and nearest index of each output pixel."""
-    x = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-    x = np.clip(x, 0.0, n_in - 1)
-    lo = np.floor(x).astype(np.intp)
-    hi = np.minimum(lo + 1, n_in - 1)
-    w = (x - lo).astype(np.float32)
-    nearest = np.minimum(np.floor((np.arange(n_out) + 0.5) * (n_in / n_out)), n_in - 1)
-    return lo, hi, w, nearest.astype(np.intp)
+RESAMPLING = "none: each band kept at its published native resolution (264, 132 or 44 px)"
+NATIVE_FROM_10M = (
+    "20 m and 60 m bands published at 264 px are brought to their native 132/44 px grids by "
+    "the mean of each 2×2/6×6 block (exact where the release repeated each sensor pixel); "
+    "no-data where any pixel of the block is no data"
+)
 
 
-def upsample_bilinear(image: np.ndarray, size: int) -> np.ndarray:
-    """(h, w) values → (size, size) float32, bilinear; a (size, size) image is returned as is.
+def to_native(full: np.ndarray, bands: Sequence[str]) -> BandImages:
+    """``(…, bands, n, n)`` uint16 on the 10 m grid → native images (block means, rounded).
 
-    Raises:
-        ValueError: when the image is not square or larger than ``size``.
+    A block with a no-data pixel (0) is no data; data blocks stay ≥ 1.
     """
-    h, w = image.shape
-    if h != w or h > size:
-        raise ValueError(f"cannot upsample a {h}×{w} image to {size}×{size}")
-    img = np.asarray(image, np.float32)
-    if h == size:
-        return img
-    lo, hi, wt, _ = _axis(h, size)
-    rows = img[lo] * (1 - wt)[:, None] + img[hi] * wt[:, None]  # (size, w)
-    return rows[:, lo] * (1 - wt)[None, :] + rows[:, hi] * wt[None, :]
-
-
-def upsample_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """(h, h) bool → (size, size) bool, nearest neighbour."""
-    if mask.shape[0] == size:
-        return np.asarray(mask, bool)
-    near = _axis(mask.shape[0], size)[3]
-    return np.asarray(mask, bool)[near][:, near]
+    bands = tuple(bands)
+    n = int(full.shape[-1])
+    arrays = {}
+    for g, names in group_bands(bands).items():
+        sel = full[..., [bands.index(b) for b in names], :, :]
+        f = FACTOR[g]
+        if f > 1:
+            lead = sel.shape[:-2]
+            blocks = sel.reshape(*lead, n // f, f, n // f, f)
+            nodata = (blocks == 0).any(axis=(-3, -1))
+            sel = to_uint16(blocks.mean(axis=(-3, -1), dtype=np.float64), nodata)
+        arrays[g] = np.ascontiguousarray(sel, np.uint16)
+    out = BandImages(bands, n, arrays)
+    out.check()
+    return out
 
 
 def to_uint16(dn: np.ndarray, nodata: np.ndarray | None = None) -> np.ndarray:

@@ -211,8 +211,19 @@ def import_shard(job: ImportJob) -> ShardReport:
         if isinstance(got, BadInputError):
             rejected.append(rejection(sample, slot, str(got)))
             continue
-        if got.pixels.shape != (spec.n_seasons, spec.n_bands, spec.size, spec.size):
-            rejected.append(rejection(sample, slot, f"pixels of shape {got.pixels.shape}"))
+        if (
+            got.pixels.shape != (spec.n_seasons,)
+            or got.pixels.bands != spec.bands
+            or got.pixels.size != spec.size
+        ):
+            rejected.append(
+                rejection(
+                    sample,
+                    slot,
+                    f"pixels of {len(got.pixels.bands)} bands, size {got.pixels.size}, "
+                    f"{got.pixels.shape[0] if got.pixels.shape else 0} seasons",
+                )
+            )
             continue
         values: dict[str, Any] = {}
         if got.cloud is not None:

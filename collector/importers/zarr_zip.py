@@ -29,7 +29,7 @@ from collector.importers.base import (
     check_sample,
     offset_dn_to_dn,
 )
-from collector.importers.resample import to_uint16
+from collector.importers.resample import NATIVE_FROM_10M, to_native, to_uint16
 from shared.layout.bands import band_names
 from shared.layout.spec import CLOUD_NODATA
 
@@ -226,7 +226,8 @@ class Ssl4eoZarrImporter:
         if np.isnat(times).any():
             raise BadInputError(f"{ref.id}: time_ has missing dates")
         order = np.argsort(times, kind="stable")
-        pixels = to_uint16(offset_dn_to_dn(raw[order]), raw[order] == 0)
+        full = to_uint16(offset_dn_to_dn(raw[order]), raw[order] == 0)
+        pixels = to_native(full, self.bands)
         ids = tuple(str(v) for v in np.asarray(ds["file_id"][i].values)[order])
         cloud, clear = None, np.full(self.n_seasons, np.nan, np.float32)
         if "cloud_mask" in ds.variables:
@@ -270,7 +271,7 @@ class Ssl4eoZarrImporter:
             "quantisation": "none (int16 DN as published)",
             "dn_mapping": f"DN = value − {OFFSET} (the release adds {OFFSET} to every scene); "
             "0 stays no data, other results clipped to ≥ 1",
-            "resampling": "none here: the release already holds every band at 264 px (10 m)",
+            "resampling": NATIVE_FROM_10M,
             "georeferencing": "the source's exact UTM grid (crs, x_/y_ pixel centres)",
             "cloud_mask": "cloud_mask read as classes 0 clear, 1 thick cloud, 2 thin cloud, "
             "3 shadow (an assumption: check the release's documentation) → 0, 100, 100, 100 %; "

@@ -39,6 +39,7 @@ from collector.sources.base import (
     clear_fraction,
 )
 from collector.sources.retry import Counters, RetryPolicy, call_with_retries
+from shared.layout.native import BandImages
 from shared.layout.spec import StoreSpec
 from shared.store.writer import ShardData, empty_shard
 
@@ -158,7 +159,12 @@ def collect_location(
             guarded(lambda: source.fetch(location, chosen)), policy, result.counters, rng, sleep
         )
         # refetched seasons are written in place: copy only what the source made read-only
-        pixels = patch.pixels if patch.pixels.flags.writeable else patch.pixels.copy()
+        writeable = (
+            patch.pixels.writeable
+            if isinstance(patch.pixels, BandImages)
+            else patch.pixels.flags.writeable
+        )
+        pixels = patch.pixels if writeable else patch.pixels.copy()
         cloud = patch.cloud if patch.cloud.flags.writeable else patch.cloud.copy()
         clear = np.array([clear_fraction(c) for c in cloud], np.float32)
         for season in range(location.n_seasons):

@@ -133,6 +133,7 @@ Places = Callable[[np.ndarray, dict[str, np.ndarray]], gpd.GeoDataFrame]
 def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
     """Write the summaries of finished shards written before summaries existed (from their
     arrays; no band sums)."""
+    from shared.layout.native import BandImages
     from shared.store.manifests import read_manifest
     from shared.store.summary import shard_summary, write_summary
     from shared.store.writer import read_shard, to_time_ms
@@ -149,8 +150,11 @@ def _summaries_from_arrays(store: Store, shards: list[int]) -> None:
             "time": to_time_ms(data.time),
             "clear_fraction": data.clear_fraction,
             "product_id": np.asarray(data.product_id, dtype=str),
-            "pixels": data.pixels,
         }
+        if isinstance(data.pixels, BandImages):  # layout 3: one array per resolution group
+            values.update({f"pixels_{g}": a for g, a in data.pixels.arrays.items()})
+        else:
+            values["pixels"] = data.pixels
         manifest = read_manifest(store, shard) or {"objects": {}}
         objects = sorted({k.split("/", 1)[0] for k in manifest["objects"]})
         nbytes = sum(int(o["bytes"]) for o in manifest["objects"].values())

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from shared.layout.native import BandImages
 from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = [
@@ -83,11 +84,14 @@ class Scene:
 class Patch:
     """Fetched data of one location, one image per requested scene (normally one per season).
 
-    pixels: (scenes, bands, size, size) uint16 harmonized DN (reflectance × 10⁴), 0 = no data;
+    pixels: uint16 harmonized DN (reflectance × 10⁴), 0 = no data: native
+    :class:`~shared.layout.native.BandImages` with leading axis (scenes,) — each band at its
+    own 10/20/60 m resolution, as layout 3 stores it — or (scenes, bands, size, size) on the
+    10 m grid (decimated exactly by the writer where 20/60 m pixels are 2×2/6×6 blocks);
     cloud: (scenes, size, size) uint8 cloud probability in percent, 255 = no data.
     """
 
-    pixels: np.ndarray
+    pixels: BandImages | np.ndarray
     cloud: np.ndarray
     scenes: tuple[Scene, ...]
     extra: dict[str, np.ndarray] = field(default_factory=dict)

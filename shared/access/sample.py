@@ -9,6 +9,12 @@
 Each sample has its own CRS, so the georeferencing lives on the sample: 1-D ``x``/``y``
 pixel-centre coordinates in the CRS's units and a CF grid-mapping variable ``spatial_ref``
 (``crs_wkt``, GDAL's ``GeoTransform``) named by every image's ``grid_mapping`` attribute.
+
+A layout-3 store gives one variable per resolution group instead of ``pixels``:
+``pixels_10m (season, band_10m, y, x)``, ``pixels_20m (season, band_20m, y_20m, x_20m)``,
+``pixels_60m (…, y_60m, x_60m)``, each with its own grid mapping (``spatial_ref``,
+``spatial_ref_20m``, ``spatial_ref_60m``), so ``ds.pixels_20m.rio.to_raster`` writes the
+20 m bands with their own 20 m transform.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import xarray as xr
 
 from shared.layout.cf import CONVENTIONS
 from shared.layout.georef import grid_mapping_attrs, pixel_centres, xy_attrs
+from shared.layout.native import group_bands, group_transform
 from shared.layout.spec import TIME_FILL, array_defs
 from shared.store.handle import Store, open_store
 from shared.store.reader import StoreReader
@@ -32,9 +39,9 @@ __all__ = ["open_sample"]
 def _attrs(store: Store, name: str) -> dict[str, Any]:
     """CF attributes of an array for an in-memory variable; ``_FillValue`` only on the images,
     where it is the raster's no-data value (rioxarray's ``rio.nodata``), in the array's dtype."""
-    d = array_defs(store.spec)[name]
+    d = array_defs(store.spec, store.layout_version)[name]
     attrs = {k: v for k, v in d.attrs.items() if k not in ("_FillValue", "coordinates")}
-    if name in ("pixels", "cloud"):
+    if name.startswith("pixels") or name == "cloud":
         attrs["_FillValue"] = np.dtype(d.dtype).type(d.fill_value)
         for key in ("flag_values", "valid_range"):  # CF: in the variable's own type
             if key in attrs:
@@ -51,7 +58,8 @@ def open_sample(
 ) -> xr.Dataset:
     """Sample ``sample`` (its index in the store) as an in-memory, georeferenced Dataset.
 
-    Variables: ``pixels`` (season, band, y, x) uint16 DN (no data 0), ``cloud`` (season, y, x)
+    Variables: ``pixels`` (season, band, y, x) uint16 DN (no data 0) — in a layout-3
+    store ``pixels_10m``/``pixels_20m``/``pixels_60m`` at native resolution instead —, ``cloud`` (season, y, x)
     uint8 % (no data 255), ``clear_fraction`` (season,); coordinates ``spatial_ref`` (scalar,
     the CF grid mapping; a coordinate, so it travels with each image), ``x``/``y`` (pixel
     centres in the CRS's units), ``band``, ``season``, ``time`` (season,), ``product_id``
@@ -85,7 +93,10 @@ def open_sample(
     own_reader = reader is None
     rd = StoreReader(st) if reader is None else reader
     try:
-        pixels = rd.pixels([i], seasons=season_idx, bands=band_names)[0]
+        if st.layout_version >= 3:
+            images = rd.native([i], seasons=season_idx, bands=band_names)[0].arrays
+        else:
+            images = {"": rd.pixels([i], seasons=season_idx, bands=band_names)[0]}
         cloud = rd.cloud([i], seasons=season_idx)[0]
     finally:
         if own_reader:
@@ -96,9 +107,33 @@ def open_sample(
     ms = np.asarray(st.array("time")[i], np.int64)[season_idx]
     time = np.where(ms == TIME_FILL, np.datetime64("NaT"), ms.astype("datetime64[ms]"))
     grid = {"grid_mapping": "spatial_ref"}
+    variables: dict[str, Any] = {}
+    coords: dict[str, Any] = {}
+    if "" in images:  # layouts 1-2: every band on the 10 m grid
+        variables["pixels"] = (
+            ("season", "band", "y", "x"),
+            images[""],
+            {**_attrs(st, "pixels"), **grid},
+        )
+        coords["band"] = ("band", np.array(band_names, dtype=object), _attrs(st, "band"))
+    else:
+        for g, names in group_bands(band_names).items():
+            sfx = "" if g == "10m" else f"_{g}"
+            t = group_transform(transform, g)
+            gx, gy = pixel_centres(t, spec.group_size(g))
+            variables[f"pixels_{g}"] = (
+                ("season", f"band_{g}", f"y{sfx}", f"x{sfx}"),
+                images[g],
+                {**_attrs(st, f"pixels_{g}"), "grid_mapping": f"spatial_ref{sfx}"},
+            )
+            coords[f"band_{g}"] = (f"band_{g}", np.array(names, dtype=object), _attrs(st, "band"))
+            if sfx:
+                coords[f"spatial_ref{sfx}"] = ((), np.int32(0), grid_mapping_attrs(epsg, t))
+                coords[f"x{sfx}"] = (f"x{sfx}", gx[0], xy_attrs("x", spec.crs_units))
+                coords[f"y{sfx}"] = (f"y{sfx}", gy[0], xy_attrs("y", spec.crs_units))
     ds = xr.Dataset(
         {
-            "pixels": (("season", "band", "y", "x"), pixels, {**_attrs(st, "pixels"), **grid}),
+            **variables,
             "cloud": (("season", "y", "x"), cloud, {**_attrs(st, "cloud"), **grid}),
             "clear_fraction": (
                 ("season",),
@@ -110,7 +145,7 @@ def open_sample(
             "spatial_ref": ((), np.int32(0), grid_mapping_attrs(epsg, transform)),
             "x": ("x", x[0], xy_attrs("x", spec.crs_units)),
             "y": ("y", y[0], xy_attrs("y", spec.crs_units)),
-            "band": ("band", np.array(band_names, dtype=object), _attrs(st, "band")),
+            **coords,
             "season": ("season", np.asarray(season_idx, np.int16), _attrs(st, "season")),
             "time": (
                 "season",
@@ -134,4 +169,6 @@ def open_sample(
             "epsg": epsg,
         },
     )
+    if "" not in images:  # several grids: the dataset's own (ds.rio.crs, transform) is 10 m
+        ds.attrs["grid_mapping"] = "spatial_ref"
     return ds

@@ -38,7 +38,13 @@ def compute_stats(
     hist = np.zeros((spec.n_bands, 65536), np.int64)
     with StoreReader(store, threads=threads) as reader:
         for start in range(0, chosen.size, 16):
-            block = reader.pixels(chosen[start : start + 16])  # (n, S, B, H, W)
+            picked = chosen[start : start + 16]
+            if reader.native_layout:  # each sensor pixel once, at its native resolution
+                native = reader.native(picked)
+                for b, name in enumerate(spec.bands):
+                    hist[b] += np.bincount(native.band(name).ravel(), minlength=65536)
+                continue
+            block = reader.pixels(picked)  # (n, S, B, H, W)
             for b in range(spec.n_bands):
                 hist[b] += np.bincount(block[:, :, b].ravel(), minlength=65536)
     hist[:, 0] = 0  # 0 is no data

@@ -23,6 +23,7 @@ import numpy as np
 
 from shared.access.sample import open_sample
 from shared.layout.bands import resolve_bands
+from shared.layout.native import RESAMPLING
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
 from shared.store.summary import live_samples
@@ -38,7 +39,10 @@ class SeasonalPatches:
 
     bands: ``"rgb"``, ``"all"`` or names (``"B8,B4"``); seasons: ``None`` (all) or indices;
     reflectance: True gives float32 reflectance (DN / 10⁴), False the stored uint16 DN;
-    transform: applied to the item dict before it is returned.
+    transform: applied to the item dict before it is returned; resample: how 20/60 m bands of
+    a layout-3 store reach the 10 m grid of ``image`` (``"nearest"`` or ``"bilinear"``);
+    native: True gives ``image_10m``/``image_20m``/``image_60m`` (each group at its own
+    resolution, ``size``, ``size/2``, ``size/6`` px) instead of ``image``.
 
     Item: ``image`` (S, C, H, W), ``cloud`` (S, H, W) uint8 (%), ``time`` (S,) int64 ms since
     1970 (UTC), ``lon``/``lat`` float, ``sample`` (index in the store), ``bands`` (names).
@@ -52,6 +56,8 @@ class SeasonalPatches:
         seasons: Sequence[int] | None = None,
         reflectance: bool = True,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        resample: str = "nearest",
+        native: bool = False,
     ) -> None:
         store = open_store(location)
         self.location = str(location)
@@ -62,6 +68,9 @@ class SeasonalPatches:
         bad = [s for s in self.seasons if not 0 <= s < store.spec.n_seasons]
         if bad:
             raise ValueError(f"season(s) {bad} outside 0..{store.spec.n_seasons - 1}")
+        if resample not in RESAMPLING:
+            raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}, got {resample!r}")
+        self.resample, self.native = resample, bool(native)
         self.reflectance = reflectance
         self.transform = transform
         self.synthetic = store.synthetic
@@ -117,9 +126,22 @@ class SeasonalPatches:
         if self._reader is None:
             self._reader = StoreReader(self.location)
         s = int(self.samples[i])
-        pixels = self._reader.pixels([s], seasons=self.seasons, bands=self.bands)[0]
+        images: dict[str, np.ndarray]
+        if self.native:
+            found = self._reader.native([s], seasons=self.seasons, bands=self.bands)[0]
+            images = {f"image_{g}": a for g, a in found.arrays.items()}
+        else:
+            images = {
+                "image": self._reader.pixels(
+                    [s], seasons=self.seasons, bands=self.bands, resample=self.resample
+                )[0]
+            }
+        scale = np.float32(1e-4)
         item = {
-            "image": pixels.astype(np.float32) * np.float32(1e-4) if self.reflectance else pixels,
+            **{
+                k: a.astype(np.float32) * scale if self.reflectance else a
+                for k, a in images.items()
+            },
             "cloud": self._reader.cloud([s], seasons=self.seasons)[0],
             "time": self._time[s, self.seasons].astype(np.int64),
             "lon": float(self._lon[s]),

@@ -4,6 +4,9 @@ The image arrays (``pixels``, ``cloud``, ``landcover``) are dask arrays over the
 :class:`~shared.store.reader.StoreReader`: one chunk per shard, and a selection (a band, some
 seasons, one sample) is fused into the read, so only the images asked for are decoded.
 The per-sample arrays (``time``, ``lon``, ``x``, …) are small and read lazily by xarray.
+
+A layout-3 store has one pixel variable per resolution group: ``pixels_10m (sample, season,
+band_10m, y, x)``, ``pixels_20m (…, band_20m, y_20m, x_20m)``, ``pixels_60m (…, y_60m, x_60m)``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from shared.store.summary import live_samples, read_column
 
 __all__ = ["open_dataset", "sample_mask"]
 
-_IMAGES = ("pixels", "cloud", "landcover")
+_IMAGES = ("pixels", "pixels_10m", "pixels_20m", "pixels_60m", "cloud", "landcover")
 
 
 def sample_mask(done_shards: np.ndarray, valid: np.ndarray, shard_samples: int) -> np.ndarray:
@@ -78,6 +81,10 @@ class ShardImages:
         samples = self.samples[picks[0]]
         if self.name == "pixels":
             out = reader.pixels(samples, seasons=picks[1], bands=picks[2].tolist())
+        elif self.name.startswith("pixels_"):
+            group = self.name.removeprefix("pixels_")
+            names = [reader.spec.groups[group][int(b)] for b in picks[2]]
+            out = reader.native(samples, seasons=picks[1], bands=names).arrays[group]
         elif self.name == "cloud":
             out = reader.cloud(samples, seasons=picks[1])
         else:

@@ -11,6 +11,15 @@ Run it while nothing else writes to the store.
 
 Version 1 → 2: the ``x``/``y`` pixel-centre coordinates (computed from ``transform``), CF
 attributes on every array, ``Conventions`` and ``crs_units`` at the root.
+
+Version 2 → 3: ``pixels`` (every band on the 10 m grid) becomes one array per resolution
+group (``pixels_10m``, ``pixels_20m``, ``pixels_60m``) by exact decimation, with the band
+names and ``x``/``y`` of each grid; this is the one step that rewrites pixel data. It runs only
+where it loses nothing: every 20/60 m image of the store must be 2×2/6×6 blocks (as nearest
+resampling on a 60 m-aligned grid gives) and the size must divide by 6 (2). Otherwise the
+upgrade says why and the store stays at version 2, whole. The new arrays are filled first,
+the version is raised, then ``pixels`` and the old manifests are dropped and the manifests
+recorded again, so an interrupted run finishes on the next.
 """
 
 from __future__ import annotations
@@ -23,10 +32,19 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from shared.layout.cf import CONVENTIONS
 from shared.layout.georef import pixel_centres
-from shared.layout.spec import ADDED_IN_V2, LAYOUT_VERSION, array_defs, shard_arrays
+from shared.layout.native import FACTOR, decimate, group_transform, is_blocky
+from shared.layout.spec import (
+    ADDED_IN_V2,
+    LAYOUT_VERSION,
+    array_defs,
+    coordinate_arrays,
+    pixel_arrays,
+    shard_arrays,
+)
 from shared.store.handle import Store, open_store
 from shared.store.location import zarr_store
 from shared.store.manifests import (
@@ -57,6 +75,9 @@ class UpgradingStore(Store):
     def __init__(self, opened: Store, plain: zarr.Group) -> None:
         super().__init__(opened.location, opened.group, False, opened.storage_options)
         self.plain = plain
+        #: the version this upgrade brings the store to (2 when pixels cannot go native)
+        self.target = LAYOUT_VERSION
+        self.notes: list[str] = []
 
     def array(self, name: str) -> zarr.Array:
         return self.plain[name]  # type: ignore[return-value]
@@ -85,7 +106,7 @@ def _add_coordinates(store: UpgradingStore) -> bool:
     if store.layout_version >= 2:
         return False
     spec = store.spec
-    defs = array_defs(spec)
+    defs = array_defs(spec, 2)
     valid = np.asarray(store.array("valid")[:], bool)
     transform = np.where(valid[:, None], np.asarray(store.array("transform")[:]), np.nan)
     x, y = pixel_centres(transform, spec.size)
@@ -102,10 +123,76 @@ def _add_coordinates(store: UpgradingStore) -> bool:
     return True
 
 
+def _native_pixels(store: UpgradingStore) -> bool:
+    """Version 2 → 3: per-resolution pixel arrays by exact decimation of ``pixels``.
+
+    Leaves the store at version 2 (``store.target``) with a note when the size does not
+    divide or a 20/60 m image is not made of 2×2/6×6 blocks.
+    """
+    if store.layout_version >= 3:
+        return False
+    spec = store.spec
+    try:
+        spec.check_native()
+    except ValueError as e:
+        store.target = 2
+        store.notes.append(f"pixels stay on the 10 m grid (version 2): {e}")
+        return False
+    defs = array_defs(spec, 3)
+    new = [n for n in (*pixel_arrays(spec, 3), *coordinate_arrays(spec, 3)) if n not in ("x", "y")]
+    new += [f"band_{g}" for g in spec.groups]
+    present = set(store.plain.array_keys())
+    for name in new:
+        if name in present:
+            del store.plain[name]  # a leftover of an interrupted run: redone whole
+    arrays = {name: defs[name].create(store.plain) for name in new}
+    for g, bands in spec.groups.items():
+        arrays[f"band_{g}"][:] = np.array(bands)
+    valid = np.asarray(store.array("valid")[:], bool)
+    transform = np.where(valid[:, None], np.asarray(store.array("transform")[:]), np.nan)
+    for g in spec.groups:
+        if g != "10m":
+            x, y = pixel_centres(group_transform(transform, g), spec.group_size(g))
+            for shard in range(spec.n_shards):
+                sl = spec.shard_slice(shard)
+                arrays[f"x_{g}"][sl], arrays[f"y_{g}"][sl] = x[sl], y[sl]
+    old = store.array("pixels")
+    for shard in range(spec.n_shards):
+        sl = spec.shard_slice(shard)
+        full = np.asarray(old[sl])
+        for g, bands in spec.groups.items():
+            part = full[:, :, [spec.bands.index(b) for b in bands]]
+            if not is_blocky(part, FACTOR[g]):
+                for name in new:
+                    del store.plain[name]
+                store.target = 2
+                store.notes.append(
+                    f"pixels stay on the 10 m grid (version 2): shard {shard}'s {g} bands are "
+                    f"not {FACTOR[g]}×{FACTOR[g]} blocks (resampled, not nearest), so "
+                    "decimating them would lose data"
+                )
+                return False
+            arrays[f"pixels_{g}"][sl] = decimate(part, FACTOR[g])
+    return True
+
+
+def _drop_grid_pixels(store: UpgradingStore) -> bool:
+    """After the version is 3: drop the old manifests and ``pixels`` (both name the 10 m grid
+    array); :func:`_record_manifests` then records the manifests of the native arrays."""
+    if store.layout_version < 3 or "pixels" not in set(store.plain.array_keys()):
+        return False
+    from shared.store.manifests import manifest_key
+
+    for shard in range(store.spec.n_shards):
+        sync(store.group.store.delete(manifest_key(shard)))
+    del store.plain["pixels"]
+    return True
+
+
 def _add_cf_attributes(store: UpgradingStore) -> bool:
     """Merge the current CF attributes into every array's and the root's attributes."""
     changed = False
-    for name, d in array_defs(store.spec).items():
+    for name, d in array_defs(store.spec, store.target).items():
         array = store.array(name)
         missing = {k: v for k, v in d.attrs.items() if array.attrs.get(k) != v}
         if missing:
@@ -122,6 +209,7 @@ def _add_cf_attributes(store: UpgradingStore) -> bool:
 #: The steps of an upgrade, in order; the layout version is raised after the last one.
 UPGRADE_STEPS: list[UpgradeStep] = [
     UpgradeStep("x/y pixel-centre coordinates", _add_coordinates),
+    UpgradeStep("native-resolution pixel arrays (exact decimation)", _native_pixels),
     UpgradeStep("CF attributes", _add_cf_attributes),
 ]
 
@@ -130,8 +218,10 @@ def _finish(store: UpgradingStore, changed_before: bool) -> bool:
     """Raise the layout version, then refresh the consolidated metadata if the store has it
     and it is behind (this run changed something, or an earlier run stopped before here)."""
     changed = False
-    if store.layout_version != LAYOUT_VERSION:
-        store.update_attrs(layout_version=LAYOUT_VERSION)
+    if store.layout_version < store.target:
+        store.update_attrs(layout_version=store.target)
+        changed = True
+    if _drop_grid_pixels(store):
         changed = True
     listed = store.group.metadata.consolidated_metadata
     behind = listed is not None and (
@@ -166,9 +256,11 @@ def upgrade(
             if step.apply(store):
                 done.append(step.name)
                 log(f"added {step.name}")
-        if _finish(store, bool(done)):
-            done.append(f"layout version {before} -> {LAYOUT_VERSION}")
-            log(f"layout version {before} -> {LAYOUT_VERSION}")
+        for note in store.notes:
+            log(note)
+        if _finish(store, bool(done)) and store.layout_version != before:
+            done.append(f"layout version {before} -> {store.layout_version}")
+            log(f"layout version {before} -> {store.layout_version}")
         done += _record_manifests(location, storage_options, log)
     return done
 

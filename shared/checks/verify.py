@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shared.errors import LayoutVersionError, StoreError, format_ranges
-from shared.layout.spec import array_defs, shard_arrays
+from shared.layout.spec import array_defs, image_arrays, shard_arrays
 from shared.store.handle import Store, open_store
 from shared.store.manifests import find_damage, unfilled_after_source_errors
 from shared.store.reader import ChunkReadError, StoreReader
@@ -169,13 +169,14 @@ def _check_chunks(
     reader = StoreReader(store)
     bad: dict[str, list[int]] = {}
     first_error: dict[str, str] = {}
+    images = image_arrays(store.spec, store.layout_version)
     bar = bar_for(len(shards), "verify: decoding", "shard", enabled=progress)
     for shard in shards:
         bar.update(1)
         sl = store.spec.shard_slice(int(shard))
         for name in shard_arrays(store.spec, store.layout_version):
             try:
-                if name in ("pixels", "cloud", "landcover"):
+                if name in images:
                     reader.check_shard(name, int(shard))
                 else:
                     store.array(name)[sl]

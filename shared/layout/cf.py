@@ -49,6 +49,8 @@ class SpecFacts(Protocol):
     def has_truth(self) -> bool: ...
     @property
     def truth_classes(self) -> tuple[str, ...]: ...
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]: ...
 
 
 def cf_attrs(spec: SpecFacts) -> dict[str, dict[str, Any]]:
@@ -131,6 +133,14 @@ def cf_attrs(spec: SpecFacts) -> dict[str, dict[str, Any]]:
             "units": "1",
         },
     }
+    for g in spec.groups:  # layout 3: one pixel array, band axis and x/y per resolution group
+        out[f"pixels_{g}"] = {**out["pixels"], "long_name": out["pixels"]["long_name"] + f" at {g}"}
+        out[f"band_{g}"] = {"long_name": f"Sentinel-2 band name ({g} bands)"}
+        if g != "10m":
+            out[f"x_{g}"] = {**xy_attrs("x", units), "_FillValue": nan64}
+            out[f"y_{g}"] = {**xy_attrs("y", units), "_FillValue": nan64}
+            for axis in ("x", "y"):
+                out[f"{axis}_{g}"]["long_name"] += f" ({g} grid)"
     if spec.has_truth:
         out["landcover"] = {
             "long_name": "ground-truth land cover (synthetic world)",

@@ -1,8 +1,9 @@
 """UTM patch grids: the exact pixel lattice every band of a sample is stored on.
 
 A patch is ``size × size`` pixels at ``resolution`` metres in the UTM zone of its centre.
-The upper-left corner lies on the ``resolution`` lattice, which is also Sentinel-2's own
-lattice, so 10 m bands need no resampling. Affine transforms use rasterio's order
+The upper-left corner lies on the 60 m lattice of the zone (:data:`CORNER_LATTICE_M`):
+Sentinel-2 tile origins are multiples of 60 m, so every 10, 20 and 60 m pixel of the patch
+is one sensor pixel and the bands need no resampling. Affine transforms use rasterio's order
 ``(a, b, c, d, e, f) = (scaleX, shearX, translateX, shearY, scaleY, translateY)``.
 """
 
@@ -15,7 +16,17 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-__all__ = ["PatchGrid", "utm_epsg", "snap_grids", "footprints", "lonlat_to_utm"]
+__all__ = [
+    "PatchGrid",
+    "CORNER_LATTICE_M",
+    "utm_epsg",
+    "snap_grids",
+    "footprints",
+    "lonlat_to_utm",
+]
+
+#: Patch corners lie on multiples of this many metres (Sentinel-2's coarsest band, 60 m).
+CORNER_LATTICE_M = 60.0
 
 
 def utm_epsg(lon: float | np.ndarray, lat: float | np.ndarray) -> int | np.ndarray:
@@ -55,7 +66,8 @@ def snap_grids(
     """Grids for many patch centres at once.
 
     Returns ``(epsg (n,) int32, transform (n, 6) float64)``; the upper-left corner of each
-    grid is the lattice point nearest to ``centre − size/2 · resolution``.
+    grid is the point of the :data:`CORNER_LATTICE_M` lattice (the ``resolution`` lattice when
+    that is coarser or does not divide it) nearest to ``centre − size/2 · resolution``.
     """
     if size <= 0 or resolution <= 0:
         raise ValueError(f"size and resolution must be positive, got {size} and {resolution}")
@@ -63,12 +75,15 @@ def snap_grids(
     lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
     epsg = np.atleast_1d(utm_epsg(lon, lat)).astype(np.int32)
     transform = np.zeros((lon.size, 6), dtype=np.float64)
-    half = size / 2.0
+    half = size / 2.0 * resolution
+    step = CORNER_LATTICE_M
+    if resolution > step or (step / resolution) % 1:
+        step = resolution
     for code in np.unique(epsg):
         sel = epsg == code
         x, y = lonlat_to_utm(lon[sel], lat[sel], int(code))
-        ulx = np.round(x / resolution - half) * resolution
-        uly = np.round(y / resolution + half) * resolution
+        ulx = np.round((x - half) / step) * step
+        uly = np.round((y + half) / step) * step
         transform[sel] = np.stack(
             [
                 np.full_like(ulx, resolution),

@@ -1,4 +1,4 @@
-"""The store layout, version 2: the one definition of every array, its dims, chunks and shards.
+"""The store layout, version 3: the one definition of every array, its dims, chunks and shards.
 
 A store is one Zarr v3 group. Pixel data is sharded so that a shard holds ``shard_samples``
 whole samples (written in one go by one writer) while the unit of reading is one
@@ -10,6 +10,14 @@ shard touches its own objects only. ``shard_done[i]`` is set after everything el
 Version 2 adds per-sample pixel-centre coordinates ``x (sample, x)`` and ``y (sample, y)`` in
 the sample CRS's units and CF attributes on every array (:mod:`shared.layout.cf`); version-1 stores
 stay readable and ``python -m shared upgrade`` brings them to version 2 in place.
+
+Version 3 keeps every band at the resolution Sentinel-2 measured it
+(:mod:`shared.layout.native`): one image array per resolution group the store's bands need,
+``pixels_10m (sample, season, band_10m, y, x)``, ``pixels_20m (…, band_20m, y_20m, x_20m)``
+(``size/2`` a side) and ``pixels_60m (…, band_60m, y_60m, x_60m)`` (``size/6``), each with its
+own band names and pixel-centre coordinates; ``cloud`` stays on the 10 m grid. The root
+attribute ``bands`` keeps every band in the user's order and ``band_groups`` each band's group.
+``upgrade`` turns a version-2 store into version 3 by exact decimation.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 from shared.layout.bands import COLLECTIONS, bands_for
 from shared.layout.cf import cf_attrs
 from shared.layout.georef import CRS_UNITS
+from shared.layout.native import FACTOR, check_size, group_bands, group_size
 
 __all__ = [
     "LAYOUT_VERSION",
@@ -35,12 +44,15 @@ __all__ = [
     "ArrayDef",
     "shard_arrays",
     "array_defs",
+    "pixel_arrays",
+    "image_arrays",
+    "coordinate_arrays",
     "software_version",
 ]
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 #: Layout versions this software reads (and writes shards into); older ones upgrade in place.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 #: Arrays that layout version 2 added (``python -m shared upgrade`` creates them).
 ADDED_IN_V2 = ("x", "y")
 TIME_UNITS = "milliseconds since 1970-01-01T00:00:00"
@@ -52,6 +64,10 @@ CLOUD_CLEAR_BELOW = 40
 CLOUD_NODATA = 255
 
 PIXEL_DESCRIPTION = "harmonized Sentinel-2 DN = reflectance x 10000 on the 10 m grid; 0 = no data"
+NATIVE_PIXEL_DESCRIPTION = (
+    "harmonized Sentinel-2 DN = reflectance x 10000 at the band's native {res} resolution; "
+    "0 = no data"
+)
 CLOUD_DESCRIPTION = (
     "cloud or shadow probability in percent: 0 clear .. 100 cloud; 255 no data; "
     f"clear when < {CLOUD_CLEAR_BELOW}"
@@ -116,6 +132,19 @@ class StoreSpec:
         return len(self.bands)
 
     @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Bands of each resolution group present (``"10m"``, ``"20m"``, ``"60m"``), in band order."""
+        return group_bands(self.bands)
+
+    def group_size(self, group: str) -> int:
+        """Pixels a side of a resolution group's grid (``size``, ``size/2``, ``size/6``)."""
+        return group_size(self.size, group)
+
+    def check_native(self) -> None:
+        """Raise ``ValueError`` unless ``size`` divides into the 20/60 m grids its bands need."""
+        check_size(self.size, self.bands)
+
+    @property
     def n_shards(self) -> int:
         return -(-self.n_samples // self.shard_samples)
 
@@ -133,6 +162,7 @@ class StoreSpec:
     def to_attrs(self) -> dict[str, Any]:
         d = asdict(self)
         d["bands"] = list(self.bands)
+        d["band_groups"] = {b: g for g, bs in self.groups.items() for b in bs}
         d["truth_classes"] = list(self.truth_classes)
         return d
 
@@ -211,21 +241,11 @@ def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, Arra
 
     Attributes are the version-2 ones (CF, :func:`shared.layout.cf.cf_attrs`) whatever ``version``.
     """
-    n, s, b, y = spec.n_samples, spec.n_seasons, spec.n_bands, spec.size
+    n, s, b = spec.n_samples, spec.n_seasons, spec.n_bands
     k = spec.shard_samples
     coords = {"coordinates": "lon lat time"}
     defs = [
-        ArrayDef(
-            "pixels",
-            ("sample", "season", "band", "y", "x"),
-            (n, s, b, y, y),
-            (1, 1, 1, y, y),
-            (k, s, b, y, y),
-            "uint16",
-            0,
-            {"description": PIXEL_DESCRIPTION, "scale_factor_to_reflectance": 1e-4, **coords},
-            image=True,
-        ),
+        *_pixel_defs(spec, version),
         _season_image(
             "cloud",
             spec,
@@ -310,16 +330,19 @@ def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, Arra
         ),
         *(
             ArrayDef(
-                axis,
-                ("sample", axis),
-                (n, y),
-                (k, y),
+                name,
+                ("sample", name),
+                (n, side),
+                (k, side),
                 None,
                 "float64",
                 float("nan"),
-                {"description": f"{axis} of each pixel centre in the sample's CRS (see epsg)"},
+                {
+                    "description": f"{name[0]} of each {res} pixel centre in the sample's CRS "
+                    "(see epsg)"
+                },
             )
-            for axis in ADDED_IN_V2
+            for name, res, side in _coordinate_axes(spec, version)
         ),
         ArrayDef(
             "candidate_id",
@@ -356,6 +379,19 @@ def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, Arra
         ),
         ArrayDef("band", ("band",), (b,), (b,), None, str, "", {"description": "band name"}),
         *(
+            ArrayDef(
+                f"band_{g}",
+                (f"band_{g}",),
+                (len(bs),),
+                (len(bs),),
+                None,
+                str,
+                "",
+                {"description": f"names of the {g} bands (pixels_{g})"},
+            )
+            for g, bs in (spec.groups.items() if version >= 3 else ())
+        ),
+        *(
             [
                 _season_image(
                     "landcover",
@@ -377,11 +413,78 @@ def array_defs(spec: StoreSpec, version: int = LAYOUT_VERSION) -> dict[str, Arra
         ),
     ]
     cf = cf_attrs(spec)
-    return {
-        d.name: replace(d, attrs={**d.attrs, **cf.get(d.name, {})})
-        for d in defs
-        if version >= 2 or d.name not in ADDED_IN_V2
-    }
+    return {d.name: replace(d, attrs={**d.attrs, **cf.get(d.name, {})}) for d in defs}
+
+
+def _pixel_defs(spec: StoreSpec, version: int) -> list[ArrayDef]:
+    """``pixels`` on the 10 m grid (versions 1–2) or one ``pixels_<group>`` per group (3)."""
+    n, s, b, y, k = spec.n_samples, spec.n_seasons, spec.n_bands, spec.size, spec.shard_samples
+    attrs = {"scale_factor_to_reflectance": 1e-4, "coordinates": "lon lat time"}
+    if version < 3:
+        return [
+            ArrayDef(
+                "pixels",
+                ("sample", "season", "band", "y", "x"),
+                (n, s, b, y, y),
+                (1, 1, 1, y, y),
+                (k, s, b, y, y),
+                "uint16",
+                0,
+                {"description": PIXEL_DESCRIPTION, **attrs},
+                image=True,
+            )
+        ]
+    spec.check_native()
+    out = []
+    for g, bands in spec.groups.items():
+        side, nb = spec.group_size(g), len(bands)
+        suffix = "" if g == "10m" else f"_{g}"
+        out.append(
+            ArrayDef(
+                f"pixels_{g}",
+                ("sample", "season", f"band_{g}", f"y{suffix}", f"x{suffix}"),
+                (n, s, nb, side, side),
+                (1, 1, 1, side, side),
+                (k, s, nb, side, side),
+                "uint16",
+                0,
+                {
+                    "description": NATIVE_PIXEL_DESCRIPTION.format(res=g.replace("m", " m")),
+                    "resolution_m": 10.0 * FACTOR[g],
+                    **attrs,
+                },
+                image=True,
+            )
+        )
+    return out
+
+
+def _coordinate_axes(spec: StoreSpec, version: int) -> list[tuple[str, str, int]]:
+    """``(name, resolution, pixels)`` of each pixel-centre coordinate array of a version."""
+    if version < 2:
+        return []
+    out = [("x", "10m", spec.size), ("y", "10m", spec.size)]
+    if version >= 3:
+        for g in spec.groups:
+            if g != "10m":
+                side = spec.group_size(g)
+                out += [(f"x_{g}", g, side), (f"y_{g}", g, side)]
+    return out
+
+
+def pixel_arrays(spec: StoreSpec, version: int = LAYOUT_VERSION) -> tuple[str, ...]:
+    """Names of the pixel arrays of a layout version: ``pixels`` or ``pixels_<group>``…"""
+    return ("pixels",) if version < 3 else tuple(f"pixels_{g}" for g in spec.groups)
+
+
+def image_arrays(spec: StoreSpec, version: int = LAYOUT_VERSION) -> tuple[str, ...]:
+    """Every sharded image array (one inner chunk per image): pixels, cloud, landcover."""
+    return pixel_arrays(spec, version) + ("cloud",) + (("landcover",) if spec.has_truth else ())
+
+
+def coordinate_arrays(spec: StoreSpec, version: int = LAYOUT_VERSION) -> tuple[str, ...]:
+    """Per-sample pixel-centre coordinate arrays: ``x``, ``y`` (v2+), ``x_20m``… (v3)."""
+    return tuple(name for name, _, _ in _coordinate_axes(spec, version))
 
 
 #: Arrays written per shard, in write order (``shard_done`` comes last, separately); a store
@@ -405,5 +508,12 @@ SHARD_ARRAYS = (
 
 def shard_arrays(spec: StoreSpec, version: int = LAYOUT_VERSION) -> tuple[str, ...]:
     """Names of the arrays every shard write fills, for this store's spec and layout version."""
-    names = tuple(a for a in SHARD_ARRAYS if version >= 2 or a not in ADDED_IN_V2)
-    return names + (("landcover",) if spec.has_truth else ())
+    names: list[str] = []
+    for a in SHARD_ARRAYS:
+        if a == "pixels":
+            names += pixel_arrays(spec, version)
+        elif a == "x":
+            names += coordinate_arrays(spec, version)
+        elif a != "y":
+            names.append(a)
+    return tuple(names) + (("landcover",) if spec.has_truth else ())

@@ -105,6 +105,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
         "reflectance × 10,000 (0 = no data); `cloud` is a cloud-or-shadow probability in % "
         "(255 = no data; clear below 40).",
         "",
+        *_native_note(store),
         *_georeferencing(store),
         "## Bands",
         "",
@@ -112,7 +113,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
         "|---|---|---|---|---|",
         *(
             f"| {b} | {_BAND[b].description} | {_BAND[b].resolution_m} | {_BAND[b].wavelength_nm:g} | "
-            f"uint16 reflectance × 10⁴{'' if _BAND[b].resolution_m == 10 else ', resampled to 10 m'} |"
+            f"uint16 reflectance × 10⁴{_stored_at(store, b)} |"
             for b in spec.bands
         ),
         "",
@@ -237,16 +238,43 @@ def _front_matter(store: Store, title: str, n: int) -> list[str]:
     ]
 
 
+def _stored_at(store: Store, band: str) -> str:
+    """How a band's pixels are kept: at their native resolution (layout 3) or on the 10 m grid."""
+    res = _BAND[band].resolution_m
+    if store.layout_version >= 3:
+        return f", {store.spec.group_size(f'{res}m')} px at {res} m in `pixels_{res}m`"
+    return "" if res == 10 else ", resampled to 10 m"
+
+
+def _native_note(store: Store) -> list[str]:
+    """What layout 3's per-resolution arrays are and how to get every band on one grid."""
+    if store.layout_version < 3:
+        return []
+    spec = store.spec
+    sizes = ", ".join(f"`pixels_{g}` {spec.group_size(g)} px" for g in spec.groups)
+    return [
+        "Every band is kept at the resolution Sentinel-2 measured it, one array per "
+        f"resolution group ({sizes}); the grids share the patch's upper-left corner, which "
+        "lies on the 60 m lattice of the UTM zone, so each 20/60 m pixel is one sensor pixel "
+        "and covers 2×2/6×6 pixels of the 10 m grid. `StoreReader(path).pixels(samples, "
+        "bands=[...])` returns all bands on the 10 m grid (nearest by default, "
+        "`resample='bilinear'` on request); `StoreReader(path).native(...)` returns the "
+        "stored arrays.",
+        "",
+    ]
+
+
 def _use_it(store: Store) -> list[str]:
     """The fast read path, first: open_dataset, calendar-season grouping, one georeferenced sample."""
+    var, dim = ("pixels_10m", "band_10m") if store.layout_version >= 3 else ("pixels", "band")
     return [
         "## Use it",
         "",
         "```python",
         f"from shared import open_dataset, open_sample  # {INSTALL}",
         f"ds = open_dataset({store.location!r})  # samples with data only, one dask chunk per shard",
-        "rgb = ds.pixels.sel(band=['B4', 'B3', 'B2']).isel(sample=0)  # (season, band, y, x) uint16",
-        "red = ds.pixels.sel(band='B4').mean(['y', 'x'])  # (sample, season), lazy",
+        f"rgb = ds.{var}.sel({dim}=['B4', 'B3', 'B2']).isel(sample=0)  # (season, band, y, x) uint16",
+        f"red = ds.{var}.sel({dim}='B4').mean(['y', 'x'])  # (sample, season), lazy",
         "by_calendar_season = red.groupby(ds.time.dt.season).mean()  # DJF, JJA, MAM, SON",
         "one = open_sample(" + repr(store.location) + ", int(ds.sample[0]))  # georeferenced",
         "```",
@@ -254,7 +282,7 @@ def _use_it(store: Store) -> list[str]:
         "`open_dataset` decodes only the images a selection needs (a B4 mean never reads the "
         "other bands) and drops empty slots (`keep_empty=True` keeps them). `open_sample` "
         "returns one location with its own CRS as a CF `spatial_ref`, so with rioxarray "
-        "`one.rio.crs` is its UTM zone and `one.pixels.isel(season=0).rio.to_raster('s0.tif')` "
+        f"`one.rio.crs` is its UTM zone and `one.{var}.isel(season=0).rio.to_raster('s0.tif')` "
         "writes a GeoTIFF. Plain `xarray.open_zarr(path)` works too: CF-masked (float, NaN for "
         "no data), one dask chunk per image, empty slots included.",
         "",

@@ -131,9 +131,12 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
             "nodata": 0,
             "scale": 1e-4,
             "offset": 0,
-            "spatial_resolution": spec.resolution_m,
+            # layout 3 keeps each band at its native resolution; older layouts at 10 m
+            "spatial_resolution": float(_BAND[b].resolution_m)
+            if store.layout_version >= 3
+            else spec.resolution_m,
         }
-        for _ in spec.bands
+        for b in spec.bands
     ]
     assets: dict[str, Any] = {
         "zarr": {
@@ -181,7 +184,11 @@ def stac_collection(store: Store, collection_id: str | None = None) -> dict[str,
         "summaries": {
             "constellation": ["sentinel-2"],
             "instruments": ["msi"],
-            "gsd": [spec.resolution_m],
+            "gsd": sorted(
+                {float(_BAND[b].resolution_m) for b in spec.bands}
+                if store.layout_version >= 3
+                else {spec.resolution_m}
+            ),
             "eo:bands": eo_bands,
             "raster:bands": raster_bands,
         },

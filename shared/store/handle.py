@@ -209,14 +209,23 @@ def create_store(
     storage_options: dict[str, Any] | None = None,
     extra_attrs: dict[str, Any] | None = None,
     overwrite: bool = False,
+    layout_version: int = LAYOUT_VERSION,
 ) -> Store:
     """Create an empty store at ``location`` (must not exist yet) and return it open for writing.
+
+    ``layout_version`` other than the current one is for tests and conversions only. A
+    version-3 store with 60 m bands needs ``spec.size`` divisible by 6, with 20 m bands by 2
+    (``ValueError`` before anything is written).
 
     ``config`` is the collection configuration; it is stored with secrets redacted. Creation
     is two-phase: the root is marked ``creating`` until every array exists, then the full
     attributes are written at once, so an interrupted creation is recognisable
     (:func:`is_half_created`) and may be redone with ``overwrite=True``.
     """
+    if layout_version not in READABLE_VERSIONS:
+        raise ValueError(f"cannot create layout version {layout_version}")
+    if layout_version >= 3:
+        spec.check_native()
     zstore = zarr_store(location, read_only=False, storage_options=storage_options)
     try:
         group = zarr.open_group(
@@ -227,7 +236,7 @@ def create_store(
     attrs: dict[str, Any] = {
         "title": "SeCo multi-season Sentinel-2 patches"
         + (" (SYNTHETIC: generated, not observed)" if synthetic else ""),
-        "layout_version": LAYOUT_VERSION,
+        "layout_version": int(layout_version),
         "Conventions": CONVENTIONS,
         "source": source,
         "synthetic": bool(synthetic),
@@ -238,9 +247,11 @@ def create_store(
         "config": redact(config or {}),
         **(redact(extra_attrs) if extra_attrs else {}),
     }
-    for d in array_defs(spec).values():
+    for d in array_defs(spec, layout_version).values():
         d.create(group)
     group["band"][:] = np.array(spec.bands)  # type: ignore[index]
+    for g, bands in spec.groups.items() if layout_version >= 3 else ():
+        group[f"band_{g}"][:] = np.array(bands)  # type: ignore[index]
     group["season"][:] = np.arange(spec.n_seasons, dtype=np.int16)  # type: ignore[index]
     group.attrs.put(attrs)  # one write replaces the "creating" marker: the store now exists
     return Store(location, group, read_only=False, storage_options=storage_options)

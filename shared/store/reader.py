@@ -1,5 +1,10 @@
 """Fast NumPy reads of the image arrays (``pixels``, ``cloud``) that decode only what is asked.
 
+Layout 3 keeps each resolution group in its own array (``pixels_10m``, ``pixels_20m``,
+``pixels_60m``): :meth:`StoreReader.native` returns them as they are stored and
+:meth:`StoreReader.pixels` returns every band on the 10 m grid (20/60 m bands upsampled,
+nearest by default or bilinear), as layouts 1–2 store them.
+
 The store's image arrays are sharded with one inner chunk per ``(sample, season[, band])``
 image. This reader reads each shard's index once (cached), fetches just the byte ranges of
 the requested images (adjacent ranges merged into one read: the bands of one sample and
@@ -35,6 +40,8 @@ import numcodecs.blosc
 import numpy as np
 from numcodecs import Zstd
 
+from shared.layout.native import FACTOR, RESAMPLING, BandImages, group_bands, upsample
+from shared.layout.spec import image_arrays
 from shared.store.handle import Store, open_store
 from shared.store.location import DEFAULT_IN_FLIGHT, ByteSource, byte_source, read_many
 from shared.store.manifests import (
@@ -213,6 +220,8 @@ class StoreReader:
 
     >>> r = StoreReader("datasets/demo.zarr")
     >>> x = r.pixels([0, 5], seasons=[0, 2, 3], bands=["B4", "B3", "B2"])  # (2, 3, 3, 264, 264)
+    >>> n = r.native([0], bands=["B4", "B5", "B1"])  # arrays["10m"] (1, 4, 1, 264, 264),
+    >>> # arrays["20m"] (1, 4, 1, 132, 132), arrays["60m"] (1, 4, 1, 44, 44)
 
     ``seasons`` may also be an ``(n, s)`` array giving each sample its own seasons.
     ``threads`` > 1 decodes in parallel (the codecs release the GIL). ``max_in_flight``: range
@@ -236,8 +245,9 @@ class StoreReader:
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         src = self._src = byte_source(self.store.location, self.store.raw, max_in_flight)
         self._arrays: dict[str, _ImageArray | None] = {}
-        names = ("pixels", "cloud", "landcover") if self.spec.has_truth else ("pixels", "cloud")
-        for name in names:
+        #: True for layout 3: bands are stored at their native resolutions
+        self.native_layout = self.store.layout_version >= 3
+        for name in image_arrays(self.spec, self.store.layout_version):
             layout = shard_layout(self.store.array(name))
             self._arrays[name] = (
                 None
@@ -335,14 +345,81 @@ class StoreReader:
         for f in [self._pool.submit(arr.read_items, g) for g in groups.values()]:
             f.result()
 
+    def _group_items(
+        self,
+        name: str,
+        idx: np.ndarray,
+        sea: np.ndarray,
+        positions: Sequence[int],
+        dest: np.ndarray,
+    ) -> None:
+        """Read ``positions`` of array ``name``'s band axis into ``dest`` (n, seasons, k, h, w)."""
+        arr = self._arrays[name]
+        if arr is None:
+            za = self.store.array(name)
+            for i, s in enumerate(idx):
+                dest[i] = za.get_orthogonal_selection((int(s), sea[i], np.asarray(positions)))
+            return
+        items = [
+            ((int(s), int(sea[i, j]), int(b)), dest[i, j, k])
+            for i, s in enumerate(idx)
+            for j in range(sea.shape[1])
+            for k, b in enumerate(positions)
+        ]
+        self._run(arr, items)
+
+    def _band_names(self, bands: Sequence[str | int] | None) -> tuple[str, ...]:
+        return tuple(self.spec.bands[i] for i in self.band_indices(bands))
+
+    def native(
+        self,
+        samples: int | Sequence[int] | np.ndarray,
+        seasons: Sequence[int] | np.ndarray | None = None,
+        bands: Sequence[str | int] | None = None,
+    ) -> BandImages:
+        """Pixels of the given samples at each band's native resolution, uint16.
+
+        ``result.arrays[group]`` is ``(n, seasons, bands of the group, size/f, size/f)``
+        (f = 1, 2, 6 for 10, 20, 60 m), bands in the order asked. Layout 1–2 stores hold every
+        band on the 10 m grid: their 20/60 m bands are decimated (one pixel per 2×2/6×6 block,
+        exact where the stored pixels are such blocks).
+        """
+        idx = self._samples(samples)
+        sea = self._seasons(idx.size, seasons)
+        names = self._band_names(bands)
+        if not self.native_layout:
+            return BandImages.from_grid(self.pixels(idx, sea, names), names)
+        arrays = {}
+        for g, bs in group_bands(names).items():
+            side = self.spec.group_size(g)
+            dest = np.empty((idx.size, sea.shape[1], len(bs), side, side), np.uint16)
+            stored = self.spec.groups[g]
+            self._group_items(f"pixels_{g}", idx, sea, [stored.index(b) for b in bs], dest)
+            arrays[g] = dest
+        return BandImages(names, self.spec.size, arrays)
+
     def pixels(
         self,
         samples: int | Sequence[int] | np.ndarray,
         seasons: Sequence[int] | np.ndarray | None = None,
         bands: Sequence[str | int] | None = None,
         out: np.ndarray | None = None,
+        grid: str = "10m",
+        resample: str = "nearest",
     ) -> np.ndarray:
-        """``(n, seasons, bands, size, size)`` uint16 pixels of the given samples."""
+        """``(n, seasons, bands, size, size)`` uint16 pixels of the given samples, on one grid.
+
+        ``grid`` is ``"10m"`` (the only common grid); in a layout-3 store the 20/60 m bands
+        are upsampled to it with ``resample``: ``"nearest"`` (each native pixel becomes a
+        2×2/6×6 block, exact) or ``"bilinear"`` (area-aligned, rounded). See :meth:`native`
+        for the stored arrays themselves.
+        """
+        if grid != "10m":
+            raise ValueError(
+                f"grid must be '10m' (use native() for per-resolution arrays), got {grid!r}"
+            )
+        if resample not in RESAMPLING:
+            raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}, got {resample!r}")
         idx = self._samples(samples)
         sea = self._seasons(idx.size, seasons)
         bnd = self.band_indices(bands)
@@ -352,19 +429,24 @@ class StoreReader:
             out = np.empty(shape, np.uint16)
         elif out.shape != shape or out.dtype != np.uint16:
             raise ValueError(f"out must be uint16 of shape {shape}")
-        arr = self._arrays["pixels"]
-        if arr is None:
-            za = self.store.array("pixels")
-            for i, s in enumerate(idx):
-                out[i] = za.get_orthogonal_selection((int(s), sea[i], bnd))
+        if not self.native_layout:
+            self._group_items("pixels", idx, sea, bnd.tolist(), out)
             return out
-        items = [
-            ((int(s), int(sea[i, j]), int(b)), out[i, j, k])
-            for i, s in enumerate(idx)
-            for j in range(sea.shape[1])
-            for k, b in enumerate(bnd)
-        ]
-        self._run(arr, items)
+        names = [self.spec.bands[i] for i in bnd]
+        for g, bs in group_bands(names).items():
+            stored = self.spec.groups[g]
+            positions = [stored.index(b) for b in bs]
+            where = [names.index(b) for b in bs]
+            if g == "10m" and where == list(range(where[0], where[0] + len(where))):
+                # read straight into the output (a view over consecutive bands)
+                self._group_items(
+                    "pixels_10m", idx, sea, positions, out[:, :, where[0] : where[-1] + 1]
+                )
+                continue
+            side = self.spec.group_size(g)
+            part = np.empty((idx.size, sea.shape[1], len(bs), side, side), np.uint16)
+            self._group_items(f"pixels_{g}", idx, sea, positions, part)
+            out[:, :, where] = upsample(part, FACTOR[g], resample)
         return out
 
     def cloud(
@@ -422,8 +504,8 @@ class StoreReader:
             self.store.array(name)[sl]
             return
         lead = arr.layout.shape[1:-2]
-        size = self.spec.size
-        buf = np.empty((sl.stop - sl.start, *lead, size, size), arr.layout.dtype)
+        h, w = arr.layout.shape[-2:]
+        buf = np.empty((sl.stop - sl.start, *lead, h, w), arr.layout.dtype)
         items = [
             ((s, *rest), buf[(s - sl.start, *rest)])
             for s in range(sl.start, sl.stop)

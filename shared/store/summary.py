@@ -74,6 +74,18 @@ def _floats(a: np.ndarray) -> list[Any]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, np.float64).ravel()]
 
 
+def _band_pixels(spec: Any, values: dict[str, np.ndarray], slots: np.ndarray, b: int) -> np.ndarray:
+    """(n, seasons, H, W) pixels of band ``b`` in ``slots``: from ``pixels`` (layouts 1–2) or
+    from its resolution group's ``pixels_<group>`` at its native size (layout 3)."""
+    if "pixels" in values:
+        return np.asarray(values["pixels"])[slots][:, :, b]
+    band = spec.bands[b]
+    for group, names in spec.groups.items():
+        if band in names:
+            return np.asarray(values[f"pixels_{group}"])[slots][:, :, names.index(band)]
+    raise KeyError(band)  # pragma: no cover - every band has a group
+
+
 def shard_summary(
     store: Store,
     shard: int,
@@ -90,10 +102,9 @@ def shard_summary(
     valid = np.asarray(values["valid"], bool)
     slots = np.flatnonzero(valid)
     first = spec.shard_slice(shard).start
-    pixels = np.asarray(values["pixels"])[slots]  # (n, seasons, bands, H, W)
     sums: dict[str, dict[str, int]] = {}
     for b, band in enumerate(spec.bands):
-        px = pixels[:, :, b].astype(np.float64) if pixels.size else np.zeros(0)
+        px = _band_pixels(spec, values, slots, b).astype(np.float64)
         has = px > 0
         sums[band] = {
             "count": int(has.sum()),

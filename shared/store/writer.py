@@ -14,7 +14,15 @@ import numpy as np
 
 from shared.errors import ShardShapeError
 from shared.layout.georef import crs_units, pixel_centres
-from shared.layout.spec import CLOUD_NODATA, StoreSpec, shard_arrays
+from shared.layout.native import FACTOR, BandImages
+from shared.layout.spec import (
+    CLOUD_NODATA,
+    LAYOUT_VERSION,
+    StoreSpec,
+    coordinate_arrays,
+    image_arrays,
+    shard_arrays,
+)
 from shared.store.handle import Store, marker_key
 from shared.store.manifests import manifest_key, write_manifest
 from shared.store.shards import encode_shard, shard_key, shard_layout
@@ -27,13 +35,16 @@ __all__ = ["ShardData", "empty_shard", "write_shard", "read_shard", "to_time_ms"
 class ShardData:
     """All data of one shard's ``k`` slots (``k`` = ``shard_samples``, fewer for the last shard).
 
-    pixels: (k, seasons, bands, size, size) uint16 DN; cloud: (k, seasons, size, size) uint8;
+    pixels: uint16 DN, :class:`~shared.layout.native.BandImages` with leading axes (k, seasons)
+    at native resolution (layout 3), or (k, seasons, bands, size, size) on the 10 m grid
+    (layouts 1–2; the writer converts either way: decimation exact on 2×2/6×6 blocks,
+    nearest block repeat back); cloud: (k, seasons, size, size) uint8;
     clear_fraction: (k, seasons) float32; time: (k, seasons) datetime64; product_id:
     (k, seasons) str; lon, lat: (k,) float64; epsg: (k,) int32; transform: (k, 6) float64;
     candidate_id: (k,) int64; valid: (k,) bool — False leaves the slot empty.
     """
 
-    pixels: np.ndarray
+    pixels: BandImages | np.ndarray
     cloud: np.ndarray
     clear_fraction: np.ndarray
     time: np.ndarray
@@ -50,19 +61,34 @@ class ShardData:
     def n_slots(self) -> int:
         return int(self.valid.shape[0])
 
-    def set_slot(self, slot: int, **values: np.ndarray | float | int | str) -> None:
-        """Fill one slot from per-sample values (same names as the fields) and mark it valid."""
+    def set_slot(self, slot: int, **values: BandImages | np.ndarray | float | int | str) -> None:
+        """Fill one slot from per-sample values (same names as the fields) and mark it valid.
+
+        ``pixels`` may be native :class:`BandImages` or a 10 m grid array whatever the
+        shard holds (converted as :class:`ShardData` says).
+        """
         for name, value in values.items():
-            getattr(self, name)[slot] = value
+            target = getattr(self, name)
+            if isinstance(value, BandImages) and not isinstance(target, BandImages):
+                value = value.to_grid("nearest")
+            target[slot] = value
         self.valid[slot] = True
 
 
-def empty_shard(spec: StoreSpec, shard: int) -> ShardData:
-    """A shard's worth of fill values, ready for :meth:`ShardData.set_slot`."""
+def empty_shard(spec: StoreSpec, shard: int, version: int = LAYOUT_VERSION) -> ShardData:
+    """A shard's worth of fill values, ready for :meth:`ShardData.set_slot`.
+
+    Pixels are native :class:`BandImages` for layout 3, one 10 m grid array for 1–2.
+    """
     sl = spec.shard_slice(shard)
     k, s, b, n = sl.stop - sl.start, spec.n_seasons, spec.n_bands, spec.size
+    pixels: BandImages | np.ndarray = (
+        BandImages.empty((k, s), spec.bands, n)
+        if version >= 3
+        else np.zeros((k, s, b, n, n), np.uint16)
+    )
     return ShardData(
-        pixels=np.zeros((k, s, b, n, n), np.uint16),
+        pixels=pixels,
         cloud=np.full((k, s, n, n), CLOUD_NODATA, np.uint8),
         clear_fraction=np.full((k, s), np.nan, np.float32),
         time=np.full((k, s), np.datetime64("NaT"), "datetime64[ms]"),
@@ -86,10 +112,9 @@ def to_time_ms(t: np.ndarray) -> np.ndarray:
 
 
 def _expected_shapes(spec: StoreSpec, k: int) -> dict[str, tuple[int, ...]]:
-    s, b, n = spec.n_seasons, spec.n_bands, spec.size
+    s, n = spec.n_seasons, spec.size
     truth = {"landcover": (k, s, n, n)} if spec.has_truth else {}
     return truth | {
-        "pixels": (k, s, b, n, n),
         "cloud": (k, s, n, n),
         "clear_fraction": (k, s),
         "time": (k, s),
@@ -125,10 +150,7 @@ def write_shard(
         got = np.shape(getattr(data, name))
         if got != shape:
             raise ShardShapeError(f"shard {shard}: {name} has shape {got}, expected {shape}")
-    if data.pixels.dtype != np.uint16:
-        raise ShardShapeError(f"shard {shard}: pixels must be uint16, got {data.pixels.dtype}")
-    values = {
-        "pixels": data.pixels,
+    values = _pixel_values(spec, shard, k, data.pixels, store.layout_version) | {
         "cloud": np.asarray(data.cloud, np.uint8),
         "clear_fraction": np.asarray(data.clear_fraction, np.float32),
         "time": to_time_ms(data.time),
@@ -142,7 +164,7 @@ def write_shard(
     }
     if spec.has_truth:
         values["landcover"] = np.asarray(data.landcover, np.uint8)
-    values["x"], values["y"] = _coordinates(spec, shard, values)
+    values.update(_coordinates(spec, shard, values, store.layout_version))
     known: dict[str, bytes | None] = {}
     for name in shard_arrays(spec, store.layout_version):
         known.update(_write(store, name, shard, sl, values[name]))
@@ -157,18 +179,59 @@ def write_shard(
     store.array("shard_done")[shard] = 1
 
 
+def _pixel_values(
+    spec: StoreSpec, shard: int, k: int, pixels: BandImages | np.ndarray, version: int
+) -> dict[str, np.ndarray]:
+    """The pixel arrays of a shard by array name, checked and converted to the store's layout."""
+    s, b, n = spec.n_seasons, spec.n_bands, spec.size
+    try:
+        if version >= 3:
+            native = (
+                pixels.select(spec.bands)
+                if isinstance(pixels, BandImages)
+                else BandImages.from_grid(np.asarray(pixels), spec.bands)
+            )
+            native.check()
+            if native.shape != (k, s) or native.bands != spec.bands or native.size != n:
+                raise ValueError(
+                    f"pixels hold {list(native.bands)} of size {native.size} for leading "
+                    f"shape {native.shape}, expected {list(spec.bands)}, {n}, {(k, s)}"
+                )
+            out = {f"pixels_{g}": a for g, a in native.arrays.items()}
+        else:
+            full = pixels.to_grid("nearest") if isinstance(pixels, BandImages) else pixels
+            if np.shape(full) != (k, s, b, n, n):
+                raise ValueError(f"pixels has shape {np.shape(full)}, expected {(k, s, b, n, n)}")
+            out = {"pixels": np.asarray(full)}
+    except ValueError as e:
+        raise ShardShapeError(f"shard {shard}: {e}") from e
+    for name, a in out.items():
+        if a.dtype != np.uint16:
+            raise ShardShapeError(f"shard {shard}: {name} must be uint16, got {a.dtype}")
+    return out
+
+
 def _coordinates(
-    spec: StoreSpec, shard: int, values: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
+    spec: StoreSpec, shard: int, values: dict[str, np.ndarray], version: int = LAYOUT_VERSION
+) -> dict[str, np.ndarray]:
     """Pixel-centre ``x``, ``y`` (k, size) of a shard from its transforms; NaN in empty slots.
+
+    Layout 3 adds ``x_20m``/``y_20m`` and ``x_60m``/``y_60m`` of the coarser grids, which
+    share the patch's upper-left corner.
 
     Raises :class:`ShardShapeError` when a sample's grid is rotated or its CRS's units are
     not the store's ``crs_units`` (the units of ``x``/``y`` are declared once per store).
     """
     valid = values["valid"]
     transform = np.where(valid[:, None], values["transform"], np.nan)
+    out: dict[str, np.ndarray] = {}
     try:
-        x, y = pixel_centres(transform, spec.size)
+        for name in coordinate_arrays(spec, version)[::2]:
+            group = name[2:] or "10m"
+            f = FACTOR[group]
+            scaled = transform * np.array([f, 1, 1, 1, f, 1], np.float64)
+            x, y = pixel_centres(scaled, spec.size // f)
+            out[name], out["y" + name[1:]] = x, y
         for code in np.unique(values["epsg"][valid]):
             if code > 0 and crs_units(int(code)) != spec.crs_units:
                 raise ValueError(
@@ -177,7 +240,7 @@ def _coordinates(
                 )
     except ValueError as e:
         raise ShardShapeError(f"shard {shard}: {e}") from e
-    return x, y
+    return out
 
 
 def read_shard(store: Store, shard: int) -> ShardData:
@@ -190,8 +253,14 @@ def read_shard(store: Store, shard: int) -> ShardData:
     ms = get("time")
     times = ms.astype("datetime64[ms]")
     times[ms == np.iinfo(np.int64).min] = np.datetime64("NaT")
+    spec = store.spec
+    pixels: BandImages | np.ndarray = (
+        BandImages(spec.bands, spec.size, {g: get(f"pixels_{g}") for g in spec.groups})
+        if store.layout_version >= 3
+        else get("pixels")
+    )
     return ShardData(
-        pixels=get("pixels"),
+        pixels=pixels,
         cloud=get("cloud"),
         clear_fraction=get("clear_fraction"),
         time=times,
@@ -208,7 +277,7 @@ def read_shard(store: Store, shard: int) -> ShardData:
 
 def reset_slots(data: ShardData, spec: StoreSpec, shard: int, slots: list[int]) -> None:
     """Put the fill values back into ``slots`` of ``data`` (before they are retried)."""
-    empty = empty_shard(spec, shard)
+    empty = empty_shard(spec, shard, 3 if isinstance(data.pixels, BandImages) else 2)
     for name in (f.name for f in fields(ShardData) if f.name != "landcover"):
         getattr(data, name)[slots] = getattr(empty, name)[slots]
     if data.landcover is not None and empty.landcover is not None:
@@ -223,7 +292,8 @@ def _write(
     Returns the bytes of the objects written directly (``None``: deleted), by key.
     """
     array = store.array(name)
-    layout = shard_layout(array) if name in ("pixels", "cloud", "landcover") else None
+    images = image_arrays(store.spec, store.layout_version)
+    layout = shard_layout(array) if name in images else None
     if layout is None or layout.shard[0] != store.spec.shard_samples:
         array[sl] = value
         return {}

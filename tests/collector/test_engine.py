@@ -42,10 +42,10 @@ def test_collect_then_rerun_is_a_no_op(tmp_path, capsys):
     assert store.synthetic and store.source == "synthetic" and "stats" in store.attrs
     for name in ("plan.parquet", "index.parquet", "map.png", "preview.png", "report.json"):
         assert (out / name).is_file(), name
-    before = tree_digest(out, "pixels")
+    before = {g: tree_digest(out, f"pixels_{g}") for g in ("10m", "20m", "60m")}
     assert collect(out) == 0
     assert "0 shard(s) to do" in capsys.readouterr().out
-    assert tree_digest(out, "pixels") == before
+    assert {g: tree_digest(out, f"pixels_{g}") for g in ("10m", "20m", "60m")} == before
 
 
 def test_faults_are_retried_replaced_and_reported(tmp_path, capsys):

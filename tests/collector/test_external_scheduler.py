@@ -42,7 +42,7 @@ def test_relative_out_reaches_remote_workers_as_an_absolute_path(tmp_path, monke
         monkeypatch.chdir(here)
         argv = [
             *("collect", "--region=europe", "--n", "8", "--source", "synthetic"),
-            *("--size", "16", "--shard-samples", "4", "--no-progress"),
+            *("--size", "24", "--shard-samples", "4", "--no-progress"),
             *("--scheduler", f"tcp://127.0.0.1:{port}", "--out", "rel.zarr"),
         ]
         start = time.perf_counter()

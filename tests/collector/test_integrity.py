@@ -16,6 +16,7 @@ from shared.store.manifests import manifest_key
 from tests.conftest import SMALL, free_port
 
 BASE = [*SMALL, "--seed", "3", *("--scheduler", "threads", "--workers", "1")]
+PLAN = [*SMALL[:5], "--seed", "3"]  # what `plan` takes of BASE: region, size, shard size, seed
 
 
 def collect(out: Path, *extra: str, n: int = 8, source: str = "synthetic") -> int:
@@ -51,10 +52,10 @@ def test_repair_rewrites_every_damage_kind_byte_identical(reference, tmp_path, c
     shutil.copytree(reference, out)
     want = content(out)
     assert any(k.startswith("manifests/") for k in want)
-    _flip(out / "pixels/c/0/0/0/0/0")  # flipped bytes
+    _flip(out / "pixels_20m/c/0/0/0/0/0")  # flipped bytes
     cloud = out / "cloud/c/1/0/0/0"
     cloud.write_bytes(cloud.read_bytes()[:-100])  # truncated
-    (out / "pixels/c/2/0/0/0/0").unlink()  # deleted shard object
+    (out / "pixels_60m/c/2/0/0/0/0").unlink()  # deleted shard object
     (out / "valid/c/3").unlink()  # deleted metadata chunks
     (out / "time/c/4/0").unlink()
     (out / manifest_key(5)).unlink()  # deleted manifest
@@ -97,7 +98,7 @@ def test_source_errors_leave_slots_pending_and_a_rerun_retries_exactly_those(tmp
     out = tmp_path / "s.zarr"
     # 6 candidates for the 4 slots of shard 0 (spares 1.5): 3 fail at the source every time
     plan = tmp_path / "plan"
-    assert main(["plan", "--n", "4", *BASE[:7], "--out", str(plan)]) == 0
+    assert main(["plan", "--n", "4", *PLAN, "--out", str(plan)]) == 0
     import geopandas as gpd
 
     ids = sorted(gpd.read_parquet(plan / "plan.parquet")["candidate_id"].tolist())[:3]
@@ -116,13 +117,13 @@ def test_source_errors_leave_slots_pending_and_a_rerun_retries_exactly_those(tmp
     assert any(
         f"{waiting} slot(s) unfilled after source errors in shard(s) 0" in p for p in problems
     )
-    kept = {k: v for k, v in content(out).items() if k.startswith("pixels/")}
+    kept = {k: v for k, v in content(out).items() if k.startswith("pixels_")}
     # the rerun tries the 3 failed candidates again, and nothing else
     assert collect(out, "--source-option", faults, n=4) == 1
     (rep2,) = _pending(out).values()
     assert rep2["tried"] == 6 + 3 and rep2["pending"] == rep["pending"]
     assert [r["candidate_id"] for r in rep2["rejected"][-3:]] == ids
-    assert {k: v for k, v in content(out).items() if k.startswith("pixels/")} == kept
+    assert {k: v for k, v in content(out).items() if k.startswith("pixels_")} == kept
 
 
 def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
@@ -136,7 +137,7 @@ def test_retry_after_the_source_recovers_finishes_the_shard(tmp_path):
     from collector.run.ledger import open_ledger
 
     cfg = CollectConfig(
-        plan=PlanConfig(region="europe", n=4, seed=3, size=32, shard_samples=4),
+        plan=PlanConfig(region="europe", n=4, seed=3, size=36, shard_samples=4),
         source="synthetic",
         progress=False,
         backoff_s=0.0,
@@ -181,7 +182,7 @@ def test_refused_stac_api_exits_1_in_one_line_and_removes_the_store_it_made(tmp_
 
 def test_refused_stac_api_keeps_a_folder_that_existed_before(tmp_path, capsys):
     out = tmp_path / "plan-first"
-    assert main(["plan", "--n", "16", *BASE[:7], "--out", str(out)]) == 0
+    assert main(["plan", "--n", "16", *PLAN, "--out", str(out)]) == 0
     planned = (out / "plan.parquet").read_bytes()
     options = json.dumps({"collection_id": "sentinel-2-l2a", "http_retries": 0})
     argv = ["--stac", f"http://127.0.0.1:{free_port()}/v1", "--source-option", options]

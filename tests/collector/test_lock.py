@@ -117,7 +117,7 @@ def _s3_store(s3_server, bucket: str):
     fs = s3fs.S3FileSystem(**s3_server)
     fs.mkdir(bucket)
     url = f"s3://{bucket}/s.zarr"
-    spec = StoreSpec(n_samples=4, size=16, shard_samples=4)
+    spec = StoreSpec(n_samples=4, size=24, shard_samples=4)
     create_store(url, spec, "synthetic", True, storage_options=s3_server)
     return fs, url
 

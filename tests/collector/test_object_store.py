@@ -24,15 +24,17 @@ def test_collect_into_s3_and_read_back(s3_server, capsys):
     assert main(argv) == 0, capsys.readouterr().err
     assert verify(url, storage_options=s3_server).ok
     names = {p.rsplit("/", 1)[-1] for p in fs.ls("seco-test/demo.zarr")}
-    assert {"plan.parquet", "index.parquet", "preview.png", "report.json", "pixels"} <= names
+    assert {"plan.parquet", "index.parquet", "preview.png", "report.json", "pixels_10m"} <= names
     store = open_store(url, storage_options=s3_server)
     assert store.synthetic and not store.pending_shards()
     reader = StoreReader(store)
-    assert type(reader._arrays["pixels"].src).__name__ == "StoreBytes"  # ranged GETs over S3
+    assert type(reader._arrays["pixels_20m"].src).__name__ == "StoreBytes"  # ranged GETs over S3
     pixels = reader.pixels([0, 11], seasons=[1, 3], bands=["B4", "B8"])
     np.testing.assert_array_equal(
-        pixels[1], store.array("pixels").get_orthogonal_selection((11, [1, 3], [3, 7]))
+        pixels[1], store.array("pixels_10m").get_orthogonal_selection((11, [1, 3], [2, 3]))
     )
+    native = reader.native([11], seasons=[1], bands=["B12"]).arrays["20m"]
+    np.testing.assert_array_equal(native[0, 0, 0], store.array("pixels_20m")[11, 1, 5])
     assert (pixels > 0).all()
     # the credentials were runtime options: never stored
     attrs = json.dumps(store.attrs)

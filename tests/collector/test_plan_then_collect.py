@@ -9,7 +9,7 @@ import json
 from collector.cli import main
 from shared.cli import main as shared_main
 
-PLAN = ["--region=europe", "--seed", "3", "--size", "32", "--shard-samples", "4", "--n", "8"]
+PLAN = ["--region=europe", "--seed", "3", "--size", "36", "--shard-samples", "4", "--n", "8"]
 RUN = ["--source", "synthetic", "--no-progress", "--scheduler", "threads", "--workers", "1"]
 
 

@@ -52,7 +52,7 @@ def test_each_recipe_plans_offline_and_runs_tiny(tmp_path, name, capsys):
         "--n",
         "8",
         "--size",
-        "16",
+        "24",
         "--source",
         "synthetic",
         "--shard-samples",
@@ -65,7 +65,7 @@ def test_each_recipe_plans_offline_and_runs_tiny(tmp_path, name, capsys):
     assert not store.pending_shards()
     record = store.attrs["recipe"]
     assert (
-        record["name"] == name and record["resolved"]["n"] == 8 and record["resolved"]["size"] == 16
+        record["name"] == name and record["resolved"]["n"] == 8 and record["resolved"]["size"] == 24
     )
     assert store.spec.n_seasons == recipe.settings.get("seasons", 4)
 

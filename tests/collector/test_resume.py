@@ -16,7 +16,7 @@ import pytest
 import zarr
 
 from shared.checks.verify import verify
-from shared.layout.spec import SHARD_ARRAYS
+from shared.layout.spec import shard_arrays
 from shared.store.handle import open_store
 from tests.conftest import ROOT, SMALL
 
@@ -52,10 +52,11 @@ def run(out: Path, kill_after: float | None = None) -> subprocess.CompletedProce
 def content(out: Path) -> dict[str, object]:
     """What must be identical: every per-sample array, the image shard bytes, the statistics."""
     store = open_store(out)
-    arrays = {name: np.asarray(store.array(name)[:]) for name in SHARD_ARRAYS}
+    names = shard_arrays(store.spec, store.layout_version)
+    arrays = {name: np.asarray(store.array(name)[:]) for name in names}
     files = {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for name in ("pixels", "cloud")
+        for name in ("pixels_10m", "pixels_20m", "pixels_60m", "cloud")
         for p in sorted((out / name).rglob("*"))
         if p.is_file()
     }
@@ -106,7 +107,7 @@ def test_temporaries_of_killed_writes_are_removed(tmp_path, reference):
     out = tmp_path / "left.zarr"
     shutil.copytree(reference[0], out)
     # what a write SIGKILLed between zarr's temporary file and its rename leaves behind
-    leftover = out / "pixels" / "c" / "3" / "0" / "0" / "0" / "0.5f0e9c.partial"
+    leftover = out / "pixels_20m" / "c" / "3" / "0" / "0" / "0" / "0.5f0e9c.partial"
     leftover.write_bytes(b"half a shard")
     proc = run(out)
     assert proc is not None and proc.returncode == 0, proc.stderr

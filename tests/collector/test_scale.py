@@ -72,7 +72,7 @@ def _shard_of(key: str) -> int | None:
 
 def _config(n: int, shard_samples: int = 4) -> CollectConfig:
     return CollectConfig(
-        plan=PlanConfig(region="europe", n=n, seed=3, size=16, shard_samples=shard_samples),
+        plan=PlanConfig(region="europe", n=n, seed=3, size=24, shard_samples=shard_samples),
         source="synthetic",
         progress=False,
         backoff_s=0.0,

@@ -35,13 +35,13 @@ def test_planted_url_and_option_secrets_never_written(tmp_path, capsys):
     out = tmp_path / "stac.zarr"
     # planned first: a store that a run against an unreachable API created is removed, one
     # continued from a plan is kept, and that one must hold no secret either
-    plan = ["--region", "europe", "--n", "4", "--size", "16", "--shard-samples", "4"]
+    plan = ["--region", "europe", "--n", "4", "--size", "24", "--shard-samples", "4"]
     assert main(["plan", *plan, "--out", str(out)]) == 0
     argv = collect_args(
         out,
         *("--source", "stac", "--stac", f"http://alice:{PLANTED[0]}@127.0.0.1:{port}/v1"),
         *("--source-option", json.dumps(options), "--region", "europe", "--n", "4"),
-        *("--size", "16", "--shard-samples", "4", "--max-attempts", "1", "--backoff", "0"),
+        *("--size", "24", "--shard-samples", "4", "--max-attempts", "1", "--backoff", "0"),
     )
     code = main(argv)
     logs = capsys.readouterr()

@@ -25,18 +25,19 @@ def test_utm_epsg_rejects_bad_latitude():
         utm_epsg(0.0, 91.0)
 
 
-def test_grid_is_on_the_10m_lattice_and_centred():
+def test_grid_corner_is_on_the_60m_lattice_and_centred():
     lon = np.array([2.3512, -58.3816, 139.6917, 18.0686])
     lat = np.array([48.8566, -34.6037, 35.6895, 59.3293])
     epsg, tr = snap_grids(lon, lat, size=264)
     assert np.all(tr[:, 0] == 10) and np.all(tr[:, 4] == -10)
     assert np.all(tr[:, 1] == 0) and np.all(tr[:, 3] == 0)
-    assert np.all(tr[:, 2] % 10 == 0) and np.all(tr[:, 5] % 10 == 0)
+    # Sentinel-2 tile origins are multiples of 60 m: every 20/60 m pixel is one sensor pixel
+    assert np.all(tr[:, 2] % 60 == 0) and np.all(tr[:, 5] % 60 == 0)
     for i in range(lon.size):
         g = PatchGrid(int(epsg[i]), tuple(tr[i]), 264)
         clon, clat = g.center()
         dist = Geod(ellps="WGS84").inv(clon, clat, lon[i], lat[i])[2]
-        assert dist <= 10 * np.sqrt(2) / 2 + 1e-6  # snapping moves the centre by < half a pixel
+        assert dist <= 60 * np.sqrt(2) / 2 + 1e-6  # snapping moves the centre by < half 60 m
 
 
 def test_odd_size_corner_on_lattice():

@@ -43,7 +43,7 @@ def test_manifest_lists_every_object_with_size_and_crc(store_path):
     manifest = read_manifest(store, 1)
     assert manifest is not None and manifest["shard"] == 1
     keys = set(manifest["objects"])
-    assert {"pixels/c/1/0/0/0/0", "cloud/c/1/0/0/0", "valid/c/1", "time/c/1/0"} <= keys
+    assert {"pixels_20m/c/1/0/0/0/0", "cloud/c/1/0/0/0", "valid/c/1", "time/c/1/0"} <= keys
     assert not any(k.startswith("shard_done") for k in keys)  # the marker comes after it
     for key, want in manifest["objects"].items():
         raw = (store_path / key).read_bytes()
@@ -62,9 +62,9 @@ def _truncate(path: Path) -> None:
 
 
 DAMAGE = {
-    "flipped pixels": ("pixels/c/1/0/0/0/0", _flip, "crc32c"),
+    "flipped pixels": ("pixels_20m/c/1/0/0/0/0", _flip, "crc32c"),
     "truncated cloud": ("cloud/c/1/0/0/0", _truncate, "wrong size"),
-    "deleted pixels": ("pixels/c/1/0/0/0/0", Path.unlink, "is missing"),
+    "deleted pixels": ("pixels_20m/c/1/0/0/0/0", Path.unlink, "is missing"),
     "deleted valid": ("valid/c/1", Path.unlink, "is missing"),
     "deleted time": ("time/c/1/0", Path.unlink, "is missing"),
     "deleted manifest": (manifest_key(1), Path.unlink, "manifest is missing"),
@@ -86,7 +86,7 @@ def test_verify_names_the_damaged_shard_and_array(store_path, kind):
     assert any("--repair" in p for p in report.problems)
 
 
-@pytest.mark.parametrize("key", ["pixels/c/1/0/0/0/0", "cloud/c/1/0/0/0"])
+@pytest.mark.parametrize("key", ["pixels_20m/c/1/0/0/0/0", "cloud/c/1/0/0/0"])
 def test_reader_refuses_a_deleted_image_object(store_path, key):
     (store_path / key).unlink()
     reader = StoreReader(store_path)
@@ -104,7 +104,7 @@ def test_reader_still_reads_an_empty_finished_shard_as_fill(tmp_path):
 
     store = make_store(tmp_path / "e.zarr", n_samples=8, shards=[0])
     write_shard(store, 1, empty_shard(store.spec, 1))
-    assert "pixels/c/1/0/0/0/0" not in read_manifest(store, 1)["objects"]
+    assert "pixels_20m/c/1/0/0/0/0" not in read_manifest(store, 1)["objects"]
     assert (StoreReader(store.location).pixels([5]) == 0).all()
     assert list(live_samples(open_store(store.location))) == [0, 1, 2, 3]
     assert verify(store.location).ok
@@ -155,9 +155,9 @@ def test_store_written_before_manifests_is_noted_then_upgraded(store_path):
 
 def test_record_manifests_refuses_a_corrupted_shard(store_path):
     shutil.rmtree(store_path / "manifests")
-    _flip(store_path / "pixels/c/2/0/0/0/0")
+    _flip(store_path / "pixels_20m/c/2/0/0/0/0")
     recorded, damage = record_manifests(open_store(store_path, "r+"))
-    assert recorded == 2 and [d.shard for d in damage] == [2] and damage[0].array == "pixels"
+    assert recorded == 2 and [d.shard for d in damage] == [2] and damage[0].array == "pixels_20m"
     assert read_manifest(open_store(store_path), 2) is None
     assert "shard 2: manifest is missing" in verify(store_path).problems[0]
 
@@ -172,4 +172,4 @@ def test_manifests_are_a_group_that_zarr_and_xarray_skip(store_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds = xr.open_zarr(store_path, consolidated=False)
-    assert "pixels" in ds and not any("manifest" in str(v) for v in ds.variables)
+    assert "pixels_20m" in ds and not any("manifest" in str(v) for v in ds.variables)

@@ -22,16 +22,23 @@ def test_spec_validation():
 def test_array_defs_shard_whole_samples():
     spec = StoreSpec(n_samples=100, n_seasons=4, size=264, shard_samples=16)
     defs = array_defs(spec)
-    px = defs["pixels"]
-    assert px.dims == ("sample", "season", "band", "y", "x")
-    assert px.chunks == (1, 1, 1, 264, 264) and px.shards == (16, 4, 13, 264, 264)
+    assert "pixels" not in defs and "cloud" in defs
+    for group, side, nb in (("10m", 264, 4), ("20m", 132, 6), ("60m", 44, 3)):
+        px = defs[f"pixels_{group}"]
+        suffix = "" if group == "10m" else f"_{group}"
+        assert px.dims == ("sample", "season", f"band_{group}", f"y{suffix}", f"x{suffix}")
+        assert px.chunks == (1, 1, 1, side, side) and px.shards == (16, 4, nb, side, side)
+        assert px.attrs["resolution_m"] == 10 * 264 / side
+    assert defs["x_60m"].shape == (100, 44) and defs["cloud"].shape[-1] == 264
+    v2 = array_defs(spec, 2)
+    assert v2["pixels"].shards == (16, 4, 13, 264, 264) and "pixels_10m" not in v2
     for d in defs.values():  # every per-sample array is chunked by whole shards
         if d.dims[0] == "sample":
             assert (d.shards or d.chunks)[0] == 16
 
 
 def test_create_records_attrs_without_secrets(tmp_path):
-    spec = StoreSpec(n_samples=4, size=8, shard_samples=2)
+    spec = StoreSpec(n_samples=4, size=12, shard_samples=2)
     cfg = {
         "region": "europe",
         "ee": {"key_file": "/home/u/key.json", "project": "p"},
@@ -44,7 +51,7 @@ def test_create_records_attrs_without_secrets(tmp_path):
     assert attrs["layout_version"] == LAYOUT_VERSION and attrs["source"] == "synthetic"
     assert attrs["synthetic"] is True and "SYNTHETIC" in attrs["title"]
     assert attrs["config"]["ee"] == {"key_file": REDACTED, "project": "p"}
-    assert attrs["bands"] == list(spec.bands) and attrs["size"] == 8
+    assert attrs["bands"] == list(spec.bands) and attrs["size"] == 12
     assert store.pending_shards() == [0, 1]
 
 

@@ -16,7 +16,7 @@ def random_images(rng, shape, dtype):
     return rng.integers(1, min(info.max, 12000), size=shape, dtype=dtype)
 
 
-@pytest.mark.parametrize("name", ["pixels", "cloud"])
+@pytest.mark.parametrize("name", ["pixels_10m", "cloud"])
 def test_zarr_reads_encoded_shards(tmp_path, name):
     store = make_store(tmp_path / "s.zarr", n_samples=10, shards=[], size=12)
     array = store.array(name)
@@ -34,9 +34,9 @@ def test_zarr_reads_encoded_shards(tmp_path, name):
 
 
 def test_empty_shard_encodes_to_nothing(tmp_path):
-    store = make_store(tmp_path / "s.zarr", n_samples=4, shards=[], size=8)
-    layout = shard_layout(store.array("pixels"))
-    assert encode_shard(layout, np.zeros((4, 4, 13, 8, 8), np.uint16)) is None
+    store = make_store(tmp_path / "s.zarr", n_samples=4, shards=[], size=12)
+    layout = shard_layout(store.array("pixels_10m"))
+    assert encode_shard(layout, np.zeros((4, 4, 4, 12, 12), np.uint16)) is None
 
 
 def test_other_codec_chains(tmp_path):
@@ -69,8 +69,8 @@ def test_other_codec_chains(tmp_path):
 
 
 def test_encode_refuses_wrong_shapes(tmp_path):
-    store = make_store(tmp_path / "s.zarr", n_samples=4, shards=[], size=8)
-    layout = shard_layout(store.array("pixels"))
+    store = make_store(tmp_path / "s.zarr", n_samples=4, shards=[], size=12)
+    layout = shard_layout(store.array("pixels_10m"))
     with pytest.raises(ValueError, match="does not fit"):
         encode_shard(layout, np.zeros((5, 4, 13, 8, 8), np.uint16))
     with pytest.raises(ValueError, match="does not fit"):
@@ -80,14 +80,14 @@ def test_encode_refuses_wrong_shapes(tmp_path):
 def test_encoder_compresses_like_zarr(tmp_path):
     """Same codec settings, same size: the byte shuffle must see 2-byte elements."""
     rng = np.random.default_rng(2)
-    base = np.cumsum(rng.normal(0, 4, (4, 4, 13, 32, 32)), axis=-1) + 2000
+    base = np.cumsum(rng.normal(0, 4, (4, 4, 4, 36, 36)), axis=-1) + 2000
     data = (base + rng.normal(0, 20, base.shape)).clip(1, 60000).astype(np.uint16)
-    ours = make_store(tmp_path / "ours.zarr", n_samples=4, shards=[], size=32)
-    layout = shard_layout(ours.array("pixels"))
+    ours = make_store(tmp_path / "ours.zarr", n_samples=4, shards=[], size=36)
+    layout = shard_layout(ours.array("pixels_10m"))
     blob = encode_shard(layout, data)
-    theirs = make_store(tmp_path / "theirs.zarr", n_samples=4, shards=[], size=32)
-    theirs.array("pixels")[:] = data  # zarr-python's own sharded write
+    theirs = make_store(tmp_path / "theirs.zarr", n_samples=4, shards=[], size=36)
+    theirs.array("pixels_10m")[:] = data  # zarr-python's own sharded write
     reference = (
-        (tmp_path / "theirs.zarr" / "pixels" / "c" / "0" / "0" / "0" / "0" / "0").stat().st_size
+        (tmp_path / "theirs.zarr" / "pixels_10m" / "c" / "0" / "0" / "0" / "0" / "0").stat().st_size
     )
     assert abs(len(blob) - reference) / reference < 0.02

@@ -1,4 +1,5 @@
-"""Layout version 1 stores: still readable, and ``python -m shared upgrade`` brings them to 2."""
+"""Older layouts: version 1 and 2 stores stay readable, and ``python -m shared upgrade`` brings
+them to 2 (x/y, CF) and to 3 (native-resolution pixels, by exact decimation) where it can."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ CF_KEYS = {"long_name", "standard_name", "units", "_FillValue", "valid_range", "
 CF_KEYS |= {"flag_values", "flag_meanings", "comment"}
 
 
-def make_v1_store(path: Path) -> Path:
+def make_v1_store(path: Path, size: int = 16) -> Path:
     """A finalized-looking version-1 store: no x/y, no CF attributes, no manifests,
-    consolidated."""
-    make_store(path, n_samples=10, size=16, shard_samples=4, shards=[0, 2])
+    consolidated. At size 16 (not divisible by 6) its 13 bands cannot go native: the
+    upgrade stops at version 2."""
+    make_store(path, n_samples=10, size=size, shard_samples=4, shards=[0, 2], layout_version=2)
     for name in ("x", "y", "manifests"):
         shutil.rmtree(path / name)
     for meta_path in path.glob("*/zarr.json"):
@@ -138,3 +140,82 @@ def test_upgrade_cli(tmp_path):
     assert proc.returncode == 0 and "already" in proc.stdout
     proc = run_module("shared", "upgrade", str(tmp_path / "nothing"))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_upgrade_v2_to_v3_is_exact_on_block_data_and_idempotent(tmp_path):
+    path = tmp_path / "v2.zarr"
+    make_store(path, n_samples=10, size=24, shards=[0, 2], layout_version=2)
+    reference = make_store(tmp_path / "v3.zarr", n_samples=10, size=24, shards=[0, 2])
+    before = StoreReader(str(path)).pixels(np.arange(10), bands=["B2", "B3", "B4", "B8"])
+    notes: list[str] = []
+    done = upgrade(path, log=notes.append)
+    assert done[0] == "native-resolution pixel arrays (exact decimation)", done
+    assert "layout version 2 -> 3" in done and "manifests of 2 shard(s)" in done
+    store = open_store(path)
+    keys = set(store.group.array_keys())
+    assert store.layout_version == 3 and "pixels" not in keys
+    assert {"pixels_10m", "pixels_20m", "pixels_60m", "x_20m", "y_60m", "band_20m"} <= keys
+    got, want = (
+        StoreReader(store).native(np.arange(10)),
+        StoreReader(reference).native(np.arange(10)),
+    )
+    for group in ("10m", "20m", "60m"):
+        np.testing.assert_array_equal(got.arrays[group], want.arrays[group])
+    for name in ("x_20m", "y_60m"):
+        np.testing.assert_array_equal(store.array(name)[:], reference.array(name)[:])
+    np.testing.assert_array_equal(
+        StoreReader(store).pixels(np.arange(10), bands=["B2", "B3", "B4", "B8"]), before
+    )
+    assert whole(path)
+    manifest = json.loads((path / "manifests" / "shard-000002.json").read_text())
+    assert "pixels_60m/c/2/0/0/0/0" in manifest["objects"]
+    assert not any(k.startswith("pixels/") for k in manifest["objects"])
+    assert upgrade(path, log=lambda _: None) == []
+
+
+def test_upgrade_says_why_resampled_pixels_stay_version_2(tmp_path):
+    path = tmp_path / "smooth.zarr"
+    store = make_store(path, n_samples=4, size=24, shards=[], layout_version=2)
+    from shared.store.writer import write_shard
+    from shared.testing import fill_shard
+
+    data = fill_shard(store.spec, 0, version=2)
+    data.pixels[1, 2, 4, 0, 1] += 5  # one B5 pixel off its 2×2 block: not nearest data
+    write_shard(store, 0, data)
+    notes: list[str] = []
+    upgrade(path, log=notes.append)
+    assert open_store(path).layout_version == 2 and "pixels" in set(
+        open_store(path).group.array_keys()
+    )
+    assert any("shard 0's 20m bands are not 2×2 blocks" in n for n in notes), notes
+    assert not any(k.startswith("pixels_") for k in open_store(path).group.array_keys())
+    assert verify(path).ok
+
+
+def test_version_1_store_goes_to_3_in_one_run(tmp_path):
+    path = make_v1_store(tmp_path / "v1.zarr", size=24)
+    assert "layout version 1 -> 3" in upgrade(path, log=lambda _: None)
+    assert whole(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # consolidated metadata refreshed
+        ds = xr.open_zarr(path)
+    assert ds.pixels_60m.shape == (10, 4, 3, 4, 4) and "pixels" not in ds
+
+
+def test_interrupted_v2_to_v3_upgrade_finishes_on_rerun(tmp_path, monkeypatch):
+    path = tmp_path / "v2.zarr"
+    make_store(path, n_samples=10, size=24, shards=[0, 2], layout_version=2)
+    import shared.checks.upgrade as up
+
+    real = up._drop_grid_pixels
+
+    def crash(store):
+        raise KeyboardInterrupt  # after the version is raised, before pixels are dropped
+
+    monkeypatch.setattr(up, "_drop_grid_pixels", crash)
+    with pytest.raises(KeyboardInterrupt):
+        upgrade(path, log=lambda _: None)
+    monkeypatch.setattr(up, "_drop_grid_pixels", real)
+    assert open_store(path).layout_version == 3
+    upgrade(path, log=lambda _: None)
+    assert "pixels" not in set(open_store(path).group.array_keys()) and whole(path)

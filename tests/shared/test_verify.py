@@ -26,18 +26,20 @@ def test_missing_shard(tiny_store):
 
 
 def test_corrupted_chunk(tiny_store):
-    shard_file = Path(tiny_store.location) / "pixels" / "c" / "2" / "0" / "0" / "0" / "0"
+    shard_file = Path(tiny_store.location) / "pixels_20m" / "c" / "2" / "0" / "0" / "0" / "0"
     raw = bytearray(shard_file.read_bytes())
     raw[40] ^= 0xFF  # inside the first image's compressed bytes
     shard_file.write_bytes(bytes(raw))
     report = verify(tiny_store.location)
-    assert any(p.startswith("shard 2: array 'pixels'") for p in report.problems), report.problems
+    assert any(p.startswith("shard 2: array 'pixels_20m'") for p in report.problems), (
+        report.problems
+    )
     assert verify(tiny_store.location, decode=False).ok  # only reading the bytes can see it
     import shutil  # without manifests (older stores) the chunk's own crc32c still sees it
 
     shutil.rmtree(Path(tiny_store.location) / "manifests")
     report = verify(tiny_store.location)
-    assert any("'pixels'" in p and "shard(s) 2" in p for p in report.problems), report.problems
+    assert any("'pixels_20m'" in p and "shard(s) 2" in p for p in report.problems), report.problems
 
 
 def test_corrupted_shard_index(tiny_store):
@@ -99,7 +101,7 @@ def test_partial_shard_write_killed_before_marker(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
     assert proc.returncode == -9
-    assert (Path(store.location) / "pixels" / "c" / "1").exists()  # data did land
+    assert (Path(store.location) / "pixels_20m" / "c" / "1").exists()  # data did land
     reopened = open_store(store.location)
     assert reopened.pending_shards() == [1]
     assert open_dataset(store.location).sizes["sample"] == 4
@@ -136,7 +138,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
 
 
 def test_cli_wrong_version_exit_1(tiny_store):
-    set_root_attr(tiny_store.location, "layout_version", 3)
+    set_root_attr(tiny_store.location, "layout_version", 4)
     proc = run_module("shared", "verify", str(tiny_store.location))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     proc = run_module("shared", "info", str(tiny_store.location))

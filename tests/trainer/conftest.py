@@ -39,3 +39,16 @@ def tiny_config(store, out, **changes):
 
     small = {"arch": "resnet18", "size": 32, "batch": 8, "queue": 32, "workers": 0}
     return PretrainConfig(store=str(store), out=str(out), progress=False, **{**small, **changes})
+
+
+def two_process_env(rank: int, port: int) -> None:
+    """The torchrun variables of rank ``rank`` of two processes on this machine."""
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+    )

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import trainer.loop
-from tests.trainer.conftest import tiny_args
+from tests.trainer.conftest import tiny_args, tiny_config
 from trainer.checkpoint import PREVIOUS, CheckpointError, load_checkpoint, save_checkpoint
 from trainer.cli import main
 from trainer.config import PretrainConfig
@@ -119,19 +119,7 @@ def test_previous_checkpoint_is_kept_whole(finished_run):
 
 
 def _cfg(store: str, out: Path, steps: int) -> PretrainConfig:
-    return PretrainConfig(
-        store=store,
-        out=str(out),
-        arch="resnet18",
-        size=32,
-        batch=8,
-        queue=32,
-        steps=steps,
-        checkpoint_every=2,
-        log_every=1,
-        workers=0,
-        progress=False,
-    )
+    return tiny_config(store, out, steps=steps, checkpoint_every=2, log_every=1)
 
 
 def test_nan_loss_stops_the_run_without_overwriting(train_store, tmp_path, monkeypatch):

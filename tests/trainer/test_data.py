@@ -11,7 +11,7 @@ from trainer.data import BatchSource, StepPlan, valid_samples
 def store(tmp_path):
     from shared.access.stats import compute_stats
 
-    st = make_store(tmp_path / "s.zarr", n_samples=24, size=16, shard_samples=4)
+    st = make_store(tmp_path / "s.zarr", n_samples=24, size=24, shard_samples=4)
     from shared.store.handle import open_store
 
     s = open_store(st.location, "r+")
@@ -65,15 +65,15 @@ def test_batch_source_reads_the_planned_pixels(store):
     assert len(src) == 3
     item = src[1]  # step 3
     idx, sea = p.step(3)
-    assert int(item["step"]) == 3 and item["pixels"].shape == (8, 3, 2, 16, 16)
-    expect = pixel_value(*np.ix_(idx, np.arange(4), [3, 2], np.arange(16), np.arange(16)))
+    assert int(item["step"]) == 3 and item["pixels"].shape == (8, 3, 2, 24, 24)
+    expect = pixel_value(*np.ix_(idx, np.arange(4), [3, 2], np.arange(24), np.arange(24)))
     got = item["pixels"].numpy()
     for i in range(8):
         np.testing.assert_array_equal(got[i], expect[i, sea[i]])
 
 
 def test_corrupt_sample_is_skipped_and_counted(store):
-    shard_file = Path(store.location) / "pixels" / "c" / "1" / "0" / "0" / "0" / "0"
+    shard_file = Path(store.location) / "pixels_60m" / "c" / "1" / "0" / "0" / "0" / "0"
     raw = bytearray(shard_file.read_bytes())
     raw[30] ^= 0xFF  # damages the first image of sample 4
     shard_file.write_bytes(bytes(raw))
@@ -87,4 +87,49 @@ def test_corrupt_sample_is_skipped_and_counted(store):
     step = next(s for s in range(60) if reads_damaged(s))
     item = BatchSource(store.location, ("B1",), p, first_step=step, last_step=step + 1)[0]
     assert int(item["skipped"]) == 1
-    assert item["pixels"].shape[0] == 7 and 4 not in item["samples"].tolist()
+    assert item["pixels_60m"].shape[0] == 7 and 4 not in item["samples"].tolist()
+
+
+def test_13_band_batches_travel_at_native_resolution_and_meet_on_the_device(store):
+    """A 13-band batch carries each group as stored (far fewer bytes than 13 bands at 10 m);
+    ``to_grid`` brings it to one grid, 20/60 m upsampled once, before any crop."""
+    import torch
+
+    from shared.layout.bands import band_names
+    from shared.store.reader import StoreReader
+    from trainer.augment import to_grid
+    from trainer.data import read_batch
+
+    bands = band_names("L1C")
+    samples, seasons = valid_samples(store.location)
+    p = plan(samples, store_seasons=seasons)
+    item = BatchSource(store.location, bands, p, first_step=0, last_step=1)[0]
+    assert "pixels" not in item
+    shapes = {k: tuple(v.shape) for k, v in item.items() if k.startswith("pixels_")}
+    assert shapes == {
+        "pixels_10m": (8, 3, 4, 24, 24),
+        "pixels_20m": (8, 3, 6, 12, 12),
+        "pixels_60m": (8, 3, 3, 4, 4),
+    }
+    native_bytes = sum(item[k].numpy().nbytes for k in shapes)
+    assert native_bytes <= 0.5 * 8 * 3 * 13 * 24 * 24 * 2  # ≤ half of the 10 m grid
+    batch = {k: v for k, v in item.items() if k.startswith("pixels_")}
+    as_float = lambda x, _names: x.to(torch.float32)  # noqa: E731
+    nearest = to_grid(batch, bands, as_float, mode="nearest")
+    idx, sea = p.step(0)
+    reader = StoreReader(store.location)
+    want = reader.pixels(idx, seasons=sea, bands=bands)  # nearest blocks on the host
+    np.testing.assert_array_equal(nearest.numpy(), want.astype(np.float32))
+    smooth = to_grid(batch, bands, as_float)  # bilinear (the training default)
+    b5 = bands.index("B5")
+    ref = torch.nn.functional.interpolate(
+        batch["pixels_20m"][:, :, 0].to(torch.float32),
+        size=(24, 24),
+        mode="bilinear",
+        align_corners=False,
+    )
+    torch.testing.assert_close(smooth[:, :, b5], ref)
+    torch.testing.assert_close(smooth[:, :, 3], nearest[:, :, 3])  # B4: 10 m, untouched
+    # a 10 m-only batch stays one array, read as before
+    rgb = read_batch(reader, idx, sea, ("B4", "B3", "B2"))
+    assert list(rgb) == ["pixels"] and rgb["pixels"].shape == (8, 3, 3, 24, 24)

@@ -11,16 +11,11 @@ from pathlib import Path
 import torch
 
 from tests.conftest import free_port
+from tests.trainer.conftest import tiny_config, two_process_env
 
 
 def _phases(rank: int, store: str, root: str, port: int) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE="2",
-        LOCAL_RANK=str(rank),
-    )
+    two_process_env(rank, port)
     from trainer.config import PretrainConfig
     from trainer.distributed import DivergenceError, agree_on_step, setup
     from trainer.loop import TrainError, pretrain
@@ -29,20 +24,7 @@ def _phases(rank: int, store: str, root: str, port: int) -> None:
     seen: dict[str, object] = {}
 
     def cfg(out: Path, steps: int) -> PretrainConfig:
-        return PretrainConfig(
-            store=store,
-            out=str(out),
-            arch="resnet18",
-            size=32,
-            batch=8,
-            queue=32,
-            steps=steps,
-            checkpoint_every=2,
-            log_every=1,
-            workers=0,
-            progress=False,
-            device="cpu",
-        )
+        return tiny_config(store, out, steps=steps, checkpoint_every=2, log_every=1, device="cpu")
 
     # 1. each rank is given its own folder, as on nodes without shared storage
     try:

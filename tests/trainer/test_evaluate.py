@@ -253,6 +253,29 @@ def test_evaluate_bad_input_is_one_line(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_13_band_pretrain_and_evaluation_on_a_native_resolution_store(
+    truth_store, train_store, tmp_path, capsys
+):
+    """Both stores are layout 3 (20/60 m bands at their own resolution): pre-training reads
+    them natively and upsamples on the device; evaluation reads them on the 10 m grid."""
+    from shared.store.handle import open_store
+
+    for path in (truth_store, train_store):
+        store = open_store(path)
+        assert store.layout_version == 3 and store.spec.n_bands == 13
+        assert "pixels_60m" in set(store.group.array_keys())
+    run = tmp_path / "run13"
+    assert main(tiny_args(train_store, run, "--steps", "2", "--bands", "all")) == 0
+    out = tmp_path / "eval13"
+    argv = ["evaluate", "--task", "synthetic-landcover", "--data", truth_store]
+    argv += ["--encoder", str(run / "checkpoint.pt"), "--out", str(out), "--size", "32"]
+    assert main(argv) == 0
+    df = pd.read_csv(out / "results.csv")
+    acc = df[df.metric == "accuracy"]
+    assert set(df.encoder) == {"seco-resnet18"} and len(acc) == 2
+    assert acc.value.between(0, 1).all()
+
+
 def _task_data(name, truth_store, root):
     """Data for every task of the table, from the fixtures (a new task must add its own)."""
     from tests.trainer.evaluate.bigearthnet_fixtures import make_bigearthnet_v1

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, free_port
-from tests.trainer.conftest import tiny_args, tiny_config
+from tests.trainer.conftest import tiny_args, tiny_config, two_process_env
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
 
@@ -92,13 +92,7 @@ def test_resume_with_other_settings_is_refused(train_store, tmp_path, capsys):
 
 
 def _ddp_worker(rank: int, store: str, out: str, port: int) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE="2",
-        LOCAL_RANK=str(rank),
-    )
+    two_process_env(rank, port)
     from trainer.loop import pretrain
 
     cfg = tiny_config(store, out, steps=3, device="cpu")

@@ -31,6 +31,10 @@ from shared.store.reader import StoreReader
 from shared.store.summary import live_samples
 from trainer.evaluate.splits import stored_split, stratified_split
 
+#: how 20/60 m bands of a layout-3 store reach the 10 m grid: as pre-training does on the
+#: device (trainer.augment.to_grid), bilinear, area-aligned
+RESAMPLE = "bilinear"
+
 __all__ = [
     "SyntheticLandcover",
     "SyntheticSeason",
@@ -112,13 +116,15 @@ class SyntheticLandcover(_TruthTask):
     def image(self, i: int) -> np.ndarray:
         """(C, H, W) uint16 DN of location ``i`` at its drawn season."""
         return self.reader.pixels(
-            [self.samples[i]], seasons=[int(self.season[i])], bands=self.bands
+            [self.samples[i]], seasons=[int(self.season[i])], bands=self.bands, resample=RESAMPLE
         )[0, 0]
 
     def images(self, idx: np.ndarray) -> np.ndarray:
         """(n, C, H, W) uint16 for several locations at once (one batched read)."""
         seasons = self.season[idx][:, None]
-        return self.reader.pixels(self.samples[idx], seasons=seasons, bands=self.bands)[:, 0]
+        return self.reader.pixels(
+            self.samples[idx], seasons=seasons, bands=self.bands, resample=RESAMPLE
+        )[:, 0]
 
     def label(self, i: int) -> int:
         return int(self.majority[i])
@@ -201,7 +207,9 @@ class SyntheticChange(_TruthTask):
     def pair(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(before (C,H,W) uint16, after (C,H,W) uint16, change (H,W) bool)``."""
         s = self.samples[i]
-        pixels = self.reader.pixels([s], seasons=[0, self.last], bands=self.bands)[0]
+        pixels = self.reader.pixels(
+            [s], seasons=[0, self.last], bands=self.bands, resample=RESAMPLE
+        )[0]
         cover = self.reader.landcover([s], seasons=[0, self.last])[0]
         return pixels[0], pixels[1], cover[0] != cover[1]
 

@@ -69,7 +69,10 @@ class FakeScene:
     ``coverage``: the fraction of the patch's columns (from the left) inside the granule's
     footprint; ``clear``: the fraction of rows (from the bottom) with ``cs_cdf`` 0.95, the
     others 0.3; ``scored``: whether a Cloud Score+ image exists; band ``j`` of the band table
-    reads ``dn + j`` inside the footprint.
+    reads ``dn + j`` inside the footprint. ``texture``: each band instead varies from sensor
+    pixel to sensor pixel on its own 10/20/60 m lattice of the zone (:func:`native_texture`),
+    and a request resampled ``nearest`` (Earth Engine's default) answers each 10 m pixel with
+    the value of the sensor pixel its centre falls in, as Earth Engine does.
     """
 
     id: str
@@ -79,6 +82,7 @@ class FakeScene:
     coverage: float = 1.0
     scored: bool = True
     dn: int = 1000
+    texture: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,29 @@ def default_world(window: int, start_ms: int) -> list[FakeScene]:
 
 
 _BANDS = ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12"]
+_RESOLUTION = dict(zip(_BANDS, (60, 10, 10, 10, 20, 20, 20, 10, 20, 60, 60, 20, 20), strict=True))
+
+
+def native_texture(band: str, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Offsets 0…96 of the sensor pixels of ``band`` with zone indices ``cols``/``rows``.
+
+    Sensor pixel (col, row) of a band at ``r`` m covers x in [r·col, r·(col+1)) and y in
+    (r·(row-1), r·row] of its UTM zone (tile origins are multiples of 60 m).
+    """
+    return (cols * 7 + rows * 13) % 97
+
+
+def sensor_grid(band: str, grid: dict[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zone indices of the sensor pixel of ``band`` under each pixel centre of a request grid."""
+    t = grid["affineTransform"]
+    r = _RESOLUTION[band]
+    x = t["translateX"] + (np.arange(size) + 0.5) * t["scaleX"]
+    y = t["translateY"] + (np.arange(size) + 0.5) * t["scaleY"]
+    cols = np.floor(x / r).astype(np.int64)
+    rows = np.ceil(y / r).astype(np.int64)
+    return np.broadcast_to(cols[None, :], (size, size)), np.broadcast_to(
+        rows[:, None], (size, size)
+    )
 
 
 class FakeEarthEngine:
@@ -274,6 +301,10 @@ class FakeEarthEngine:
                 value = np.round(100 * (1 - score))
             else:
                 value = np.full((size, size), scene.dn + _BANDS.index(str(source)))
+                if scene.texture:
+                    value = value + native_texture(
+                        str(source), *sensor_grid(str(source), body["grid"], size)
+                    )
             out[name] = np.where(inside, value, fill or 0)
         buf = io.BytesIO()
         np.save(buf, out, allow_pickle=False)

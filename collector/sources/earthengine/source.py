@@ -45,6 +45,7 @@ from collector.sources.earthengine.auth import find_credentials, find_project
 from collector.sources.earthengine.errors import classify_error
 from collector.sources.facts import RuntimeDefaults, SourceFacts
 from shared.layout.bands import band_names
+from shared.layout.native import BandImages
 from shared.layout.spec import CLOUD_NODATA
 
 __all__ = [
@@ -242,9 +243,10 @@ class EarthEngineSource:
         parts = []
         for i, scene in enumerate(scenes):
             image = ee.Image(f"{COLLECTIONS[self.collection]}/{scene.id}")
+            # nearest (Earth Engine's default): the grid's corner is on the 60 m lattice, so
+            # each 20/60 m sensor pixel arrives as an exact 2×2/6×6 block, decimated on the worker
             reflectance = (
                 image.select(list(self.bands))
-                .resample("bilinear")
                 .unmask(0, False)
                 .toUint16()
                 .rename([f"s{i}_{b}" for b in self.bands])
@@ -332,7 +334,11 @@ class EarthEngineSource:
 def decode_pixels(
     data: np.ndarray, n_scenes: int, bands: Sequence[str], size: int, scenes: Sequence[Scene]
 ) -> Patch:
-    """A structured (size, size) array with fields ``s{i}_{band}``, ``s{i}_cloud`` → a Patch."""
+    """A structured (size, size) array with fields ``s{i}_{band}``, ``s{i}_cloud`` → a Patch.
+
+    Pixels become native :class:`~shared.layout.native.BandImages` (20/60 m bands decimated,
+    exact on the nearest-resampled blocks) when ``size`` divides into 20/60 m pixels.
+    """
     names = set(data.dtype.names or ())
     expected = {f"s{i}_{b}" for i in range(n_scenes) for b in bands} | {
         f"s{i}_cloud" for i in range(n_scenes)
@@ -348,7 +354,11 @@ def decode_pixels(
         for j, b in enumerate(bands):
             pixels[i, j] = data[f"s{i}_{b}"]
         cloud[i] = data[f"s{i}_cloud"]
-    return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
+    try:  # one sensor pixel per 2×2/6×6 block of the nearest-resampled 10 m answer
+        native: BandImages | np.ndarray = BandImages.from_grid(pixels, bands)
+    except ValueError:  # a size that does not divide into 20/60 m pixels: keep the 10 m grid
+        native = pixels
+    return Patch(pixels=native, cloud=cloud, scenes=tuple(scenes))
 
 
 def _ms(day: np.datetime64) -> int:

@@ -75,6 +75,7 @@ from collector.sources.stac.read import (
 from collector.sources.stac.sign import PlanetaryComputerSigner, Signer, load_signer
 from shared.layout.bands import band_names
 from shared.layout.grid import footprints
+from shared.layout.native import FACTOR, BandImages, band_group, check_size
 
 __all__ = [
     "StacSource",
@@ -427,12 +428,26 @@ class StacSource:
         ]
 
     def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
-        """Every band (harmonized uint16) and the SCL cloud mask of ``scenes``, in order, on the
-        location's exact grid."""
+        """Every band (harmonized uint16) and the SCL cloud mask of ``scenes``, in order.
+
+        Each band is read at its native resolution onto its own grid (the location's corner,
+        10/20/60 m pixels) and returned as :class:`~shared.layout.native.BandImages`; the
+        cloud mask is on the 10 m grid. A size that does not divide into 20/60 m pixels reads
+        every band onto the 10 m grid instead.
+        """
         if not scenes:
             raise ValueError("fetch needs at least one scene")
         items = self._lookup([s.id for s in scenes])
         grid = self.grid(location)
+        native = _divides(location.size, self.bands)
+        # each band on its own 10/20/60 m grid (same corner, on the 60 m lattice): a COG in
+        # the patch's zone is copied pixel for pixel (every bilinear weight is 0 or 1)
+        band_grid = {
+            b: self.grid(location, location.transform[0] * FACTOR[band_group(b)])
+            if native
+            else grid
+            for b in self.bands
+        }
         jobs: list[tuple[str, Grid, str]] = []
         offsets: list[int] = []
         for scene in scenes:
@@ -441,7 +456,7 @@ class StacSource:
             for band in self.bands:
                 href = self._href(item, band)
                 asset = assets[asset_key(self.catalog, band, assets)]
-                jobs.append((href, grid, "bilinear"))
+                jobs.append((href, band_grid[band], "bilinear"))
                 offsets.append(
                     dn_offset(self.catalog.offset, item.get("properties", {}), asset, scene.time)
                 )
@@ -449,13 +464,30 @@ class StacSource:
         self._count("bands", len(jobs))
         arrays = self._read_all(jobs)
         n, k = len(scenes), len(self.bands)
-        pixels = np.empty((n, k, location.size, location.size), np.uint16)
         cloud = np.empty((n, location.size, location.size), np.uint8)
+        per_band = {
+            band: np.stack(
+                [harmonize(arrays[i * (k + 1) + j], offsets[i * k + j]) for i in range(n)]
+            )
+            for j, band in enumerate(self.bands)
+        }
         for i in range(n):
-            for j in range(k):
-                pixels[i, j] = harmonize(arrays[i * (k + 1) + j], offsets[i * k + j])
             cloud[i] = scl_to_cloud(arrays[i * (k + 1) + k])
+        pixels: BandImages | np.ndarray = (
+            BandImages.from_bands(per_band, location.size)
+            if native
+            else np.stack(list(per_band.values()), axis=1)
+        )
         return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
+
+
+def _divides(size: int, bands: Sequence[str]) -> bool:
+    """True when ``size`` 10 m pixels divide into whole 20/60 m pixels for ``bands``."""
+    try:
+        check_size(size, bands)
+    except ValueError:
+        return False
+    return True
 
 
 def _catalog(options: dict[str, Any]) -> Catalog:

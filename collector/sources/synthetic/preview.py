@@ -19,6 +19,7 @@ from collector.plan.pictures import true_colour
 from collector.sources.base import Location, Scene
 from collector.sources.synthetic.sites import make_locations
 from collector.sources.synthetic.source import SyntheticSource
+from shared.layout.native import BandImages
 
 __all__ = [
     "PREVIEW_SITES",
@@ -40,8 +41,10 @@ PREVIEW_SITES: tuple[tuple[str, float, float], ...] = (
 )
 
 
-def rgb_image(pixels: np.ndarray, bands: Sequence[str]) -> np.ndarray:
-    """(N, N, 3) floats in [0, 1] from one image's (B, N, N) DN: B4/B3/B2, true colour."""
+def rgb_image(pixels: np.ndarray | BandImages, bands: Sequence[str]) -> np.ndarray:
+    """(N, N, 3) floats in [0, 1] from one image's (B, N, N) DN (or native images): B4/B3/B2."""
+    if isinstance(pixels, BandImages):
+        return true_colour(np.stack([pixels.band(b) for b in ("B4", "B3", "B2")]))
     idx = [list(bands).index(b) for b in ("B4", "B3", "B2")]
     return true_colour(pixels[idx])
 

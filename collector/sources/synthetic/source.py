@@ -40,6 +40,7 @@ from collector.sources.synthetic.scenes import (
 )
 from collector.sources.synthetic.spectra import L1C_ORDER, atmosphere, cloud_spectrum
 from shared.layout.bands import band_names
+from shared.layout.native import FACTOR, BandImages, check_size, group_bands
 from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = ["SyntheticSource", "LOWRES_STEP"]
@@ -69,6 +70,35 @@ def _check_location(location: Location) -> None:
     for start, end in location.windows:
         if not as_day(start) < as_day(end):
             raise ValueError(f"season window must have start < end, got ({start}, {end})")
+
+
+def _divides(size: int, bands: Sequence[str]) -> bool:
+    try:
+        check_size(size, bands)
+    except ValueError:
+        return False
+    return True
+
+
+def _sensor_pixels(radiance: np.ndarray, bands: Sequence[str]) -> BandImages:
+    """Native pixels from (S, B, N, N) float DN on the 10 m grid, as the sensor measures them.
+
+    A 20 m (60 m) detector integrates the light of its whole footprint: its DN is the mean
+    of the 2×2 (6×6) 10 m values it covers. 10 m bands are kept as rendered. Values are
+    cast to uint16 the way a 10 m render is (truncated), so 10 m bands equal the 10 m render.
+    """
+    bands = tuple(bands)
+    arrays = {}
+    for g, names in group_bands(bands).items():
+        f = FACTOR[g]
+        sel = radiance[:, [bands.index(b) for b in names]]
+        if f > 1:
+            s, k, n = sel.shape[0], sel.shape[1], sel.shape[-1]
+            sel = sel.reshape(s, k, n // f, f, n // f, f).mean(axis=(3, 5), dtype=np.float32)
+        out = np.empty(sel.shape, np.uint16)
+        np.copyto(out, sel, casting="unsafe")
+        arrays[g] = out
+    return BandImages(bands, int(radiance.shape[-1]), arrays)
 
 
 class SyntheticSource:
@@ -157,7 +187,10 @@ class SyntheticSource:
     def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
         """Render the given scenes (one per season, in the given order) on the location's grid.
 
-        Returns pixels (S, B, N, N) uint16 and cloud (S, N, N) uint8 (cloud-or-shadow
+        Returns pixels as :class:`~shared.layout.native.BandImages` at each band's native
+        resolution (a 20/60 m pixel is the mean of the 10 m radiance over its footprint, as
+        the sensor integrates it; (S, B, N, N) uint16 on the 10 m grid when N does not
+        divide into 20/60 m pixels) and cloud (S, N, N) uint8 (cloud-or-shadow
         probability, %), with ground truth in ``extra``: ``landcover`` (S, N, N) uint8 class
         codes on each scene's date, ``change_mask`` (S, N, N) bool where that differs from the
         base land cover, and ``landcover_fraction`` (n_classes,) float32 shares of the base
@@ -172,7 +205,9 @@ class SyntheticSource:
         event = self._change(place, land)
         band_index = np.array([L1C_ORDER.index(b) for b in self.bands], dtype=np.intp)
         n, s = location.size, len(scenes)
-        pixels = np.empty((s, band_index.size, n, n), dtype=np.uint16)
+        native = _divides(n, self.bands)
+        # radiance on the 10 m grid; 20/60 m bands are then integrated over their own pixels
+        pixels = np.empty((s, band_index.size, n, n), np.float32 if native else np.uint16)
         cloud = np.empty((s, n, n), dtype=np.uint8)
         cover = np.empty((s, n, n), dtype=np.uint8)
         weather = scene_weather(self.seed, place.tile, np.array(days, dtype="datetime64[D]"))
@@ -195,7 +230,7 @@ class SyntheticSource:
             cover[k] = classes
         fractions = np.bincount(land.classes.ravel(), minlength=len(LANDCOVER_CLASSES))
         return Patch(
-            pixels=pixels,
+            pixels=_sensor_pixels(pixels, self.bands) if native else pixels,
             cloud=cloud,
             scenes=tuple(scenes),
             extra={

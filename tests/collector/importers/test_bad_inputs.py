@@ -51,8 +51,8 @@ def test_damaged_seco_locations_are_skipped_with_reasons(tmp_path):
     assert "B8A.tif: unreadable" in reasons[3]
     assert "B2.tif: 100×100 px, expected 264×264" in reasons[4]
     # the good neighbours are whole
-    pixels = np.asarray(store.array("pixels")[5])
-    assert np.all(pixels[0, 3] == round(seco_value(5, 0, 3) / 255 * 10_000))
+    pixels = np.asarray(store.array("pixels_10m")[5])  # B4 (store band 3) is 10 m band 2
+    assert np.all(pixels[0, 2] == round(seco_value(5, 0, 3) / 255 * 10_000))
     assert "bad input" in (out / "card.md").read_text()
 
 

@@ -17,6 +17,12 @@ from collector.importers.testing import (
 )
 from shared.checks.verify import verify
 from shared.store.handle import open_store
+from shared.store.reader import StoreReader
+
+
+def _grid(store) -> np.ndarray:
+    """Every band on the 10 m grid (20/60 m as blocks): constant images stay constant."""
+    return StoreReader(store).pixels(np.arange(store.spec.n_samples))
 
 
 def _times(store) -> np.ndarray:
@@ -41,7 +47,7 @@ def test_seco_values_dates_and_grid(imported):
     spec = store.spec
     assert (spec.n_seasons, spec.collection, spec.size) == (5, "L2A", 264)
     assert len(spec.bands) == 12 and "B10" not in spec.bands
-    pixels = np.asarray(store.array("pixels")[:])
+    pixels = _grid(store)
     for loc in range(5):
         for season in range(5):
             for b in range(12):  # constant images: resampling and JPEG keep them exactly
@@ -58,13 +64,14 @@ def test_seco_values_dates_and_grid(imported):
     assert np.all(np.isnan(np.asarray(store.array("clear_fraction")[:])))
     prov = store.attrs["imported_from"]
     assert prov["quantisation"] == "uint8 1/255 reflectance, JPEG"
-    assert prov["folder"] == "seasonal_contrast_100k" and "bilinear" in prov["resampling"]
+    assert prov["folder"] == "seasonal_contrast_100k" and prov["resampling"].startswith("none")
+    assert store.array("pixels_20m").shape[-1] == 132 and store.array("pixels_60m").shape[-1] == 44
 
 
 def test_ssl4eo_v1_values_exact(imported):
     store = open_store(imported["ssl4eo-s12"])
     assert (store.spec.n_seasons, store.spec.collection, len(store.spec.bands)) == (4, "L1C", 13)
-    pixels = np.asarray(store.array("pixels")[:])
+    pixels = _grid(store)
     for loc in range(4):
         for season in range(4):
             for b in range(13):
@@ -77,7 +84,7 @@ def test_ssl4eo_v1_values_exact(imported):
 def test_ssl4eo_zarr_offset_grid_and_clouds(imported):
     store = open_store(imported["ssl4eo-s12-zarr"])
     assert store.spec.n_samples == 5 and store.spec.n_seasons == 4
-    pixels = np.asarray(store.array("pixels")[:])
+    pixels = _grid(store)
     samples = [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]  # (file, sample in file)
     for k, (f, i) in enumerate(samples):
         for season in range(4):  # stored out of date order in the file; oldest first here
@@ -99,7 +106,7 @@ def test_ssl4eo_zarr_offset_grid_and_clouds(imported):
 def test_card_says_where_it_came_from_and_what_was_lost(imported):
     card = (imported["seco"] / "card.md").read_text()
     assert "## Provenance" in card
-    for phrase in ("SeCo", "1/255 reflectance, JPEG", "bilinear", "no cloud mask"):
+    for phrase in ("SeCo", "1/255 reflectance, JPEG", "native resolution", "no cloud mask"):
         assert phrase in card, phrase
     assert "## How it was collected" not in card  # not collected here: provenance instead
     zcard = (imported["ssl4eo-s12-zarr"] / "card.md").read_text()
@@ -118,11 +125,11 @@ def test_rerun_of_a_finished_import_changes_nothing(imported, datasets, capsys):
     from tests.collector.importers.conftest import import_args
 
     path = imported["ssl4eo-s12"]
-    before = {p: p.read_bytes() for p in sorted((path / "pixels").rglob("*")) if p.is_file()}
+    before = {p: p.read_bytes() for p in sorted(path.glob("pixels_*/**/*")) if p.is_file()}
     assert main(import_args("ssl4eo-s12", datasets["ssl4eo-s12"], path)) == 0
     assert "0 shard(s) to do, 2 done" in capsys.readouterr().out
-    after = {p: p.read_bytes() for p in sorted((path / "pixels").rglob("*")) if p.is_file()}
-    assert before == after
+    after = {p: p.read_bytes() for p in sorted(path.glob("pixels_*/**/*")) if p.is_file()}
+    assert before and before == after
     report = json.loads((path / "report.json").read_text())
     assert report["summary"]["filled"] == 4
 
@@ -147,3 +154,32 @@ def test_inventory_order_limit_and_levels(datasets):
     assert make_importer("ssl4eo-s12", None, s2c).level == "L1C"
     assert make_importer("ssl4eo-s12", None, s2c.parent).level == "L1C"
     assert len(make_importer("ssl4eo-s12", None, s2c.parent).locations(s2c.parent)) == 4
+
+
+def test_published_132_and_44_px_bands_are_kept_byte_exact(tmp_path):
+    """SSL4EO-S12 v1 with textured images: every 20/60 m band lands in the store as published
+    (DN unchanged), not upsampled; SeCo's bands equal their DN mapping pixel for pixel."""
+    import rasterio
+
+    from collector.cli import main
+    from collector.importers.base import reflectance_uint8_to_dn
+    from collector.importers.resample import to_uint16
+    from collector.importers.testing import write_geotiff_dataset
+    from tests.collector.importers.conftest import import_args
+
+    for fmt, kind, level in (("ssl4eo-s12", "ssl4eo", "L1C"), ("seco", "seco", "L2A")):
+        data = write_geotiff_dataset(tmp_path / f"{kind}-src", kind, 2, level=level, texture=True)
+        out = tmp_path / f"{kind}.zarr"
+        assert main(import_args(fmt, data, out)) == 0
+        store = open_store(out)
+        native = StoreReader(store).native([0, 1])
+        for loc, folder in enumerate(sorted(p for p in data.iterdir() if p.is_dir())):
+            scenes = sorted(p for p in folder.iterdir() if p.is_dir())  # oldest first
+            for season, scene in enumerate(scenes):
+                for band in ("B5", "B8A", "B12", "B1", "B9", "B4"):
+                    with rasterio.open(scene / f"{band}.tif") as src:
+                        raw = src.read(1)
+                    want = raw if kind == "ssl4eo" else to_uint16(reflectance_uint8_to_dn(raw))
+                    got = native.band(band)[loc, season]
+                    assert got.shape == raw.shape, (fmt, band)
+                    assert np.array_equal(got, want), (fmt, loc, season, band)

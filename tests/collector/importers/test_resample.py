@@ -1,35 +1,30 @@
-"""Upsampling 20 m and 60 m bands onto the 10 m grid, and the DN rules of each dataset."""
+"""Native grids of a release published at 264 px, and the DN rules of each dataset."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from collector.importers.base import offset_dn_to_dn, parse_scene_name, reflectance_uint8_to_dn
-from collector.importers.resample import to_uint16, upsample_bilinear, upsample_mask
+from collector.importers.resample import to_native, to_uint16
 
 
-@pytest.mark.parametrize("n", [132, 44])
-def test_bilinear_follows_a_ramp_between_pixel_centres(n):
-    ramp = np.tile(np.arange(n, dtype=np.float32), (n, 1))  # value = column index
-    out = upsample_bilinear(ramp, 264)
-    centres = np.clip((np.arange(264) + 0.5) * n / 264 - 0.5, 0, n - 1)
-    np.testing.assert_allclose(out[7], centres, atol=1e-4)
-    np.testing.assert_allclose(out[:, 100], np.full(264, centres[100]), atol=1e-4)
-
-
-def test_a_10m_band_is_not_touched_and_bad_shapes_are_refused():
-    img = np.arange(264 * 264, dtype=np.float32).reshape(264, 264)
-    assert np.array_equal(upsample_bilinear(img, 264), img)
-    with pytest.raises(ValueError, match="cannot upsample a 300×300"):
-        upsample_bilinear(np.zeros((300, 300)), 264)
-
-
-def test_nodata_follows_the_nearest_pixel():
-    mask = np.zeros((44, 44), bool)
-    mask[0, 0] = True
-    up = upsample_mask(mask, 264)
-    assert up[:6, :6].all() and up.sum() == 36
+def test_a_release_at_264_px_is_brought_to_native_grids_by_block_means():
+    rng = np.random.default_rng(0)
+    bands = ("B4", "B5", "B9")
+    native20 = rng.integers(1, 9000, (2, 12, 12), dtype=np.uint16)
+    native60 = rng.integers(1, 9000, (2, 4, 4), dtype=np.uint16)
+    full = np.empty((2, 3, 24, 24), np.uint16)
+    full[:, 0] = rng.integers(1, 9000, (2, 24, 24))
+    full[:, 1] = native20.repeat(2, -2).repeat(2, -1)  # a release that repeated its pixels
+    full[:, 2] = native60.repeat(6, -2).repeat(6, -1)
+    got = to_native(full, bands)
+    assert np.array_equal(got.band("B4"), full[:, 0])  # 10 m untouched
+    assert np.array_equal(got.band("B5"), native20) and np.array_equal(got.band("B9"), native60)
+    smooth = full.copy()
+    smooth[0, 1, 0, 0] = 0  # one no-data pixel spoils its 2×2 block only
+    smooth[0, 1, 0, 1] += 3
+    got = to_native(smooth, bands)
+    assert got.band("B5")[0, 0, 0] == 0 and np.array_equal(got.band("B5")[0, 1:], native20[0, 1:])
 
 
 def test_dn_rules():

@@ -16,7 +16,7 @@ import pytest
 
 from collector.importers.testing import write_geotiff_dataset
 from shared.checks.verify import verify
-from shared.layout.spec import SHARD_ARRAYS
+from shared.layout.spec import shard_arrays
 from shared.store.handle import open_store
 from tests.collector.importers.conftest import import_args
 from tests.conftest import ROOT, run_module
@@ -29,10 +29,18 @@ def _digest(values: np.ndarray) -> str:
 
 def _content(out: Path) -> dict[str, object]:
     store = open_store(out)
-    arrays = {name: _digest(np.asarray(store.array(name)[:])) for name in SHARD_ARRAYS}
+    names = shard_arrays(store.spec, store.layout_version)
+    arrays = {name: _digest(np.asarray(store.array(name)[:])) for name in names}
     files = {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for name in ("pixels", "cloud", "inventory.parquet", "index.parquet")
+        for name in (
+            "pixels_10m",
+            "pixels_20m",
+            "pixels_60m",
+            "cloud",
+            "inventory.parquet",
+            "index.parquet",
+        )
         for p in sorted([out / name, *(out / name).rglob("*")])
         if p.is_file()
     }

@@ -24,7 +24,7 @@ from tests.collector.sources.stac_server import (  # noqa: F401  (re-exported fo
 )
 
 SIZE = 32
-MARGIN_M = 800  # the patch's upper-left corner lies this far inside every raster
+MARGIN_M = 840  # the patch's upper-left corner lies this far inside every raster (14 × 60 m)
 EXTENT_M = 1920  # rasters are EXTENT_M square: 192 px at 10 m, 96 at 20 m, 32 at 60 m
 GRID = PatchGrid.from_center(7.26, 43.70, SIZE)  # Nice, UTM 32N
 X0 = GRID.transform[2] - MARGIN_M
@@ -35,6 +35,23 @@ RESOLUTION = {b.name: b.resolution_m for b in L2A_BANDS}
 def band_base(band: str) -> int:
     """Per-band constant of the linear field: 1100, 1200, … in store order."""
     return 1100 + 100 * [b.name for b in L2A_BANDS].index(band)
+
+
+def on_grid(pixels: Any) -> np.ndarray:
+    """A patch's pixels on the 10 m grid (native images repeated as 2×2/6×6 blocks)."""
+    from shared.layout.native import BandImages
+
+    return pixels.to_grid() if isinstance(pixels, BandImages) else np.asarray(pixels)
+
+
+def expected_native(band: str, size: int = SIZE) -> np.ndarray:
+    """(n, n) uint16: the COG's own pixels of ``band`` under the patch (n = size · 10 / res)."""
+    res = RESOLUTION[band]
+    n = size * 10 // res
+    rows, cols = np.mgrid[0:n, 0:n]
+    x = GRID.transform[2] + res * cols + res / 2
+    y = GRID.transform[5] - res * rows - res / 2
+    return np.round(band_base(band) + (x - X0) / 10 + 3 * (Y0 - y) / 10).astype(np.uint16)
 
 
 def expected_band(band: str) -> np.ndarray:

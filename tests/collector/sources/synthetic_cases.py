@@ -7,6 +7,7 @@ import numpy as np
 from collector.sources.base import Location, Patch, Scene
 from collector.sources.synthetic import SyntheticSource
 from collector.sources.synthetic.sites import make_locations
+from shared.layout.native import FACTOR, BandImages, band_group, upsample
 
 
 def locations_in(
@@ -41,5 +42,9 @@ def clearest_patches(source: SyntheticSource, locations: list[Location]) -> list
 
 
 def band(patch: Patch, source: SyntheticSource, name: str) -> np.ndarray:
-    """(S, N, N) float32 reflectance of one band."""
+    """(S, N, N) float32 reflectance of one band (native bands brought to the 10 m grid)."""
+    if isinstance(patch.pixels, BandImages):
+        native = patch.pixels.band(name)
+        up = upsample(native, FACTOR[band_group(name)])
+        return up.astype(np.float32) * np.float32(1e-4)
     return patch.pixels[:, source.bands.index(name)].astype(np.float32) * np.float32(1e-4)

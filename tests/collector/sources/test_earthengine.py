@@ -99,11 +99,13 @@ def test_pixels_request_on_the_wire_and_its_answer_decoded(fake_ee):
     strings = {v for v in values if isinstance(v, str)}
     assert {f"COPERNICUS/S2_HARMONIZED/{i}" for i in ids} <= strings
     assert {f"GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/{i}" for i in ids} <= strings
-    assert ["B2", "B3", "B4", "B8"] in values and "bilinear" in values and 255 in values
+    assert ["B2", "B3", "B4", "B8"] in values and 255 in values
+    assert "Image.resample" not in functions(graph)  # nearest: sensor pixels arrive as blocks
     assert set(unmask_footprints(graph)) == {False}
     # decoded in place and band order: scene 1 of window 0 has DN 2000 + band index
-    assert patch.pixels.shape == (2, 4, SIZE, SIZE) and patch.cloud.shape == (2, SIZE, SIZE)
-    assert (patch.pixels[0, 2] == 2000 + 3).all() and (patch.pixels[1, 3] == 1000 + 7).all()
+    px = patch.pixels.to_grid()  # native images (all 10 m here) on the 10 m grid
+    assert px.shape == (2, 4, SIZE, SIZE) and patch.cloud.shape == (2, SIZE, SIZE)
+    assert (px[0, 2] == 2000 + 3).all() and (px[1, 3] == 1000 + 7).all()
     assert (patch.cloud == 5).all() and [s.id for s in patch.scenes] == ids
 
 
@@ -126,8 +128,9 @@ def test_pixels_outside_the_granule_are_no_data_and_not_clear(fake_ee):
     (scenes,) = src.search(loc)
     assert scenes[0].clear_fraction == pytest.approx(0.75)  # not 1.0: the edge counts
     patch = src.fetch(loc, scenes)
-    assert (patch.cloud[0, :, 12:] == 255).all() and (patch.pixels[0, 0, :, 12:] == 0).all()
-    assert (patch.cloud[0, :, :12] == 5).all() and (patch.pixels[0, 0, :, :12] == 1003).all()
+    px = patch.pixels.to_grid()
+    assert (patch.cloud[0, :, 12:] == 255).all() and (px[0, 0, :, 12:] == 0).all()
+    assert (patch.cloud[0, :, :12] == 5).all() and (px[0, 0, :, :12] == 1003).all()
     assert clear_fraction(patch.cloud[0]) == pytest.approx(0.75)
     res = collect_location(
         src, loc, ChoiceRules(0.9, 20.0), RetryPolicy(1, 0.0, 0.0), sleep=lambda s: None
@@ -159,7 +162,7 @@ def test_a_scene_without_cloud_score_is_kept_and_ranked_last(fake_ee):
     values = constants(fake_ee.api_calls()[-1].body)
     assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/NOSCORE0" not in values
     assert "GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED/SCORED0" in values
-    assert (patch.cloud[0] == 255).all() and (patch.pixels == 1003).all()
+    assert (patch.cloud[0] == 255).all() and (patch.pixels.to_grid() == 1003).all()
     # the scored one is 0.95 clear: its top row is cloudy (cs_cdf 0.3 → 70 %)
     assert (patch.cloud[1, 0] == 70).all() and (patch.cloud[1, 1:] == 5).all()
 
@@ -215,7 +218,7 @@ def test_collection_at_a_granule_edge_stores_no_data_and_no_key(tmp_path, fake_e
     logs = capsys.readouterr()
     assert len(fake_ee.api_calls()) == 2 * 4  # two requests per location, no rejections
     group = zarr.open_group(str(out), mode="r")
-    cloud, pixels = group["cloud"][:], group["pixels"][:]
+    cloud, pixels = group["cloud"][:], group["pixels_10m"][:]
     assert cloud.shape == (4, 4, 16, 16) and pixels.shape == (4, 4, 2, 16, 16)
     assert (cloud[..., 12:] == 255).all() and (pixels[..., 12:] == 0).all()
     assert (cloud[..., :12] == 5).all() and (pixels[..., :12] > 0).all()
@@ -264,3 +267,52 @@ def test_a_deadline_that_is_not_positive_is_a_usage_error(tmp_path, capsys, valu
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--ee-deadline must be > 0" in err
     assert not out.exists()
+
+
+def native_world(window: int, start: int) -> list[FakeScene]:
+    """One clear scene per window whose bands vary from sensor pixel to sensor pixel."""
+    return [FakeScene(f"NATIVE{window}", start + DAY_MS, 2.0, clear=1.0, texture=True)]
+
+
+def expected_native(band: str, transform, side: int, resolution: int, dn: int) -> np.ndarray:
+    """The sensor pixels of ``band`` over a patch whose corner lies on the 60 m lattice."""
+    from collector.sources.earthengine.server import _BANDS, native_texture
+
+    col0, row0 = round(transform[2] / resolution), round(transform[5] / resolution)
+    cols = np.broadcast_to(col0 + np.arange(side)[None, :], (side, side))
+    rows = np.broadcast_to(row0 - np.arange(side)[:, None], (side, side))
+    return dn + _BANDS.index(band) + native_texture(band, cols, rows)
+
+
+def test_native_sensor_pixels_end_to_end_through_the_store(tmp_path, fake_ee, monkeypatch):
+    """Earth Engine answers sensor pixels as nearest blocks on the 10 m grid; the worker
+    decimates them and the store holds each 20/60 m sensor pixel once, unchanged."""
+    import collector.run.jobs
+    from collector.cli import main
+    from shared.layout.bands import band_names
+    from shared.store.handle import open_store
+    from shared.store.reader import StoreReader
+
+    # the per-process limiter cache outlives an in-process Dask cluster (one per collect):
+    # a second in-process collection would find the first one's closed semaphore
+    monkeypatch.setattr(collector.run.jobs, "_CACHE", {})
+    fake_ee.world = native_world
+    out = tmp_path / "native.zarr"
+    argv = ["collect", "--region=FR", "--n", "2", "--size", "24", "--shard-samples", "2"]
+    argv += ["--source", "earthengine", "--bands", "l1c", "--scheduler", "threads"]
+    argv += ["--workers", "1", "--no-progress", "--out", str(out)]
+    argv += ["--ee-deadline", "5", "--source-option", json.dumps({"url": fake_ee.url})]
+    assert main(argv) == 0
+    pixel_calls = [c for c in fake_ee.api_calls() if c.path.endswith("computePixels")]
+    assert len(pixel_calls) == 2  # still one request per location
+    store = open_store(out)
+    native = StoreReader(store).native([0, 1])
+    for sample in (0, 1):
+        transform = np.asarray(store.array("transform")[sample])
+        assert transform[2] % 60 == 0 and transform[5] % 60 == 0
+        for band in band_names("L1C"):
+            res = {"10m": 10, "20m": 20, "60m": 60}[store.attrs["band_groups"][band]]
+            want = expected_native(band, transform, 24 * 10 // res, res, 1000)
+            got = native.band(band)[sample]
+            assert got.shape == (4, *want.shape)
+            np.testing.assert_array_equal(got, np.broadcast_to(want, got.shape))

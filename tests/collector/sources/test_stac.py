@@ -84,7 +84,7 @@ def test_made_by_the_registry_is_a_picklable_source(stac):
     stac.state.log.clear()
     clone._items.clear()  # a fresh process: the item is looked up by id (one request)
     patch = clone.fetch(fx.location(), [scenes[0][0]])
-    assert patch.pixels.shape == (1, 1, fx.SIZE, fx.SIZE)
+    assert fx.on_grid(patch.pixels).shape == (1, 1, fx.SIZE, fx.SIZE)
     searches = stac.state.requests("/search")
     assert len(searches) == 1 and searches[0].body["ids"] == ["ES_A"]
 
@@ -176,9 +176,52 @@ def test_aligned_utm_read_is_exact_for_10_20_and_60_m_bands(stac):
     assert patch.pixels.shape == (1, 12, fx.SIZE, fx.SIZE) and patch.pixels.dtype == np.uint16
     for j, band in enumerate(src.bands):
         want = fx.expected_band(band) - 1000  # c1: DN × 0.0001 − 0.1 → harmonized DN − 1000
-        got = patch.pixels[0, j].astype(float)
+        got = fx.on_grid(patch.pixels)[0, j].astype(float)
         assert np.array_equal(got, want), (band, np.abs(got - want).max())
     assert (patch.cloud == 0).all() and [s.id for s in patch.scenes] == ["ES_A"]
+
+
+def test_each_cog_is_read_at_its_native_resolution_and_stored_unchanged(stac, tmp_path):
+    """A patch whose size divides into 60 m pixels: every 20/60 m COG pixel under the patch
+    arrives once, as published (no resampling), and the store holds it unchanged."""
+    import dataclasses
+
+    from shared.layout.spec import StoreSpec
+    from shared.store.handle import create_store
+    from shared.store.reader import StoreReader
+    from shared.store.writer import empty_shard, write_shard
+
+    stac.publish(es_item(stac, "ES_N", "2021-06-10T10:30:00Z", 3.0))
+    src = es_source(stac)
+    loc = dataclasses.replace(fx.location(seasons=1), size=36)
+    patch = src.fetch(loc, src.search(loc)[0])
+    assert patch.pixels.arrays["20m"].shape == (1, 6, 18, 18)
+    assert patch.pixels.arrays["60m"].shape == (1, 2, 6, 6)  # L2A: B1, B9
+    for band in src.bands:
+        want = fx.expected_native(band, 36) - 1000
+        assert np.array_equal(patch.pixels.band(band)[0], want), band
+    spec = StoreSpec(
+        n_samples=1, n_seasons=1, bands=src.bands, size=36, shard_samples=1, collection="L2A"
+    )
+    store = create_store(tmp_path / "s.zarr", spec, source="stac", synthetic=False)
+    data = empty_shard(spec, 0)
+    data.set_slot(
+        0,
+        pixels=patch.pixels,
+        cloud=patch.cloud,
+        clear_fraction=patch.clear_fractions(),
+        time=np.array([s.time for s in patch.scenes], "datetime64[ms]"),
+        product_id=np.array([s.id for s in patch.scenes], dtype=object),
+        lon=loc.lon,
+        lat=loc.lat,
+        epsg=loc.epsg,
+        transform=np.asarray(loc.transform),
+        candidate_id=0,
+    )
+    write_shard(store, 0, data)
+    stored = StoreReader(store).native([0])
+    for group, arr in patch.pixels.arrays.items():
+        assert np.array_equal(stored.arrays[group][0], arr)
 
 
 def test_offsets_planetary_computer_baselines_and_earth_search_c1(stac):
@@ -194,14 +237,14 @@ def test_offsets_planetary_computer_baselines_and_earth_search_c1(stac):
     new = src.fetch(loc_2022, src.search(loc_2022)[0])
     es = es_source(stac, bands=("B2", "B4", "B11"))
     c1 = es.fetch(loc_2021, [s for s in es.search(loc_2021)[0] if s.id == "ES_C1"])
-    for j, band in ((1, "B4"), (2, "B11")):
-        raw = fx.expected_band(band)
-        assert np.array_equal(old.pixels[0, j], raw)  # baseline 03.01: DN as stored
-        assert np.array_equal(new.pixels[0, j], raw - 1000)  # 04.00: DN − 1000
-        assert np.array_equal(c1.pixels[0, j], raw - 1000)  # c1: offset −0.1 / scale 0.0001
+    for band in ("B4", "B11"):  # each at its native resolution (B11: 20 m)
+        raw = fx.expected_native(band)
+        assert np.array_equal(old.pixels.band(band)[0], raw)  # baseline 03.01: DN as stored
+        assert np.array_equal(new.pixels.band(band)[0], raw - 1000)  # 04.00: DN − 1000
+        assert np.array_equal(c1.pixels.band(band)[0], raw - 1000)  # c1: offset −0.1 / scale 0.0001
     raw_b2 = fx.expected_band("B2")
     for patch, offset in ((old, 0), (new, -1000), (c1, -1000)):
-        b2 = patch.pixels[0, 0]
+        b2 = fx.on_grid(patch.pixels)[0, 0]
         assert np.array_equal(b2[:4], raw_b2[:4] + offset)
         assert (b2[4:8] == (600 if offset == 0 else 1)).all()  # darker than the offset: 1
         assert (b2[8:12] == 0).all()  # no data stays 0
@@ -264,12 +307,12 @@ def test_an_item_in_another_utm_zone_is_warped_onto_the_grid(stac):
     want = np.zeros((fx.SIZE, fx.SIZE), bool)
     want[r0:r1, c0:c1] = True
     for j in range(2):
-        got = patch.pixels[0, j] > 2500  # bright 4000 after the −1000 offset, else 200
-        assert (patch.pixels[0, j] > 0).all()
+        got = fx.on_grid(patch.pixels)[0, j] > 2500  # bright 4000 after the −1000 offset, else 200
+        assert (fx.on_grid(patch.pixels)[0, j] > 0).all()
         assert np.count_nonzero(got != want) <= (r1 - r0) + (c1 - c0)  # only edge pixels differ
         rows, cols = np.nonzero(got)
         assert abs(rows.mean() - (r0 + r1 - 1) / 2) < 1 and abs(cols.mean() - (c0 + c1 - 1) / 2) < 1
-        assert abs(int(patch.pixels[0, j][0, 0]) - 200) <= 1
+        assert abs(int(fx.on_grid(patch.pixels)[0, j][0, 0]) - 200) <= 1
 
 
 # -- choosing by SCL, end to end ---------------------------------------------------------------
@@ -293,7 +336,7 @@ def test_least_cloudy_scene_is_chosen_by_its_scl_not_its_granule_figure(stac):
     assert res.reason is None and not res.failed
     assert [s.id for s in res.patch.scenes] == ["JUN_CLEAR_PATCH", "SEP_ONLY"]
     assert res.clear.tolist() == [1.0, 1.0] and res.counters.retries == 0
-    assert np.array_equal(res.patch.pixels[1, 0], fx.expected_band("B4") - 1000)
+    assert np.array_equal(fx.on_grid(res.patch.pixels)[1, 0], fx.expected_band("B4") - 1000)
     # requests: 1 search, 3 SCL reads, 2 scenes × (2 bands + SCL) reads; no item lookups
     assert src.requests == {"search": 1, "items": 0, "scl": 3, "bands": 6, "resigned": 0}
     assert len(stac.state.requests("/search")) == 1
@@ -312,7 +355,7 @@ def test_fetch_returns_exactly_the_given_scenes_in_order(stac):
     assert patch.clear_fractions().tolist() == [1.0, 0.5]
     assert (patch.cloud[1, :16] == 100).all() and (patch.cloud[1, 16:] == 0).all()
     one = src.fetch(loc, [june])  # a refetch of one season
-    assert one.pixels.shape == (1, 1, fx.SIZE, fx.SIZE) and one.scenes == (june,)
+    assert fx.on_grid(one.pixels).shape == (1, 1, fx.SIZE, fx.SIZE) and one.scenes == (june,)
 
 
 def test_cli_wiring(tmp_path, capsys):
@@ -349,9 +392,10 @@ def test_any_stac_api_by_url_with_inferred_asset_names(stac):
     assert src.catalog.assets is None and src.catalog.offset == "raster-bands"
     loc = fx.location(seasons=2)
     patch = src.fetch(loc, [w[0] for w in src.search(loc)])
-    for j, band in enumerate(("B4", "B8A")):
-        assert np.array_equal(patch.pixels[0, j], fx.expected_band(band) - 1000)  # raster:bands
-        assert np.array_equal(patch.pixels[1, j], fx.expected_band(band))  # baseline 03.01
+    for band in ("B4", "B8A"):
+        got = patch.pixels.band(band)
+        assert np.array_equal(got[0], fx.expected_native(band) - 1000)  # raster:bands
+        assert np.array_equal(got[1], fx.expected_native(band))  # baseline 03.01
     with pytest.raises(ValueError, match="no key for band"):
         StacSource(
             "L2A",

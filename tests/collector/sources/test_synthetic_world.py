@@ -14,13 +14,16 @@ import pytest
 from collector.sources.base import Source
 from collector.sources.synthetic import LANDCOVER_CLASSES, SyntheticSource, class_proportions
 from collector.sources.synthetic.sites import make_locations
+from shared.layout.native import BandImages
 from tests.collector.sources.synthetic_cases import clearest, clearest_patches, locations_in
 from tests.conftest import ROOT
 
 
 def digest(patch) -> str:
     h = hashlib.sha256()
-    for a in (patch.pixels, patch.cloud, *patch.extra.values()):
+    pixels = patch.pixels
+    images = list(pixels.arrays.values()) if hasattr(pixels, "arrays") else [pixels]
+    for a in (*images, patch.cloud, *patch.extra.values()):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
@@ -91,7 +94,9 @@ def test_band_subset_matches_the_full_fetch():
     _, a = fetch_first(full, 151.2, -33.9)
     _, b = fetch_first(rgb, 151.2, -33.9)
     idx = [full.bands.index(n) for n in ("B4", "B3", "B2")]
-    np.testing.assert_array_equal(a.pixels[:, idx], b.pixels)
+    assert isinstance(b.pixels, BandImages)  # 10 m bands only: native at any size
+    assert not isinstance(a.pixels, BandImages)  # 64 px does not divide into 60 m pixels
+    np.testing.assert_array_equal(a.pixels[:, idx], b.pixels.to_grid())
     np.testing.assert_array_equal(a.cloud, b.cloud)
     assert a.pixels.dtype == np.uint16 and a.cloud.dtype == np.uint8
     assert a.pixels.shape == (4, 13, 64, 64) and a.pixels.min() >= 1  # 0 would mean no data
@@ -176,3 +181,67 @@ def test_landcover_method_agrees_with_fetch():
     patch = src.fetch(loc, chosen)
     for s, scene in enumerate(chosen):
         np.testing.assert_array_equal(src.landcover(loc, scene.time), patch.extra["landcover"][s])
+
+
+def test_20m_and_60m_bands_are_rendered_at_their_native_resolution(monkeypatch):
+    """A 20/60 m pixel integrates the light of its whole footprint, as the sensor's does."""
+    import collector.sources.synthetic.source as synth
+    from shared.layout.native import BandImages
+
+    seen = {}
+    real = synth._sensor_pixels
+
+    def keep(radiance, bands):
+        seen["radiance"] = radiance.copy()
+        return real(radiance, bands)
+
+    monkeypatch.setattr(synth, "_sensor_pixels", keep)
+    source = SyntheticSource(granule_cloud_max=100.0)
+    _, patch = fetch_first(source, 151.2, -33.9, size=60)
+    px = patch.pixels
+    assert isinstance(px, BandImages) and px.shape == (4,)
+    assert px.arrays["10m"].shape == (4, 4, 60, 60)
+    assert px.arrays["20m"].shape == (4, 6, 30, 30) and px.arrays["60m"].shape == (4, 3, 10, 10)
+    radiance = seen["radiance"]  # (S, 13, 60, 60) float DN on the 10 m grid
+    b5 = radiance[:, source.bands.index("B5")].reshape(4, 30, 2, 30, 2).mean(axis=(2, 4))
+    np.testing.assert_array_equal(px.band("B5"), b5.astype(np.uint16))
+    b9 = radiance[:, source.bands.index("B9")].reshape(4, 10, 6, 10, 6).mean(axis=(2, 4))
+    np.testing.assert_array_equal(px.band("B9"), b9.astype(np.uint16))
+    np.testing.assert_array_equal(px.band("B4"), radiance[:, 3].astype(np.uint16))
+    # an area mean, not one 10 m sample per block
+    assert not np.array_equal(px.band("B5"), radiance[:, 4, ::2, ::2].astype(np.uint16))
+    assert px.band("B5").min() >= 1
+
+
+def test_a_synthetic_collection_stores_the_native_render_unchanged(tmp_path):
+    from collector.cli import main
+    from collector.plan.candidates import PLAN_FILE, read_plan
+    from collector.run.ledger import Ledger
+    from shared.store.handle import open_store
+    from shared.store.reader import StoreReader
+    from tests.conftest import collect_args
+
+    out = tmp_path / "n.zarr"
+    argv = collect_args(out, "--source", "synthetic", "--region", "europe", "--n", "4")
+    assert main([*argv, "--size", "48", "--shard-samples", "4", "--seed", "3"]) == 0
+    store = open_store(out)
+    assert store.layout_version == 3 and {"pixels_20m", "pixels_60m"} <= set(
+        store.group.array_keys()
+    )
+    reader = StoreReader(store)
+    sample = int(np.flatnonzero(np.asarray(store.array("valid")[:]))[0])
+    plan, _ = read_plan(out / PLAN_FILE)
+    cid = int(store.array("candidate_id")[sample])
+    (loc,) = [
+        c.location
+        for c in Ledger(store, plan, False).candidates(0)
+        if c.location.candidate_id == cid
+    ]
+    ids = [str(v) for v in store.array("product_id")[sample]]
+    source = SyntheticSource(granule_cloud_max=100.0)  # the world of --source synthetic
+    scenes = [s for w in source.search(loc) for s in w if s.id in ids]
+    scenes.sort(key=lambda s: ids.index(s.id))
+    patch = source.fetch(loc, scenes)
+    native = reader.native([sample])
+    for group in ("10m", "20m", "60m"):
+        np.testing.assert_array_equal(native.arrays[group][0], patch.pixels.arrays[group])
