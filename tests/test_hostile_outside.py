@@ -607,7 +607,7 @@ def outside(world: World, tmp_path_factory) -> dict[str, Path]:  # noqa: F811
     make_bigearthnet_v2(base / "ben2", n=8)
     originals["ben2"] = base / "ben2"
     assert trainer_main(["export", world.checkpoint, "--out", str(originals["export"])]) == 0
-    make_store(originals["store"], n_samples=8, size=16, shard_samples=4)
+    make_store(originals["store"], n_samples=8, size=24, shard_samples=4)
     small = open_store(originals["store"], "r+")
     small.update_attrs(stats=compute_stats(small))
     root = world.root / "outside"
@@ -683,7 +683,7 @@ def test_open_sample_refuses_a_float_index(outside):
     from shared.access.sample import open_sample
 
     store = str(outside["base"] / "small.zarr")
-    assert int(open_sample(store, 1)["pixels"].shape[0]) > 0
+    assert open_sample(store, 1).sizes["season"] > 0
     with pytest.raises(TypeError, match="integer index, got 1.7"):
         open_sample(store, 1.7)
     with pytest.raises(TypeError):
