@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from shared.errors import NotAStoreError, StoreError
+from shared.errors import NotAStoreError, OutsideFileError, StoreError
+from shared.outside import safe_text
 from shared.secrets import redact_text
 from shared.validate import ConfigValueError
 
@@ -30,7 +31,7 @@ def one_line(e: BaseException) -> str:
     """The first line of an error's message (its type's name when it has none), with
     credentials masked (:func:`shared.secrets.redact_text`)."""
     text = str(e).strip().splitlines()
-    return redact_text(text[0]) if text else type(e).__name__
+    return safe_text(redact_text(text[0])) if text else type(e).__name__
 
 
 def run_command(
@@ -38,10 +39,10 @@ def run_command(
     usage_errors: tuple[type[BaseException], ...],
     job_errors: tuple[type[BaseException], ...],
 ) -> int:
-    """Run a CLI command: ``usage_errors`` (and every :class:`ConfigValueError`) print one line
-    and exit 2, ``job_errors`` one line and exit 1, Ctrl-C exits 130; anything else is a bug and
+    """Run a CLI command: ``usage_errors`` (and every :class:`ConfigValueError` and
+    :class:`~shared.errors.OutsideFileError`, a malformed outside file) print one line and exit 2, ``job_errors`` one line and exit 1, Ctrl-C exits 130; anything else is a bug and
     keeps its traceback. Printed lines never carry credentials."""
-    usage: tuple[type[BaseException], ...] = (ConfigValueError, *usage_errors)
+    usage: tuple[type[BaseException], ...] = (ConfigValueError, OutsideFileError, *usage_errors)
     try:
         return int(command())
     except usage as e:
@@ -126,13 +127,13 @@ def _verify(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {safe_text(note)}")
     if report.ok:
-        print(f"ok: {args.store} is a valid, complete store")
+        print(f"ok: {safe_text(args.store)} is a valid, complete store")
         return 0
     for problem in report.problems:
-        print(f"problem: {problem}")
-    print(f"invalid: {len(report.problems)} problem(s) in {args.store}", file=sys.stderr)
+        print(f"problem: {safe_text(problem)}")
+    print(f"invalid: {len(report.problems)} problem(s) in {safe_text(args.store)}", file=sys.stderr)
     return 1
 
 

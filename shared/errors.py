@@ -11,6 +11,9 @@ __all__ = [
     "LayoutVersionError",
     "StoreMismatchError",
     "ShardShapeError",
+    "OutsideFileError",
+    "TooLargeError",
+    "AttributeTypeError",
     "StoreUnreachableError",
     "format_ranges",
 ]
@@ -38,6 +41,25 @@ class StoreMismatchError(StoreError, ValueError):
 
 class ShardShapeError(StoreError, ValueError):
     """Data handed to a shard write does not fit the shard."""
+
+
+class OutsideFileError(ValueError):
+    """A file or value from outside (a published dataset, weights, a store attribute) is not
+    what its reader expects; the one-line message names where and what."""
+
+    def __init__(self, where: str, problem: str | None = None) -> None:
+        super().__init__(where if problem is None else f"{where}: {problem}")
+        self.where = where if problem is not None else ""
+        self.problem = problem if problem is not None else where
+
+
+class TooLargeError(OutsideFileError):
+    """An outside file declares a size (pixels, bytes, items) beyond the reader's budget."""
+
+
+class AttributeTypeError(OutsideFileError, StoreError):
+    """A store attribute (``stats``, ``config``, ``recipe``, ``imported_from`` …) has the wrong
+    type or shape."""
 
 
 class StoreUnreachableError(StoreError, OSError):

@@ -43,7 +43,14 @@ def imported_roots(path: Path) -> set[str]:
 
 
 #: foundation modules of shared any layer may use
-BASE = ("shared.errors", "shared.secrets", "shared.validate", "shared.progress", "shared.net")
+BASE = (
+    "shared.errors",
+    "shared.secrets",
+    "shared.validate",
+    "shared.progress",
+    "shared.net",
+    "shared.outside",
+)
 #: (modules, what of the project they may import, why) — the first row whose prefix matches
 #: a module applies; more specific rows come first
 RULES: list[tuple[str, tuple[str, ...], str]] = [
@@ -52,6 +59,7 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("shared.validate", ("shared.secrets",), "config checks redact what they print"),
     ("shared.progress", (), "the foundation imports nothing of the project"),
     ("shared.net", (), "the foundation imports nothing of the project"),
+    ("shared.outside", ("shared.errors",), "checked reading of outside files: errors only"),
     ("shared.layout", ("shared.layout", "shared.errors"), "the versioned contract stands alone"),
     ("shared.store", ("shared.store", "shared.layout", *BASE), "a store knows only its layout"),
     ("shared.access", ("shared.access", "shared.store", "shared.layout", *BASE), "readers"),

@@ -240,6 +240,19 @@ def load_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     cfg, scaling = state["config"], state["scaling"]
     if not isinstance(cfg, dict) or not isinstance(scaling, dict) or "arch" not in cfg:
         raise CheckpointError(f"{path} is not a checkpoint of this trainer (no run configuration)")
+    from shared.outside import check_mapping
+    from trainer.scaling import BandScaling
+
+    check_mapping(
+        str(path),
+        "config",
+        cfg,
+        required={"arch": str},
+        optional={"size": int, "objective": str, "store": (str, type(None))},
+    )
+    BandScaling.from_dict(scaling, str(path))
+    if not isinstance(state["model"], dict):
+        raise CheckpointError(f"{path}: its model entry is not a state dict")
     weights = {
         k[len(BACKBONE_PREFIX) :]: v
         for k, v in state["model"].items()

@@ -79,10 +79,11 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from shared.validate import check_path
-    from trainer.export import export_encoder
+    from trainer.export import check_export_folder, export_encoder
     from trainer.weights import export_foreign, read_weights_file, weights_format
 
     check_path("--out", args.out, "dir-or-new")
+    check_export_folder(args.out)  # a store or another program's folder stays untouched
     fmt = weights_format(read_weights_file(args.checkpoint))
     if fmt is not None and fmt.ours:
         folder = export_encoder(args.checkpoint, args.out)

@@ -31,6 +31,8 @@ import timm
 import torch.nn as nn
 from safetensors.torch import save_file
 
+from shared.errors import OutsideFileError
+from shared.outside import check_int, check_mapping, check_output_folder, read_json, shown
 from trainer.checkpoint import CheckpointError, check_finite, load_backbone
 from trainer.scaling import BandScaling
 
@@ -38,6 +40,7 @@ __all__ = [
     "export_encoder",
     "write_export",
     "load_encoder",
+    "check_export_folder",
     "encoder_from_checkpoint",
     "WEIGHTS",
     "CONFIG",
@@ -133,7 +136,7 @@ def write_export(
 ) -> Path:
     """Write ``model``'s weights and timm's ``config.json`` (with ``extra`` and the band
     scaling beside timm's keys) into the folder ``out``, each file 0644 via a rename."""
-    folder = Path(out)
+    folder = check_export_folder(out)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {k: v.contiguous() for k, v in model.state_dict().items()}
     tmp = folder / (WEIGHTS + ".tmp")
@@ -154,6 +157,71 @@ def write_export(
     return folder
 
 
+def check_export_folder(out: str | Path) -> Path:
+    """``out`` if an export may be written there: a new or empty folder, or one holding only an
+    earlier export of this trainer (re-exporting replaces it). A store, a file, a folder with
+    other files or with a ``config.json`` not written here is refused, left byte-identical."""
+    folder = check_output_folder(out, {WEIGHTS, CONFIG, WEIGHTS + ".tmp", CONFIG + ".tmp"})
+    if (folder / CONFIG).is_file():
+        try:
+            meta = read_json(folder / CONFIG, what="config.json")
+        except OutsideFileError as e:
+            raise OutsideFileError(
+                f"--out {folder}", f"holds a config.json not written here ({e.problem})"
+            ) from e
+        if "weights_sha256" not in meta or "scaling" not in meta:
+            raise OutsideFileError(
+                f"--out {folder}",
+                "holds a config.json not written by an export: choose another folder",
+            )
+    return folder
+
+
+def _check_config(meta: dict[str, Any], where: str) -> None:
+    """The keys :func:`load_encoder` uses, by type, before any model is built."""
+    check_mapping(
+        where,
+        "config.json",
+        meta,
+        required={"architecture": str, "scaling": dict},
+        optional={
+            "in_chans": int,
+            "pretrained_cfg": dict,
+            "weights_sha256": str,
+            "model_args": dict,
+            "num_classes": int,
+        },
+    )
+    if "in_chans" in meta:
+        check_int(where, "in_chans", meta["in_chans"], 1, 64)
+    if not timm.is_model(meta["architecture"]):
+        raise OutsideFileError(
+            where, f"architecture {shown(meta['architecture'])} is not a timm model"
+        )
+
+
+def _check_safetensors(path: Path) -> None:
+    """The safetensors header (8-byte length, then JSON) is sound before timm reads it."""
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise OutsideFileError(str(path), f"a safetensors file of {size} bytes is truncated")
+        (n,) = struct.unpack("<Q", head)
+        if n < 2 or 8 + n > size:
+            raise OutsideFileError(
+                str(path), "not a safetensors file (its header length does not fit the file)"
+            )
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise OutsideFileError(str(path), "not a safetensors file (unreadable header)") from e
+    if not isinstance(header, dict):
+        raise OutsideFileError(str(path), "not a safetensors file (header is not an object)")
+
+
 def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, Any]]:
     """``(timm model in eval mode, its band scaling, its config)`` from an export folder.
 
@@ -168,17 +236,17 @@ def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, 
     root = Path(folder)
     if not (root / CONFIG).is_file() or not (root / WEIGHTS).is_file():
         raise FileNotFoundError(f"{root} is not an export folder ({CONFIG} + {WEIGHTS})")
-    try:
-        meta = json.loads((root / CONFIG).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{root / CONFIG} is not valid JSON: {e}") from e
-    if not isinstance(meta, dict) or "scaling" not in meta or "architecture" not in meta:
+    meta = read_json(root / CONFIG, what="config.json")
+    if "scaling" not in meta or "architecture" not in meta:
         raise CheckpointError(f"{root / CONFIG} is not the config of an export of this trainer")
+    _check_config(meta, str(root / CONFIG))
+    scaling = BandScaling.from_dict(meta["scaling"], str(root / CONFIG))
     recorded = meta.get("weights_sha256")
     if recorded is not None and _sha256(root / WEIGHTS) != recorded:
         raise CheckpointError(
             f"{root / WEIGHTS} is damaged: its SHA-256 does not match config.json"
         )
+    _check_safetensors(root / WEIGHTS)
     try:
         if "pretrained_cfg" in meta:
             model = timm.create_model(f"local-dir:{root}", pretrained=True)
@@ -190,12 +258,12 @@ def load_encoder(folder: str | Path) -> tuple[nn.Module, BandScaling, dict[str, 
                 num_classes=0,
                 pretrained_cfg_overlay=dict(file=str(root / WEIGHTS)),
             )
-    except (RuntimeError, ValueError, KeyError, OSError) as e:
+    except (RuntimeError, ValueError, KeyError, OSError, TypeError, AssertionError) as e:
         raise CheckpointError(
             f"{root}: the weights do not load ({type(e).__name__}: {str(e).splitlines()[0][:140]})"
         ) from e
     check_finite(model.state_dict(), root / WEIGHTS)
-    return model.eval(), BandScaling.from_dict(meta["scaling"]), meta
+    return model.eval(), scaling, meta
 
 
 def encoder_from_checkpoint(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from shared.layout.bands import RGB, resolve_bands
+from shared.outside import checked_attrs
 from shared.store.handle import Store, open_store
 from shared.store.summary import live_samples
 from shared.validate import ConfigValueError
@@ -69,6 +70,7 @@ def open_inputs(
         DamagedShardError: a finished shard lacks an object its manifest lists.
     """
     store = open_store(location, "r", storage_options)
+    checked_attrs(store)  # stats, config … of the right types before anything is built
     try:
         names = resolve_bands(bands, store.spec.bands)
     except ValueError as e:

@@ -42,8 +42,16 @@ class BandScaling:
         return {k: list(getattr(self, k)) for k in ("bands", "p2", "p98", "mean", "std")}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BandScaling:
-        return cls(*(tuple(d[k]) for k in ("bands", "p2", "p98", "mean", "std")))
+    def from_dict(cls, d: dict[str, Any], where: str = "scaling") -> BandScaling:
+        """From its stored form, checked: ``bands`` strings, ``p2``/``p98``/``mean``/``std``
+        finite numbers, one per band (raises :class:`~shared.errors.OutsideFileError`)."""
+        from shared.outside import check_mapping, check_number_list, check_str_list
+
+        keys = ("bands", "p2", "p98", "mean", "std")
+        d = check_mapping(where, "scaling", d, required=dict.fromkeys(keys, list))
+        bands = check_str_list(where, "scaling.bands", d["bands"], max_items=64)
+        values = [check_number_list(where, f"scaling.{k}", d[k], len(bands)) for k in keys[1:]]
+        return cls(tuple(bands), *(tuple(v) for v in values))
 
     def _column(
         self, values: tuple[float, ...], like: torch.Tensor, dtype: torch.dtype

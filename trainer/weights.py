@@ -42,6 +42,7 @@ import torch
 import torch.nn as nn
 
 from shared.layout.bands import RGB
+from shared.outside import safe_text
 from trainer.scaling import BandScaling
 
 __all__ = [
@@ -418,19 +419,33 @@ def imagenet_encoder(spec: str) -> tuple[nn.Module, str, tuple[float, ...], tupl
             message says what to download and how to pass it).
     """
     body = spec.partition(":")[2]
-    arch, _, file = body.partition("=")
+    arch, eq, file = body.partition("=")
     arch = arch.strip()
     if not timm.is_model(arch):
-        raise WeightsError(f"imagenet:{arch}: unknown timm architecture")
+        raise WeightsError(f"imagenet:{safe_text(arch, 60)}: unknown timm architecture")
+    if eq and not file.strip():
+        raise WeightsError(
+            f"imagenet:{arch}=: no weights file after '=' (give imagenet:{arch}=FILE, or "
+            f"imagenet:{arch} for timm's download)"
+        )
     if file:
         state = read_weights_file(file)
         if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
             state = state["state_dict"]
+        if not isinstance(state, Mapping) or not state:
+            raise WeightsError(
+                f"{file}: holds {type(state).__name__}, not a state dict (name → tensor) of {arch}"
+            )
+        bad = next(
+            (k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)), None
+        )
+        if bad is not None:
+            raise WeightsError(f"{file}: entry {safe_text(repr(bad), 40)} is not a named tensor")
         try:
             model = timm.create_model(
                 arch, pretrained=True, num_classes=0, pretrained_cfg_overlay={"state_dict": state}
             )
-        except (RuntimeError, KeyError) as e:
+        except (RuntimeError, KeyError, AssertionError, TypeError, ValueError) as e:
             raise WeightsError(f"{file}: not ImageNet weights of {arch} ({_short(e)})") from e
     else:
         cfg = timm.models.get_pretrained_cfg(arch)

@@ -17,10 +17,13 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from shared.errors import OutsideFileError
 from shared.layout.native import BandImages
+from shared.outside import check_lonlat, safe_text
 
 __all__ = [
     "BadInputError",
+    "check_sample",
     "DataError",
     "ImportedSample",
     "Importer",
@@ -43,8 +46,9 @@ class DataError(ValueError):
     """``DATA`` cannot be imported at all (missing, empty, wrong format); exit code 2."""
 
 
-class BadInputError(Exception):
-    """One location cannot be imported; the message is the reason recorded in the report."""
+class BadInputError(OutsideFileError):
+    """One location cannot be imported; the message is the reason recorded in the report (the
+    location is quarantined: skipped and listed, the import goes on)."""
 
 
 @dataclass(frozen=True)
@@ -142,3 +146,42 @@ def offset_dn_to_dn(values: np.ndarray, offset: int = 1000) -> np.ndarray:
     """
     v = np.asarray(values, np.float32)
     return np.where(v == 0, 0, np.maximum(v - offset, 1)).astype(np.float32)
+
+
+def check_sample(
+    sample: ImportedSample, loc: str, n_seasons: int, n_bands: int, crs_units: str
+) -> ImportedSample:
+    """``sample`` if it can be written as it is, else :class:`BadInputError` naming ``loc``:
+    pixel shape and dtype, finite lon/lat inside [-180, 180] × [-90, 90], an EPSG code pyproj
+    knows whose axes are in ``crs_units``, a finite north-up transform with non-zero pixel
+    size, and one known time per season."""
+    from shared.layout.georef import crs_units as units_of
+
+    shape = tuple(getattr(sample.pixels, "shape", ()))
+    if not shape or shape[0] != n_seasons:
+        raise BadInputError(
+            f"{loc}: pixels of {shape[0] if shape else 0} seasons, expected {n_seasons}"
+        )
+    try:
+        check_lonlat(loc, sample.lon, sample.lat)
+    except OutsideFileError as e:
+        raise BadInputError(str(e)) from e
+    try:
+        units = units_of(int(sample.epsg))
+    except (ValueError, OverflowError, TypeError):
+        raise BadInputError(
+            f"{loc}: crs EPSG:{safe_text(sample.epsg, 20)} is not a known CRS"
+        ) from None
+    if units != crs_units:
+        raise BadInputError(f"{loc}: crs EPSG:{sample.epsg} is in {units}, expected {crs_units}")
+    t = np.asarray(sample.transform, np.float64)
+    if t.shape != (6,) or not np.isfinite(t).all():
+        raise BadInputError(f"{loc}: the grid's transform is not 6 finite numbers")
+    if t[1] != 0 or t[3] != 0 or t[0] == 0 or t[4] == 0:
+        raise BadInputError(f"{loc}: the grid is rotated or has a zero pixel size")
+    times = np.asarray(sample.time)
+    if times.shape != (n_seasons,) or np.isnat(times).any():
+        raise BadInputError(
+            f"{loc}: {n_seasons} acquisition times expected, found {times.tolist()}"
+        )
+    return sample

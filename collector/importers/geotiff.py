@@ -27,12 +27,15 @@ from collector.importers.base import (
     DataError,
     ImportedSample,
     LocationRef,
+    check_sample,
     parse_scene_name,
     reflectance_uint8_to_dn,
 )
 from collector.importers.resample import RESAMPLING, to_uint16
+from shared.errors import OutsideFileError
 from shared.layout.bands import band_names, bands_for
 from shared.layout.native import BandImages
+from shared.outside import read_raster
 
 __all__ = ["GeoTiffFolders", "SecoImporter", "Ssl4eoImporter"]
 
@@ -47,6 +50,7 @@ class GeoTiffFolders:
     title: ClassVar[str]
     levels: ClassVar[tuple[str, ...]]
     n_seasons: ClassVar[int]
+    crs_units: ClassVar[str]
     digits: ClassVar[int]
     dtype: ClassVar[type[np.integer]]
 
@@ -98,6 +102,8 @@ class GeoTiffFolders:
                 yield self.read(ref)
             except BadInputError as e:
                 yield e
+            except Exception as e:  # quarantine: one location never stops the import
+                yield BadInputError(f"{ref.id}: unreadable ({type(e).__name__}: {str(e)[:100]})")
 
     def read(self, ref: LocationRef) -> ImportedSample:
         """All scenes of one location, oldest first (raises :class:`BadInputError`)."""
@@ -131,7 +137,7 @@ class GeoTiffFolders:
         if grid is None:  # pragma: no cover - every level has 10 m bands
             raise BadInputError(f"{ref.id}: no 10 m band to take the grid from")
         epsg, transform, lon, lat = _georeference(*grid, ref.id)
-        return ImportedSample(
+        sample = ImportedSample(
             pixels=pixels,
             cloud=None,
             clear=np.full(self.n_seasons, np.nan, np.float32),
@@ -142,33 +148,27 @@ class GeoTiffFolders:
             epsg=epsg,
             transform=transform,
         )
+        return check_sample(sample, ref.id, self.n_seasons, len(self.bands), self.crs_units)
 
     def _band(self, scene: Path, band: str, loc: str) -> tuple[np.ndarray, tuple[Any, Any]]:
-        import rasterio
-        from rasterio.errors import RasterioError
-
+        """One band's pixels and (crs, transform), its header checked before any pixel is read
+        (size, band count, dtype: a sparse file declaring 100000² px is refused unread)."""
         path = scene / f"{band}.tif"
         where = f"{loc}/{scene.name}/{band}.tif"
         if not path.is_file():
             raise BadInputError(f"{where}: missing band file")
-        try:
-            with rasterio.open(path) as src:
-                if src.count != 1:
-                    raise BadInputError(f"{where}: {src.count} bands in the file, expected 1")
-                values = src.read(1)
-                crs, transform = src.crs, src.transform
-        except (RasterioError, OSError) as e:
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise BadInputError(f"{where}: unreadable ({first[:120]})") from e
         n = self.native[band]
-        if values.shape != (n, n):
-            raise BadInputError(
-                f"{where}: {values.shape[0]}×{values.shape[1]} px, expected {n}×{n}"
+        try:
+            values, crs, transform = read_raster(
+                path,
+                where=where,
+                shape=(n, n),
+                bands=1,
+                dtypes=[np.dtype(self.dtype).name],
+                georef=True,
             )
-        if values.dtype != self.dtype:
-            raise BadInputError(
-                f"{where}: {values.dtype} pixels, expected {np.dtype(self.dtype).name}"
-            )
+        except OutsideFileError as e:
+            raise BadInputError(str(e)) from e
         return values, (crs, transform)
 
     def _to_dn(self, values: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ The same machinery as ``collect``: the store is created at its final size by the
 task reads its shard's locations and writes the shard whole (``shared.store.writer.write_shard``,
 done-marker last, report before it), a rerun skips done shards and redoes the rest, and
 ``collector.run.finalize`` writes statistics, index, pictures and ``report.json`` and verifies.
-A location that cannot be read is recorded with its reason and leaves its slot empty.
+A location that fails its checks is quarantined: recorded with its reason, its slot left empty
+(:mod:`collector.importers.quarantine` states the rules, duplicates included).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ import numpy as np
 
 from collector.importers import make_importer
 from collector.importers.base import BadInputError, DataError, Importer, LocationRef
+from collector.importers.quarantine import drop_duplicates, preflight, reason_kind, rejection
 from collector.run.ledger import StoreLock, open_or_create, write_report
 from collector.run.report import ShardReport
 from shared.errors import StoreMismatchError
 from shared.layout.spec import StoreSpec
+from shared.outside import safe_text
 from shared.store.handle import Store, create_store, open_store
 from shared.validate import check_host_port, check_scheduler_address
 
@@ -205,7 +209,7 @@ def import_shard(job: ImportJob) -> ShardReport:
     for slot, got in enumerate(importer.read_many(job.refs)):
         sample = job.first_sample + slot
         if isinstance(got, BadInputError):
-            rejected.append(_rejection(sample, slot, str(got)))
+            rejected.append(rejection(sample, slot, str(got)))
             continue
         if (
             got.pixels.shape != (spec.n_seasons,)
@@ -213,7 +217,7 @@ def import_shard(job: ImportJob) -> ShardReport:
             or got.pixels.size != spec.size
         ):
             rejected.append(
-                _rejection(
+                rejection(
                     sample,
                     slot,
                     f"pixels of {len(got.pixels.bands)} bands, size {got.pixels.size}, "
@@ -243,21 +247,12 @@ def import_shard(job: ImportJob) -> ShardReport:
         filled=int(data.valid.sum()),
         tried=data.n_slots,
         rejected=rejected,
+        inputs_rejected=dict(Counter(reason_kind(r["reason"]) for r in rejected)),
         seconds=round(time.perf_counter() - start, 3),
     )
     write_report(store, job.shard, report)  # before the marker: a crash here redoes the shard
     write_shard(store, job.shard, data)
     return report
-
-
-def _rejection(sample: int, slot: int, reason: str) -> dict[str, Any]:
-    return {
-        "candidate_id": sample,
-        "slot": slot,
-        "spare_rank": 0,
-        "outcome": "failed",
-        "reason": f"bad input: {reason}",
-    }
 
 
 def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResult:
@@ -279,7 +274,8 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
     importer = make_importer(cfg.format, cfg.level, data)
     refs = importer.locations(data, cfg.limit)
     for line in getattr(importer, "skipped", []):
-        log(f"skipped file {line}")
+        log(f"skipped file {safe_text(line)}")
+    preflight(importer, refs, data)
     store, created = open_import_store(cfg, out, importer, refs, data)
     spec = store.spec
     with StoreLock(store) as lock:
@@ -317,7 +313,11 @@ def import_dataset(cfg: ImportConfig, out: str, log: Any = print) -> ImportResul
             totals = run_shard_tasks(
                 cfg, import_shard, jobs, len(pending), slots, log, "import", cfg.progress
             )
-        summary = finalize(store, log, changed=totals.written, plan=import_places(spec.size))
+        duplicates = drop_duplicates(store, log)  # the duplicate rule; rewrites those shards
+        totals.filled -= sum(duplicates.values())
+        totals.rejected += sum(duplicates.values())
+        changed = totals.written | set(duplicates)
+        summary = finalize(store, log, changed=changed, plan=import_places(spec.size))
         write_card(store.location, cfg.storage_options)
     return ImportResult(
         out,

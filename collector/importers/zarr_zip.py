@@ -26,6 +26,7 @@ from collector.importers.base import (
     DataError,
     ImportedSample,
     LocationRef,
+    check_sample,
     offset_dn_to_dn,
 )
 from collector.importers.resample import NATIVE_FROM_10M, to_native, to_uint16
@@ -37,6 +38,8 @@ __all__ = ["Ssl4eoZarrImporter", "CLOUD_CLASSES"]
 FILE_NAME = re.compile(r"^ssl4eos12_(train|val)_seasonal_data_\d{6}\.zarr\.zip$")
 LEVEL_FOLDERS = {"L1C": "S2L1C", "L2A": "S2L2A"}
 OFFSET = 1000
+#: samples one zip may declare (the release's hold 64); more is a damaged or hostile header
+MAX_SAMPLES_PER_FILE = 1_000_000
 #: ``cloud_mask`` classes as the v1.1 release describes them (SEnSeI v2): 0 clear, 1 thick
 #: cloud, 2 thin cloud, 3 cloud shadow → the store's cloud percent (0 clear, 100 cloud or
 #: shadow); any other value → 255 (no data).
@@ -63,9 +66,12 @@ def _epsg(value: Any) -> int:
     if isinstance(value, (bytes, str, np.str_)):
         digits = re.findall(r"\d+", str(value))
         if not digits:
-            raise BadInputError(f"crs {value!r} names no EPSG code")
-        return int(digits[-1])
-    return int(value)
+            raise BadInputError(f"crs {str(value)[:40]!r} names no EPSG code")
+        return int(digits[-1][:9])
+    number = float(value)
+    if not np.isfinite(number) or number != int(number) or not 0 < number < 1e9:
+        raise BadInputError(f"crs {number!r} is not an EPSG code")
+    return int(number)
 
 
 @dataclass
@@ -138,14 +144,23 @@ class Ssl4eoZarrImporter:
             rel = path.relative_to(data).as_posix()
             try:
                 ds, store = _open(str(path))
-                n = int(ds.sizes["sample"])
+                n = int(ds.sizes.get("sample", 0))
                 store.close()
+                if n == 0:
+                    self.skipped.append(f"{rel}: holds 0 samples")
+                    continue
+                if n > MAX_SAMPLES_PER_FILE:  # declared, not held: refuse before listing
+                    self.skipped.append(
+                        f"{rel}: declares {n:,} samples, more than {MAX_SAMPLES_PER_FILE:,}"
+                    )
+                    continue
             except Exception as e:  # a damaged zip: recorded, its samples are not listed
                 self.skipped.append(f"{rel}: unreadable ({type(e).__name__}: {str(e)[:100]})")
                 continue
             refs += [LocationRef(f"{rel}:{i}", str(path), i) for i in range(n)]
         if not refs:
-            raise DataError(f"DATA {data}: no readable samples ({self.skipped[0]})")
+            why = self.skipped[0] if self.skipped else "every file holds 0 samples"
+            raise DataError(f"DATA {data}: no readable samples ({why})")
         return refs[:limit]
 
     def read_many(self, refs: Sequence[LocationRef]) -> Iterator[ImportedSample | BadInputError]:
@@ -172,7 +187,10 @@ class Ssl4eoZarrImporter:
                         try:
                             yield self._sample(ds, ref, block)
                         except BadInputError as e:
-                            yield e
+                            text = str(e)
+                            yield (
+                                e if text.startswith(ref.id) else BadInputError(f"{ref.id}: {text}")
+                            )
                         except Exception as e:  # damaged chunks of one sample
                             yield BadInputError(
                                 f"{ref.id}: unreadable ({type(e).__name__}: {str(e)[:100]})"
@@ -228,9 +246,11 @@ class Ssl4eoZarrImporter:
             ).astype(np.float32)
         x = np.asarray(ds["x_"][i].values, np.float64)
         y = np.asarray(ds["y_"][i].values, np.float64)
+        if x.shape != (SIZE,) or y.shape != (SIZE,):
+            raise BadInputError(f"{ref.id}: x_/y_ hold {x.shape}/{y.shape} values, expected {SIZE}")
         dx, dy = float(x[1] - x[0]), float(y[1] - y[0])
         transform = (dx, 0.0, float(x[0]) - dx / 2, 0.0, dy, float(y[0]) - dy / 2)
-        return ImportedSample(
+        sample = ImportedSample(
             pixels=pixels,
             cloud=cloud,
             clear=clear,
@@ -241,6 +261,7 @@ class Ssl4eoZarrImporter:
             epsg=_epsg(ds["crs"][i].values.item()),
             transform=transform,
         )
+        return check_sample(sample, ref.id, self.n_seasons, len(self.bands), self.crs_units)
 
     def provenance(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ Collection); then ``verify`` must pass.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import warnings
 from collections import Counter
@@ -74,6 +75,7 @@ def summarize_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "tried": sum(r["tried"] for r in reports),
         "rejected": sum(1 for r in rejected if r["outcome"] == "rejected"),
         "failed": sum(1 for r in rejected if r["outcome"] == "failed"),
+        "bad_input": sum(1 for r in rejected if r["outcome"] == "bad input"),
         "requests": sum(r["requests"] for r in reports),
         "retries": sum(r["retries"] for r in reports),
         "transient_errors": sum(r["transient_errors"] for r in reports),
@@ -88,6 +90,9 @@ def _reason_kind(reason: str) -> str:
     text = reason.split(": ", 1)[1] if reason.startswith("season ") else reason
     if "clear fraction" in text:
         return "fetched patch too cloudy" if "fetched" in text else "no scene clear enough"
+    if text.startswith("bad input: "):  # "bad input: <location>: <problem> (<details>)"
+        problem = re.sub(r"\s*\(.*\)$", "", text.split(": ", 2)[-1])
+        return "bad input: " + problem[:60]
     if text.startswith("source error"):
         return "source error: " + text.split(": ", 2)[-1][:60]
     return text[:60]
@@ -252,7 +257,8 @@ def finalize(
     log(
         f"done: {summary['filled']} of {summary['slots']} slots filled from {summary['tried']} candidates; "
         f"{summary['rejected']} rejected (clouds), {summary['failed']} failed (source errors), "
-        f"{summary['retries']} retries"
+        + (f"{summary['bad_input']} rejected input(s), " if summary["bad_input"] else "")
+        + f"{summary['retries']} retries"
     )
     for kind, count in list(summary["reasons"].items())[:5]:
         log(f"  rejected {count}×: {kind}")

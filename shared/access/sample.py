@@ -68,19 +68,28 @@ def open_sample(
     1 and 2 (coordinates come from ``transform``).
 
     Raises:
-        IndexError: ``sample`` is outside the store.
+        TypeError: ``sample`` (or a season) is not an integer (``1.7`` is refused, not rounded).
+        IndexError: ``sample`` (or a season) is outside the store.
         ValueError: the slot holds no sample (empty, or its shard is not finished).
         KeyError: a band is not in the store.
     """
     st = store if isinstance(store, Store) else open_store(store)
     spec = st.spec
+    if isinstance(sample, (bool, np.bool_)) or not isinstance(sample, (int, np.integer)):
+        raise TypeError(f"sample must be an integer index, got {sample!r}")  # 1.7 is not sample 1
     if not 0 <= int(sample) < spec.n_samples:
         raise IndexError(f"sample {sample} outside 0..{spec.n_samples - 1}")
     i = int(sample)
     if not (bool(st.array("valid")[i]) and st.done_shards()[i // spec.shard_samples]):
         raise ValueError(f"sample {i} holds no data (an empty slot or an unfinished shard)")
     band_names = list(spec.bands) if bands is None else list(bands)
-    season_idx = list(range(spec.n_seasons)) if seasons is None else [int(s) for s in seasons]
+    season_idx = list(range(spec.n_seasons)) if seasons is None else list(seasons)
+    for s in season_idx:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"seasons must be integer indices, got {s!r}")
+        if not 0 <= int(s) < spec.n_seasons:
+            raise IndexError(f"season {s} outside 0..{spec.n_seasons - 1}")
+    season_idx = [int(s) for s in season_idx]
     own_reader = reader is None
     rd = StoreReader(st) if reader is None else reader
     try:

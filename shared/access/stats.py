@@ -72,8 +72,18 @@ def read_stats(
     store: Store, bands: list[str] | tuple[str, ...] | None = None
 ) -> dict[str, np.ndarray]:
     """``{"mean", "std", "p2", "p98"}`` arrays for ``bands`` (default all) from the store."""
+    from shared.errors import AttributeTypeError
+    from shared.outside import check_store_attrs
+
     stats = store.attrs.get("stats")
     if not stats:
         raise KeyError(f"{store.location} has no statistics yet (run finalize)")
+    stats = check_store_attrs({"stats": stats}, str(store.location))["stats"]
+    missing = [b for b in (bands or stats["bands"]) if b not in stats["bands"]]
+    if missing:
+        raise AttributeTypeError(
+            str(store.location),
+            f"attribute stats has no band {missing[0]} (it lists {stats['bands']})",
+        )
     order = [stats["bands"].index(b) for b in (bands or stats["bands"])]
     return {k: np.asarray(stats[k], np.float64)[order] for k in ("mean", "std", "p2", "p98")}

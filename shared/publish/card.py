@@ -21,6 +21,7 @@ import numpy as np
 
 from shared.layout.bands import L1C_BANDS
 from shared.layout.spec import array_defs
+from shared.outside import checked_attrs, safe_text, shown
 from shared.store.handle import Store, open_store
 from shared.store.summary import sample_columns
 
@@ -52,7 +53,7 @@ def _months_png(counts: list[int], synthetic: bool) -> bytes:
 
 def dataset_card(store: Store) -> tuple[str, bytes]:
     """``(card Markdown, month histogram PNG)`` of a store."""
-    spec, attrs = store.spec, store.attrs
+    spec, attrs = store.spec, checked_attrs(store)
     live, cols = sample_columns(store, ("time", "clear_fraction", "lon", "lat"))
     times = np.asarray(cols["time"], np.int64)
     times = times[times != np.iinfo(np.int64).min].astype("datetime64[ms]")
@@ -61,7 +62,7 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
     clear = np.asarray(cols["clear_fraction"], np.float64).ravel()
     clear = clear[np.isfinite(clear)]
     lon, lat = np.asarray(cols["lon"], np.float64), np.asarray(cols["lat"], np.float64)
-    report = json.loads(store.read_object("report.json") or b"{}").get("summary", {})
+    report = _report_summary(store)
     countries = _countries(store)
     name = os.path.basename(store.location.rstrip("/"))
     synthetic = store.synthetic
@@ -132,6 +133,11 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
             f"failed for source errors: {report.get('failed', 0):,}; requests: {report.get('requests', 0):,} "
             f"(retries {report.get('retries', 0):,})",
         ]
+        if report.get("bad_input"):
+            lines.append(
+                f"- rejected input (quarantined locations of the source dataset, skipped and "
+                f"listed in report.json): {report['bad_input']:,}"
+            )
         for reason, count in list((report.get("reasons") or {}).items())[:5]:
             lines.append(f"  - {count:,} × {reason}")
     lines += ["", "## Coverage", ""]
@@ -177,7 +183,10 @@ def dataset_card(store: Store) -> tuple[str, bytes]:
     lines += ["- City and place tables used for sampling: GeoNames (CC BY 4.0).", ""]
     lines += _limitations(store)
     lines += _citation(store, title, times)
-    return "\n".join(lines), _months_png(month_counts, synthetic)
+    # metadata is shown, never interpreted: control characters escaped line by line
+    return "\n".join(safe_text(line) for line in "\n".join(lines).split("\n")), _months_png(
+        month_counts, synthetic
+    )
 
 
 #: Dataset-hub size categories (Hugging Face's bins), by number of locations.
@@ -362,6 +371,11 @@ def _citation(store: Store, title: str, times: np.ndarray) -> list[str]:
     ]
 
 
+def _count(value: Any) -> str:
+    """``12,345`` for an integer, ``?`` when the attribute does not say."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
 def _collection(attrs: dict[str, Any]) -> list[str]:
     cfg = attrs.get("config", {})
     plan = cfg.get("plan", {})
@@ -378,7 +392,7 @@ def _collection(attrs: dict[str, Any]) -> list[str]:
             out.append("")
     if plan:
         out += [
-            f"- region `{plan.get('region')}`, top {plan.get('cities'):,} cities by population, "
+            f"- region `{plan.get('region')}`, top {_count(plan.get('cities'))} cities by population, "
             f"{plan.get('weighting')} city choice, Gaussian σ {plan.get('sigma_km')} km, seed {plan.get('seed')}",
             f"- seasons at {plan.get('offsets_months')} months from a reference date in "
             f"{plan.get('reference_start')} … {plan.get('reference_end')}, windows ±{plan.get('window_days')} days",
@@ -398,7 +412,7 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
         "## Provenance",
         "",
         f"Imported from **{src.get('dataset')}** (format `{src.get('format')}`, folder "
-        f"`{src.get('folder')}`, {src.get('locations_listed', 0):,} locations listed); cite: "
+        f"`{src.get('folder')}`, {_count(src.get('locations_listed', 0))} locations listed); cite: "
         f"{src.get('cite')}. Not collected by this pipeline: the locations, dates and scenes "
         "are the dataset's own. What changed on the way in, and what was lost:",
         "",
@@ -411,6 +425,31 @@ def _provenance(attrs: dict[str, Any]) -> list[str]:
     for line in src.get("skipped_files") or []:
         out.append(f"- file skipped: {line}")
     return out
+
+
+def _report_summary(store: Store) -> dict[str, Any]:
+    """``report.json``'s summary, checked: an object of counts (and reasons), else refused."""
+    from shared.errors import AttributeTypeError
+    from shared.outside import check_int, check_mapping
+
+    raw = store.read_object("report.json")
+    if not raw:
+        return {}
+    where = f"{store.location.rstrip('/')}/report.json"
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise AttributeTypeError(where, "not valid JSON") from e
+    summary = check_mapping(where, "report", doc, error=AttributeTypeError).get("summary", {})
+    summary = check_mapping(
+        where, "summary", summary, optional={"reasons": dict}, error=AttributeTypeError
+    )
+    for key in ("tried", "rejected", "failed", "bad_input", "requests", "retries"):
+        if key in summary:
+            check_int(where, f"summary.{key}", summary[key], 0, None, AttributeTypeError)
+    for reason, count in (summary.get("reasons") or {}).items():
+        check_int(where, f"summary.reasons[{shown(reason)}]", count, 0, None, AttributeTypeError)
+    return summary
 
 
 def _countries(store: Store) -> list[tuple[str, int]]:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from shared.access.view import sample_mask
-from shared.errors import NotAStoreError
+from shared.errors import NotAStoreError, OutsideFileError
+from shared.outside import checked_attrs, safe_text
 from shared.store.handle import open_store
 from shared.store.location import is_url, local_path
 from shared.store.manifests import DamagedShardError
@@ -49,20 +50,28 @@ def summarize(
     if plan is not None:
         return plan
     store = open_store(location, "r", storage_options)
+    attrs = checked_attrs(store)
     spec = store.spec
     done = store.done_shards()
     try:
-        live_idx, cols = sample_columns(store, ("lon", "lat", "time"))
-    except DamagedShardError:  # info describes a damaged store too (verify names the damage)
-        valid = read_column(store, "valid").astype(bool)
-        live_idx = np.flatnonzero(sample_mask(done, valid, spec.shard_samples))
-        cols = {n: read_column(store, n)[live_idx] for n in ("lon", "lat", "time")}
+        try:
+            live_idx, cols = sample_columns(store, ("lon", "lat", "time"))
+        except DamagedShardError:  # info describes a damaged store too (verify names the damage)
+            valid = read_column(store, "valid").astype(bool)
+            live_idx = np.flatnonzero(sample_mask(done, valid, spec.shard_samples))
+            cols = {n: read_column(store, n)[live_idx] for n in ("lon", "lat", "time")}
+    except Exception as e:  # a chunk no codec can read: one line naming it, not a traceback
+        raise OutsideFileError(
+            str(store.location),
+            f"unreadable arrays ({type(e).__name__}: {safe_text(e, 80)}); "
+            "run python -m shared verify for the damage",
+        ) from e
     live = np.zeros(spec.n_samples, bool)
     live[live_idx] = True
     out: dict[str, Any] = {
         "location": str(location),
-        "title": store.attrs.get("title"),
-        "layout_version": store.attrs.get("layout_version"),
+        "title": attrs.get("title"),
+        "layout_version": attrs.get("layout_version"),
         "source": store.source,
         "synthetic": store.synthetic,
         "collection": spec.collection,
@@ -76,9 +85,9 @@ def summarize(
         "shards_done": int(done.sum()),
         "shards_total": spec.n_shards,
         "complete": bool(done.all()),
-        "has_stats": "stats" in store.attrs,
-        "imported_from": (store.attrs.get("imported_from") or {}).get("dataset"),
-        "software": store.attrs.get("software"),
+        "has_stats": "stats" in attrs,
+        "imported_from": (attrs.get("imported_from") or {}).get("dataset"),
+        "software": attrs.get("software"),
     }
     if live.any():
         lon, lat, t = cols["lon"], cols["lat"], np.asarray(cols["time"], np.int64)
@@ -188,4 +197,4 @@ def format_summary(info: dict[str, Any]) -> str:
         )
         lines.append(f"disk       {info['bytes_on_disk'] / 2**20:.1f} MiB{ratio}")
     lines.append(f"stats      {'present' if info['has_stats'] else 'not yet computed (finalize)'}")
-    return "\n".join(lines)
+    return "\n".join(safe_text(line) for line in lines)  # metadata never reaches a terminal raw

@@ -157,8 +157,13 @@ def plot(results: pd.DataFrame, path: Path) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from shared.validate import Range, check_value
     from trainer.evaluate.run import evaluate
 
+    check_value("--size", args.size, int, Range(1, 8192))
+    check_value("--epochs", args.epochs, int, Range(1, 10**6))
+    check_value("--change-steps", args.change_steps, int, Range(1, 10**9))
+    check_value("--bootstrap", args.bootstrap, int, Range(0, 10**6))
     root, out = Path(args.data_root), Path(args.out)
     if not root.is_dir():
         raise FileNotFoundError(f"--data-root {root} is not a folder")

@@ -32,6 +32,37 @@ MAIN_METRIC = {
 }
 
 
+#: what ``evaluate`` (and the paper table) write into ``--out``; nothing else may be there
+OUTPUTS = (
+    "results.csv",
+    "results.md",
+    "results.png",
+    "splits",
+    "paper-table.md",
+    "paper-table.png",
+)
+
+
+def check_results_folder(out: Path) -> None:
+    """Refuse an ``--out`` that is a file, a store or a folder holding anything evaluate does not
+    write, or whose ``results.csv`` is not a results table, before anything is computed."""
+    from shared.errors import OutsideFileError
+    from shared.outside import check_output_folder, safe_text
+
+    check_output_folder(out, OUTPUTS)
+    path = out / "results.csv"
+    if path.exists():
+        try:
+            head = pd.read_csv(path, nrows=5)
+        except Exception as e:  # pandas' parser errors, binary files
+            raise OutsideFileError(str(path), f"not a results table ({safe_text(e, 80)})") from e
+        missing = [c for c in KEY if c not in head.columns]
+        if missing:
+            raise OutsideFileError(
+                str(path), f"not a results table of evaluate (no column {missing[0]!r})"
+            )
+
+
 def write_results(rows: list[dict], out: Path, title: str | None = None) -> pd.DataFrame:
     """Merge ``rows`` into ``out/results.csv`` and rewrite the table and the plot.
 

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from shared.validate import ConfigValueError, Range, check_value
 from trainer.evaluate.encoders import EvalEncoder, load_eval_encoder, pyramid
 from trainer.evaluate.features import extract
 from trainer.evaluate.metrics import BinaryCounts
-from trainer.evaluate.report import write_results
+from trainer.evaluate.report import check_results_folder, write_results
 from trainer.evaluate.tasks import (
     TASKS,
     check_splits,
@@ -134,6 +135,11 @@ def evaluate(
         raise ValueError(f"unknown protocol setting {setting!r}: choose {' or '.join(SETTINGS)}")
     kind = the_task.kind
     protocols = protocols or the_task.protocols
+    check_value("--size", size, int, Range(1, 8192))
+    check_value("--bootstrap", rounds, int, Range(0, 10**6))
+    check_value("--epochs", epochs, int, Range(1, 10**6))
+    check_value("--change-steps", change_steps, int, Range(1, 10**9))
+    check_results_folder(Path(out))
     dev = torch.device(
         "cuda"
         if device == "auto" and torch.cuda.is_available()
@@ -163,6 +169,16 @@ def evaluate(
         else:
             scaling = encoder_scaling(enc, ds, kind)
             results = {"change": _change(enc, ds, scaling, dev, size, change_steps, seed, rounds)}
+        if not results:
+            raise ConfigValueError(
+                "--protocols",
+                f"{','.join(protocols)} gives no result on {task}"
+                + (
+                    " (knn is single-label only; this task is multi-label: use linear)"
+                    if ml
+                    else ""
+                ),
+            )
         for protocol, (metrics, intervals) in results.items():
             for m, v in metrics.items():
                 low, high = intervals.get(m, (math.nan, math.nan))

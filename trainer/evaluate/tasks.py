@@ -156,6 +156,12 @@ def check_splits(task: str, data: str, ds: Any) -> dict[str, int]:
                 f"{task}: the {split} split of {data} is empty ({n['n_train']} train, "
                 f"{n['n_val']} val, {n['n_test']} test); check the split lists or the data"
             )
+    classes = getattr(ds, "classes", None)
+    if classes is not None and not getattr(ds, "multilabel", False) and len(classes) < 2:
+        raise EmptySplitError(
+            f"{task}: {data} holds {len(classes)} class(es); classification needs at least 2 "
+            "(a score on one class says nothing)"
+        )
     return n
 
 

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from shared.errors import OutsideFileError
 from shared.layout.bands import RGB, band_names
 
 __all__ = [
@@ -48,8 +49,9 @@ class DatasetNotFoundError(DatasetError, FileNotFoundError):
     """A dataset root, folder or file is not where the layout says it should be."""
 
 
-class DatasetFormatError(DatasetError, ValueError):
-    """Files are present but disagree with the layout (sizes, band counts, split lists)."""
+class DatasetFormatError(DatasetError, OutsideFileError):
+    """Files are present but disagree with the layout (sizes, band counts, split lists, label
+    files of the wrong shape); an :class:`~shared.errors.OutsideFileError`."""
 
 
 @runtime_checkable

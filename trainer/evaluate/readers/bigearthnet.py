@@ -27,15 +27,23 @@ names (the same subset for every encoder and run; validation and test stay whole
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.enums import Resampling
 
+from shared.errors import OutsideFileError
+from shared.outside import (
+    check_mapping,
+    check_str_list,
+    read_json,
+    read_raster,
+    read_text,
+    safe_text,
+    shown,
+)
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -62,7 +70,7 @@ SIZE = 120
 def _first_column(path: Path) -> list[str]:
     """Patch names in the first column of a list file (header-less; blank lines skipped)."""
     names = []
-    for line in path.read_text().splitlines():
+    for line in read_text(path, max_bytes=256 << 20, what="patch list").splitlines():
         name = line.split(",")[0].strip()
         if name and name.lower() not in ("patch_id", "s2name", "name"):
             names.append(name)
@@ -135,6 +143,14 @@ class BigEarthNet:
             self._label_cache = labels
         self.names: tuple[str, ...] = tuple(names)
         index = {n: i for i, n in enumerate(self.names)}
+        for split in SPLIT_FILES:
+            unknown = [n for n in splits[split] if n not in index]
+            if unknown:
+                raise DatasetFormatError(
+                    f"BigEarthNet {split} split names {len(unknown)} patch(es) not in {self.base} "
+                    f"(e.g. {safe_text(unknown[0], 60)!r}): the data changed since the split was "
+                    "stored; delete it to make a new one, or pass another splits_file"
+                )
         self._splits = {
             s: np.array(sorted(index[n] for n in splits[s]), dtype=np.int64) for s in SPLIT_FILES
         }
@@ -197,10 +213,41 @@ class BigEarthNet:
     def _v2(self) -> tuple[list[str], dict[str, list[str]], dict[int, list[str]]]:
         import pandas as pd
 
-        meta = pd.read_parquet(self.base / V2_METADATA)
+        path = self.base / V2_METADATA
+        try:
+            meta = pd.read_parquet(path)
+        except Exception as e:  # pyarrow's many error types: not a parquet file, truncated
+            raise DatasetFormatError(
+                str(path), f"not a readable parquet file ({safe_text(e, 100)})"
+            ) from e
         missing = {"patch_id", "labels", "split"} - set(meta.columns)
         if missing:
-            raise DatasetFormatError(f"{self.base / V2_METADATA} lacks columns {sorted(missing)}")
+            raise DatasetFormatError(f"{path} lacks columns {sorted(missing)}")
+        for column in ("patch_id", "split"):
+            bad = meta[column].map(lambda v: not isinstance(v, str))
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DatasetFormatError(
+                    str(path),
+                    f"{column} of row {row} is {shown(meta[column].iloc[row])}, not a string",
+                )
+        bad_labels = meta["labels"].map(
+            lambda v: (
+                isinstance(v, (str, bytes))
+                or not hasattr(v, "__len__")
+                or not all(isinstance(x, str) for x in v)
+            )
+        )
+        if bad_labels.any():
+            row = int(np.flatnonzero(bad_labels.to_numpy())[0])
+            raise DatasetFormatError(
+                str(path),
+                f"labels of row {row} ({meta['patch_id'].iloc[row]}) is "
+                f"{shown(meta['labels'].iloc[row])}, not a list of class names",
+            )
+        if meta["patch_id"].duplicated().any():
+            first = meta["patch_id"][meta["patch_id"].duplicated()].iloc[0]
+            raise DatasetFormatError(str(path), f"patch_id {safe_text(first, 60)!r} appears twice")
         for flag in ("contains_seasonal_snow", "contains_cloud_or_shadow"):
             if flag in meta.columns:
                 meta = meta[~meta[flag].fillna(False).astype(bool)]
@@ -242,8 +289,12 @@ class BigEarthNet:
             path = folder / f"{name}_{band_file(band)}"
             if not path.is_file():
                 raise DatasetNotFoundError(f"BigEarthNet patch {name}: {path} is missing")
-            with rasterio.open(path) as src:
-                plane = src.read(1, out_shape=(SIZE, SIZE), resampling=Resampling.bilinear)
+            plane = read_raster(
+                path,
+                max_pixels=4 * SIZE * SIZE,  # a band is at most 120 px a side
+                out_shape=(SIZE, SIZE),
+                resampling=Resampling.bilinear,
+            )
             planes.append(as_uint16(plane, str(path)))
         return np.stack(planes)
 
@@ -257,12 +308,14 @@ class BigEarthNet:
             return self._label_cache[i]
         name = self.names[i]
         path = self.folder(i) / f"{name}_labels_metadata.json"
+        if not path.is_file():
+            raise DatasetNotFoundError(f"BigEarthNet patch {name}: {path} is missing")
         try:
-            return list(json.loads(path.read_text())["labels"])
-        except FileNotFoundError as e:
-            raise DatasetNotFoundError(f"BigEarthNet patch {name}: {path} is missing") from e
-        except (KeyError, json.JSONDecodeError) as e:
-            raise DatasetFormatError(f"{path}: no readable 'labels' list") from e
+            doc = read_json(path, max_bytes=1 << 20, what="labels JSON")
+            check_mapping(str(path), "the labels file", doc, required={"labels": list})
+            return check_str_list(str(path), "labels", doc["labels"], max_items=1000)
+        except OutsideFileError as e:
+            raise DatasetFormatError(str(e)) from e
 
     def labels(self, idx: np.ndarray) -> np.ndarray:
         """``(n, K)`` bool multi-hot labels of the patches ``idx``."""

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 
+from shared.outside import read_raster, read_text
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -54,6 +54,8 @@ __all__ = [
     "EuroSAT",
 ]
 
+#: Pixels one EuroSAT image may declare (the release's are 64 × 64).
+IMAGE_PIXELS = 1024 * 1024
 #: Band order inside the EuroSAT GeoTIFFs (B8A last).
 EUROSAT_FILE_ORDER: tuple[str, ...] = (
     "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B8A",
@@ -124,6 +126,7 @@ class EuroSAT:
         self.data_dir = find_image_dir(self.root)
         class_dirs = _class_dirs(self.data_dir)
         self.classes: tuple[str, ...] = tuple(d.name for d in class_dirs)
+
         items: list[EuroSATItem] = []
         for label, d in enumerate(class_dirs):
             for path in sorted(d.glob("*.tif"), key=lambda p: _natural(p.stem)):
@@ -151,12 +154,9 @@ class EuroSAT:
     def image(self, i: int) -> np.ndarray:
         """Item ``i`` as ``(C, H, W)`` uint16 DNs in the order of ``bands``."""
         item = self.items[i]
-        with rasterio.open(item.path) as src:
-            if src.count != len(EUROSAT_FILE_ORDER):
-                raise DatasetFormatError(
-                    f"{item.path}: {src.count} bands, expected {len(EUROSAT_FILE_ORDER)}"
-                )
-            data = src.read(self._read)
+        data = read_raster(
+            item.path, self._read, bands=len(EUROSAT_FILE_ORDER), max_pixels=IMAGE_PIXELS
+        )
         return as_uint16(data, str(item.path))
 
     def label(self, i: int) -> int:
@@ -185,7 +185,11 @@ class EuroSAT:
                     f"{', '.join(missing)}: give all three split lists or none"
                 )
             return {
-                s: [Path(line.strip()).stem for line in p.read_text().splitlines() if line.strip()]
+                s: [
+                    Path(line.strip()).stem
+                    for line in read_text(p, what="split list").splitlines()
+                    if line.strip()
+                ]
                 for s, p in found.items()
             }
         return None

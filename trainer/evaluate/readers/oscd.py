@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
-from PIL import Image
 
+from shared.outside import open_image_checked, read_raster, read_text, safe_text
 from trainer.evaluate.readers.base import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -55,6 +54,11 @@ OSCD_FOLDERS = {
 #: Folders of the two dates inside a city.
 DATE_FOLDERS = ("imgs_1_rect", "imgs_2_rect")
 SPLIT_SEED = 0
+#: validation cities taken from the train cities when none is asked for (fewer if there are
+#: not 4 train cities)
+DEFAULT_VAL_CITIES = 3
+#: pixels a band or mask of one city may declare (the release's largest is under 1000²)
+CITY_PIXELS = 10_000 * 10_000
 
 
 def band_file(band: str) -> str:
@@ -79,15 +83,15 @@ def _city_list(path: Path) -> list[str]:
         raise DatasetNotFoundError(
             f"OSCD split list {path} is missing: expected comma-separated city names in it"
         )
-    return [c.strip() for c in path.read_text().replace("\n", ",").split(",") if c.strip()]
+    text = read_text(path, max_bytes=1 << 20, what="OSCD city list")
+    return [c.strip() for c in text.replace("\n", ",").split(",") if c.strip()]
 
 
 def _read_dates(path: Path) -> tuple[str, str] | None:
     if not path.is_file():
         return None
-    values = [
-        line.split(":", 1)[1].strip() for line in path.read_text().splitlines() if ":" in line
-    ]
+    text = read_text(path, max_bytes=1 << 16, what="dates.txt")
+    values = [line.split(":", 1)[1].strip() for line in text.splitlines() if ":" in line]
     return (values[0], values[1]) if len(values) >= 2 else None
 
 
@@ -103,7 +107,7 @@ class OSCD:
         root: str | Path,
         bands: str | Sequence[str] | None = None,
         splits_file: str | Path | None = None,
-        val_cities: int = 3,
+        val_cities: int | None = None,
     ) -> None:
         self.root = Path(root)
         self.bands = select_bands(bands)
@@ -126,9 +130,16 @@ class OSCD:
             raise DatasetFormatError(
                 f"{images}: cities in both train.txt and test.txt: {sorted(both)}"
             )
-        if not 0 <= val_cities < len(official["train"]):
+        n_train = len(official["train"])
+        if n_train < 1:
+            raise DatasetFormatError(
+                f"{images}: no train city (train.txt or the Train Labels folder)"
+            )
+        if val_cities is None:  # the default: 3, fewer when there are not enough train cities
+            val_cities = min(DEFAULT_VAL_CITIES, n_train - 1)
+        elif not 0 <= val_cities < n_train:
             raise ValueError(
-                f"val_cities={val_cities}: need 0 ≤ val_cities < {len(official['train'])} "
+                f"val_cities={val_cities} (--val-cities): need 0 ≤ val cities < {n_train} "
                 f"(the number of train cities)"
             )
         split_of = {c: s for s, cities in official.items() for c in cities}
@@ -223,8 +234,7 @@ class OSCD:
                 raise DatasetNotFoundError(
                     f"OSCD city {city.name!r}: band {band} file {path} is missing"
                 )
-            with rasterio.open(path) as src:
-                plane = src.read(1)
+            plane = read_raster(path, max_pixels=CITY_PIXELS)
             if planes and plane.shape != planes[0].shape:
                 raise DatasetFormatError(
                     f"OSCD city {city.name!r}, {folder.name}: band {band} is {plane.shape} px but "
@@ -235,8 +245,13 @@ class OSCD:
 
     def mask(self, i: int) -> np.ndarray:
         """Change mask of city ``i``: ``(H, W)`` bool, True where the label PNG is > 0."""
-        with Image.open(self.cities[i].mask) as img:
-            return np.asarray(img.convert("L")) > 0
+        with open_image_checked(self.cities[i].mask, max_pixels=CITY_PIXELS) as img:
+            try:
+                return np.asarray(img.convert("L")) > 0
+            except (OSError, ValueError, SyntaxError) as e:
+                raise DatasetFormatError(
+                    str(self.cities[i].mask), f"unreadable change mask ({safe_text(e, 100)})"
+                ) from e
 
     def pair(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(before (C, H, W) uint16, after (C, H, W) uint16, change (H, W) bool)``."""
