@@ -86,6 +86,15 @@ SMALL = (
 )
 
 
+def collected_store(tmp_path_factory, name: str, *args: str):
+    """A finished in-process collection into a fresh temporary ``<name>.zarr`` (exit 0 checked)."""
+    from collector.cli import main
+
+    out = tmp_path_factory.mktemp(name) / f"{name}.zarr"
+    assert main(collect_args(out, *args)) == 0
+    return out
+
+
 def collect_args(out, *args: str) -> list[str]:
     """``collect`` arguments for a quiet in-process collection into ``out`` (2 worker threads)."""
     return [

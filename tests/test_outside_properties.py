@@ -359,6 +359,21 @@ def export_folder(tmp_path_factory):
     )
 
 
+def _load_then_restore(export_folder) -> None:
+    """Load the (damaged) export: any refusal is one line; the good files are put back."""
+    from trainer.checkpoint import CheckpointError
+    from trainer.export import load_encoder
+
+    folder, good, weights = export_folder
+    try:
+        load_encoder(folder)
+    except (OutsideFileError, CheckpointError) as e:
+        _one_line(e)
+    finally:
+        (folder / "config.json").write_text(json.dumps(good))
+        (folder / "model.safetensors").write_bytes(weights)
+
+
 class _Quiet(tuple):
     """A fixture value whose repr stays short in Hypothesis' failure reports."""
 
@@ -372,8 +387,6 @@ class _Quiet(tuple):
 @SETTINGS
 @given(st.data())
 def test_export_folder_with_any_config(export_folder, data):
-    from trainer.checkpoint import CheckpointError
-    from trainer.export import load_encoder
 
     folder, good, weights = export_folder
     keys = {
@@ -382,32 +395,18 @@ def test_export_folder_with_any_config(export_folder, data):
     }
     meta = {**{k: v for k, v in good.items() if k not in keys}, **data.draw(_broken_mapping(keys))}
     (folder / "config.json").write_text(json.dumps(meta, allow_nan=True))
-    try:
-        load_encoder(folder)
-    except (OutsideFileError, CheckpointError) as e:
-        _one_line(e)
-    finally:
-        (folder / "config.json").write_text(json.dumps(good))
-        (folder / "model.safetensors").write_bytes(weights)
+    _load_then_restore(export_folder)
 
 
 @SETTINGS
 @given(st.data())
 def test_export_folder_with_damaged_weights(export_folder, data):
-    from trainer.checkpoint import CheckpointError
-    from trainer.export import load_encoder
 
     folder, good, weights = export_folder
     meta = {k: v for k, v in good.items() if k != "weights_sha256"}  # so the file itself is read
     (folder / "config.json").write_text(json.dumps(meta))
     (folder / "model.safetensors").write_bytes(data.draw(_mutations(weights[:4096])))
-    try:
-        load_encoder(folder)
-    except (OutsideFileError, CheckpointError) as e:
-        _one_line(e)
-    finally:
-        (folder / "config.json").write_text(json.dumps(good))
-        (folder / "model.safetensors").write_bytes(weights)
+    _load_then_restore(export_folder)
 
 
 @SETTINGS

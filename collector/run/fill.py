@@ -45,6 +45,7 @@ from shared.store.writer import ShardData, empty_shard
 
 __all__ = [
     "Candidate",
+    "place_patch",
     "ShardRows",
     "LocationResult",
     "Resume",
@@ -325,7 +326,7 @@ def fill_shard(
                     "spare_rank": c.spare_rank,
                 }
                 if res.patch is not None and res.clear is not None:
-                    _place(data, slot, c.location, res.patch, res.clear)
+                    place_patch(data, slot, c.location, res.patch, res.clear)
                     tried.append({**entry, "outcome": "ok"})
                     streak = 0
                     continue
@@ -359,7 +360,8 @@ def fill_shard(
     return ShardOutcome(data, tried, counters, time.perf_counter() - start, pending)
 
 
-def _place(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.ndarray) -> None:
+def place_patch(data: ShardData, slot: int, loc: Location, patch: Patch, clear: np.ndarray) -> None:
+    """Put a fetched patch and its location into ``slot`` of a shard (land cover too, if kept)."""
     if data.landcover is not None:
         if "landcover" not in patch.extra:
             raise PermanentError("the store keeps ground truth but the source gave no land cover")

@@ -29,6 +29,7 @@ __all__ = [
     "RESAMPLING",
     "band_group",
     "group_bands",
+    "divides",
     "group_size",
     "check_size",
     "decimate",
@@ -82,6 +83,15 @@ def check_size(size: int, bands: Sequence[str]) -> None:
                 f"({', '.join(groups[g])}) needs a patch size divisible by {f} "
                 f"(e.g. {max(f, size - size % f)}) so that each {g} pixel is one sensor pixel"
             )
+
+
+def divides(size: int, bands: Sequence[str]) -> bool:
+    """True when ``size`` 10 m pixels make whole 20/60 m pixels for ``bands`` (see :func:`check_size`)."""
+    try:
+        check_size(size, bands)
+    except ValueError:
+        return False
+    return True
 
 
 def decimate(full: np.ndarray, factor: int) -> np.ndarray:

@@ -15,28 +15,18 @@ from shared.access.torch_dataset import SeasonalPatches
 from shared.publish.card import write_card
 from shared.store.handle import open_store
 from shared.store.reader import StoreReader
-from tests.conftest import collect_args, run_module
+from tests.conftest import collected_store, run_module
 
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     """A finished synthetic collection (index, report, map) of 16 locations."""
-    from collector.cli import main
-
-    out = tmp_path_factory.mktemp("kit") / "kit.zarr"
-    argv = collect_args(
-        out,
-        "--recipe",
-        "demo",
-        "--n",
-        "16",
-        "--size",
-        "36",
-        "--shard-samples",
-        "8",
+    return collected_store(
+        tmp_path_factory,
+        "kit",
+        *("--recipe", "demo", "--n", "16", "--size", "36"),
+        *("--shard-samples", "8"),
     )
-    assert main(argv) == 0
-    return out
 
 
 def test_card_matches_the_store(collected):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import collect_args
+from tests.conftest import collected_store
 from tests.trainer.conftest import tiny_args
 from tests.trainer.evaluate.fixtures import make_eurosat, make_oscd
 from tools.science_page import MARKER
@@ -23,28 +23,9 @@ from trainer.evaluate.tasks import TASKS, check_splits, read_images, task_labels
 
 @pytest.fixture(scope="session")
 def truth_store(tmp_path_factory):
-    from collector.cli import main as collect
-
-    out = tmp_path_factory.mktemp("truth") / "truth.zarr"
-    argv = collect_args(
-        out,
-        "--region=-5,40,20,55",
-        "--n",
-        "40",
-        "--seed",
-        "3",
-        "--source",
-        "synthetic",
-        "--size",
-        "48",
-        "--shard-samples",
-        "8",
-        "--spares",
-        "2",
-        "--truth",
-    )
-    assert collect(argv) == 0
-    return str(out)
+    flags = ("--region=-5,40,20,55", "--n", "40", "--seed", "3", "--source", "synthetic")
+    more = ("--size", "48", "--shard-samples", "8", "--spares", "2", "--truth")
+    return str(collected_store(tmp_path_factory, "truth", *flags, *more))
 
 
 def test_landcover_task_labels_and_stored_splits(truth_store, tmp_path):

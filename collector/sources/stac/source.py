@@ -75,7 +75,7 @@ from collector.sources.stac.read import (
 from collector.sources.stac.sign import PlanetaryComputerSigner, Signer, load_signer
 from shared.layout.bands import band_names
 from shared.layout.grid import footprints
-from shared.layout.native import FACTOR, BandImages, band_group, check_size
+from shared.layout.native import FACTOR, BandImages, band_group, divides
 
 __all__ = [
     "StacSource",
@@ -439,7 +439,7 @@ class StacSource:
             raise ValueError("fetch needs at least one scene")
         items = self._lookup([s.id for s in scenes])
         grid = self.grid(location)
-        native = _divides(location.size, self.bands)
+        native = divides(location.size, self.bands)
         # each band on its own 10/20/60 m grid (same corner, on the 60 m lattice): a COG in
         # the patch's zone is copied pixel for pixel (every bilinear weight is 0 or 1)
         band_grid = {
@@ -479,15 +479,6 @@ class StacSource:
             else np.stack(list(per_band.values()), axis=1)
         )
         return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
-
-
-def _divides(size: int, bands: Sequence[str]) -> bool:
-    """True when ``size`` 10 m pixels divide into whole 20/60 m pixels for ``bands``."""
-    try:
-        check_size(size, bands)
-    except ValueError:
-        return False
-    return True
 
 
 def _catalog(options: dict[str, Any]) -> Catalog:

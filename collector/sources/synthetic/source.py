@@ -40,7 +40,7 @@ from collector.sources.synthetic.scenes import (
 )
 from collector.sources.synthetic.spectra import L1C_ORDER, atmosphere, cloud_spectrum
 from shared.layout.bands import band_names
-from shared.layout.native import FACTOR, BandImages, check_size, group_bands
+from shared.layout.native import FACTOR, BandImages, divides, group_bands
 from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = ["SyntheticSource", "LOWRES_STEP"]
@@ -70,14 +70,6 @@ def _check_location(location: Location) -> None:
     for start, end in location.windows:
         if not as_day(start) < as_day(end):
             raise ValueError(f"season window must have start < end, got ({start}, {end})")
-
-
-def _divides(size: int, bands: Sequence[str]) -> bool:
-    try:
-        check_size(size, bands)
-    except ValueError:
-        return False
-    return True
 
 
 def _sensor_pixels(radiance: np.ndarray, bands: Sequence[str]) -> BandImages:
@@ -205,7 +197,7 @@ class SyntheticSource:
         event = self._change(place, land)
         band_index = np.array([L1C_ORDER.index(b) for b in self.bands], dtype=np.intp)
         n, s = location.size, len(scenes)
-        native = _divides(n, self.bands)
+        native = divides(n, self.bands)
         # radiance on the 10 m grid; 20/60 m bands are then integrated over their own pixels
         pixels = np.empty((s, band_index.size, n, n), np.float32 if native else np.uint16)
         cloud = np.empty((s, n, n), dtype=np.uint8)

@@ -9,15 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from collector.sources.base import (
-    Location,
-    Patch,
-    PermanentError,
-    Scene,
-    Source,
-    SourceError,
-    TransientError,
-)
+from collector.sources import base
 from collector.sources.faults import FaultySource
 
 
@@ -32,17 +24,19 @@ class EchoSource:
     def __init__(self) -> None:
         self.seen: list[tuple[str, int]] = []
 
-    def search(self, location: Location) -> list[list[Scene]]:
+    def search(self, location: base.Location) -> list[list[base.Scene]]:
         self.seen.append(("search", location.candidate_id))
         return [[]]
 
-    def fetch(self, location: Location, scenes: Sequence[Scene]) -> Patch:
+    def fetch(self, location: base.Location, scenes: Sequence[base.Scene]) -> base.Patch:
         self.seen.append(("fetch", location.candidate_id))
-        return Patch(np.ones((1, 1, 2, 2), np.uint16), np.zeros((1, 2, 2), np.uint8), tuple(scenes))
+        return base.Patch(
+            np.ones((1, 1, 2, 2), np.uint16), np.zeros((1, 2, 2), np.uint8), tuple(scenes)
+        )
 
 
-def loc(candidate_id: int) -> Location:
-    return Location(candidate_id, 0.0, 0.0, 32631, (10.0, 0.0, 0.0, 0.0, -10.0, 0.0), 2, ())
+def loc(candidate_id: int) -> base.Location:
+    return base.Location(candidate_id, 0.0, 0.0, 32631, (10.0, 0.0, 0.0, 0.0, -10.0, 0.0), 2, ())
 
 
 def outcome(source: FaultySource, kind: str, candidate_id: int) -> str:
@@ -51,9 +45,9 @@ def outcome(source: FaultySource, kind: str, candidate_id: int) -> str:
             source.search(loc(candidate_id))
         else:
             source.fetch(loc(candidate_id), [])
-    except TransientError:
+    except base.TransientError:
         return "transient"
-    except PermanentError:
+    except base.PermanentError:
         return "permanent"
     return "ok"
 
@@ -116,7 +110,7 @@ def test_latency_is_applied_to_every_call():
 
 def test_protocol_pickling_and_errors():
     src = FaultySource(EchoSource(), transient_rate=0.5, seed=4)
-    assert isinstance(src, Source) and src.name == "echo" and src.bands == ("B4",)
+    assert isinstance(src, base.Source) and src.name == "echo" and src.bands == ("B4",)
     for i in range(10):
         outcome(src, "search", i)
     copy = pickle.loads(pickle.dumps(src))
@@ -124,7 +118,7 @@ def test_protocol_pickling_and_errors():
     assert [outcome(copy, "search", i) for i in range(10)] == [
         outcome(src, "search", i) for i in range(10)
     ]
-    assert issubclass(TransientError, SourceError)
+    assert issubclass(base.TransientError, base.SourceError)
     for kwargs in ({"transient_rate": 1.5}, {"latency_s": -1}, {"kinds": ("pixels",)}):
         with pytest.raises(ValueError):
             FaultySource(EchoSource(), **kwargs)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collector.run.choose import ChoiceRules, rank_windows
-from collector.run.fill import collect_location
+from collector.run.fill import collect_location, place_patch
 from collector.sources import make_source
 from collector.sources import preflight as sources_preflight
 from collector.sources.base import PermanentError, Source, clear_fraction
@@ -205,19 +205,7 @@ def test_each_cog_is_read_at_its_native_resolution_and_stored_unchanged(stac, tm
     )
     store = create_store(tmp_path / "s.zarr", spec, source="stac", synthetic=False)
     data = empty_shard(spec, 0)
-    data.set_slot(
-        0,
-        pixels=patch.pixels,
-        cloud=patch.cloud,
-        clear_fraction=patch.clear_fractions(),
-        time=np.array([s.time for s in patch.scenes], "datetime64[ms]"),
-        product_id=np.array([s.id for s in patch.scenes], dtype=object),
-        lon=loc.lon,
-        lat=loc.lat,
-        epsg=loc.epsg,
-        transform=np.asarray(loc.transform),
-        candidate_id=0,
-    )
+    place_patch(data, 0, loc, patch, patch.clear_fractions())
     write_shard(store, 0, data)
     stored = StoreReader(store).native([0])
     for group, arr in patch.pixels.arrays.items():
