@@ -51,7 +51,10 @@ def test_export_geotiff_from_object_storage(s3_store, s3_server, tmp_path, capsy
     pytest.importorskip("rasterio")
     argv = ["export-geotiff", s3_store, "--samples", "0,3", "--out", str(tmp_path / "tif")]
     assert shared_main([*argv, "--storage-options", json.dumps(s3_server)]) == 0
-    assert len(list((tmp_path / "tif").glob("*.tif"))) == 2 * 4
+    names = sorted(p.name for p in (tmp_path / "tif").glob("*.tif"))
+    # 2 samples × 4 seasons, one file per resolution group of the 13-band layout-3 store
+    assert len(names) == 2 * 4 * 3
+    assert {n.rsplit("_", 1)[1] for n in names} == {"10m.tif", "20m.tif", "60m.tif"}
 
 
 def test_environment_variables_are_the_default(s3_store, s3_server):

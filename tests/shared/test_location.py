@@ -108,9 +108,14 @@ def test_one_request_per_sample_and_season_for_contiguous_bands(tiny_store):
     reader.pixels([0, 1, 2], seasons=[0, 2], bands=["B4", "B3", "B2"])  # shard 0, cold index
     # the shard index, then at most one range per (sample, season), never one per band
     assert 2 <= slow.calls <= 1 + 3 * 2
+    groups = len(reader.spec.groups)  # layout 3: one image array per resolution group
+    assert groups == 3
     slow.calls = 0
-    reader.pixels([1], bands=None)  # all bands and seasons of one sample: one range
-    assert slow.calls == 1
+    reader.pixels([1], bands=None)  # all bands and seasons of one sample: one range per group,
+    assert slow.calls == groups + (groups - 1)  # plus the cold shard index of 20 m and 60 m
+    slow.calls = 0
+    reader.pixels([2], bands=None)  # indexes now cached: exactly one range per group
+    assert slow.calls == groups
 
 
 def test_read_many_keeps_order_and_absent_objects(tiny_store):
