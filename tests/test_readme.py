@@ -116,9 +116,14 @@ def make_commands(words: list[str], tmp: Path) -> list[list[str]]:
     (tmp / "pyproject.toml").touch()
     stamp = tmp / "stamp"
     stamp.touch()
+    # Run as a top-level make even under ``make test``: an inherited MAKELEVEL makes sub-makes
+    # print "Entering/Leaving directory" lines into the dry-run output.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    argv = ["make", "-n", "--no-print-directory", "-f", str(REPO / "Makefile"), "PY=python"]
     proc = subprocess.run(
-        ["make", "-n", "-f", str(REPO / "Makefile"), "PY=python", f"STAMP={stamp}", *words[1:]],
+        [*argv, f"STAMP={stamp}", *words[1:]],
         cwd=tmp,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
