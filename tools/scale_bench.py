@@ -73,7 +73,9 @@ def _skeleton(store: Any, ledger: Any, shards: list[int]) -> None:
     for slot in range(sl.stop - sl.start):
         data.set_slot(
             slot,
-            pixels=rng.integers(1, 3000, data.pixels.shape[1:], dtype=np.uint16),
+            pixels=rng.integers(
+                1, 3000, (spec.n_seasons, spec.n_bands, spec.size, spec.size), dtype=np.uint16
+            ),
             cloud=np.zeros(data.cloud.shape[1:], np.uint8),
             clear_fraction=np.ones(spec.n_seasons, np.float32),
             time=np.array(
