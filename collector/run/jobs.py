@@ -119,21 +119,35 @@ def _source(job: ShardJob) -> Source:
     )
 
 
+def _worker_id() -> str | None:
+    """The Dask worker running this task (``None`` outside one)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().id)
+    except (ImportError, ValueError):
+        return None
+
+
 def _limiter(job: ShardJob) -> RequestLimiter:
+    worker = _worker_id()
+
     def build() -> RequestLimiter:
         semaphore: Any = None
         if job.max_in_flight:
-            try:
-                from distributed import Semaphore, get_worker
+            if worker is not None:
+                from distributed import Semaphore
 
-                get_worker()
                 semaphore = Semaphore(max_leases=job.max_in_flight, name=job.semaphore_name)
-            except (ImportError, ValueError):  # not on a Dask worker: bound this process only
+            else:  # not on a Dask worker: bound this process only
                 semaphore = threading.BoundedSemaphore(job.max_in_flight)
         bucket = TokenBucket(job.requests_per_s) if job.requests_per_s else None
         return RequestLimiter(semaphore, bucket)
 
-    return _cached(("limiter", job.semaphore_name, job.max_in_flight, job.requests_per_s), build)
+    # per worker: a semaphore belongs to its worker's scheduler connection, which ends with the
+    # cluster (a second in-process cluster would otherwise reuse a closed one)
+    key = ("limiter", worker, job.semaphore_name, job.max_in_flight, job.requests_per_s)
+    return _cached(key, build)
 
 
 def _resume(store: Store, job: ShardJob) -> tuple[Resume | None, ShardReport | None]:

@@ -107,6 +107,14 @@ def test_in_flight_bound_is_never_exceeded(tmp_path, monkeypatch):
     assert state["max"] == 3  # reached, never exceeded (2 workers × 4 threads could do 8)
 
 
+def test_second_in_process_cluster_gets_its_own_in_flight_bound(tmp_path):
+    # the request bound of the first run's cluster dies with it; the second run must not
+    # reuse it ("IOLoop is closed" on every task)
+    for name in ("first.zarr", "second.zarr"):
+        assert collect(tmp_path / name, "--max-in-flight", "2") == 0
+        assert verify(str(tmp_path / name)).ok
+
+
 @pytest.mark.parametrize(
     "args,message,code",
     [
