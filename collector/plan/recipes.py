@@ -24,6 +24,9 @@ __all__ = [
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "datasets" / "recipes"
 
+#: settings a recipe may not carry: credentials and endpoints (a recipe is recorded in the store)
+NOT_IN_RECIPES = frozenset({"storage_options"})
+
 
 class RecipeError(ValueError):
     """A recipe is missing, malformed, or names settings that do not exist."""
@@ -71,6 +74,13 @@ def load_recipe(name_or_path: str, known: set[str]) -> Recipe:
     meta, settings = data.get("recipe", {}), data.get("collect", {})
     if not isinstance(settings, dict) or not settings:
         raise RecipeError(f"recipe {path} has no [collect] table")
+    private = sorted(set(settings) & NOT_IN_RECIPES)
+    if private:
+        raise RecipeError(
+            f"recipe {path.stem}: {', '.join(private)} is not a dataset's rule and would be "
+            "recorded in the store; pass --storage-options (or the AWS_*/GOOGLE_* environment "
+            "variables) instead"
+        )
     unknown = sorted(set(settings) - known)
     if unknown:
         raise RecipeError(f"recipe {path.stem}: unknown setting(s) {', '.join(unknown)}")

@@ -102,3 +102,15 @@ def test_bad_recipes(tmp_path, capsys):
         load_recipe(str(broken), {"n"})
     assert main(["plan", "--out", str(tmp_path)]) == 2
     assert "--n is required" in capsys.readouterr().err
+
+
+def test_a_recipe_cannot_carry_storage_options(tmp_path, capsys):
+    # a recipe is recorded in the store: credentials or endpoints must come from the command
+    # line (remembered as secrets, never stored), not from a recipe file
+    leaky = tmp_path / "leaky.toml"
+    leaky.write_text('[collect]\nn = 4\nstorage_options = {key = "AKIAEXAMPLE"}\n')
+    out = tmp_path / "s.zarr"
+    code = main(["collect", "--recipe", str(leaky), "--source", "synthetic", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a dataset's rule" in err and "AKIAEXAMPLE" not in err
+    assert "Traceback" not in err and not out.exists()
