@@ -203,6 +203,53 @@ def _rows(summary: dict[str, Any], n_seasons: int) -> dict[str, list[Any]]:
     return cols
 
 
+#: shards whose summaries are parsed together while merging (bounds the merge's memory)
+MERGE_BATCH = 2048
+
+
+def _merge_batch(store: Store, batch: list[int], seasons: int) -> tuple[Any, Any, list[int]]:
+    """``(samples, shards, missing)`` tables of one batch of shards' summaries."""
+    import pandas as pd
+
+    got = read_summaries(store, batch)
+    reports = store.read_objects([report_key(s) for s in batch])
+    missing = [s for s, v in got.items() if v is None]
+    columns: dict[str, list[Any]] = {}
+    shard_rows: list[dict[str, Any]] = []
+    for s in batch:
+        summary = got[s]
+        if summary is None:
+            continue
+        for name, values in _rows(summary, seasons).items():
+            columns.setdefault(name, []).extend(values)
+        shard_rows.append(
+            {
+                "shard": s,
+                "filled": len(summary["samples"]),
+                "slots": int(summary["slots"]),
+                "objects": json.dumps(summary["objects"]),
+                "band_sums": json.dumps(summary["band_sums"]),
+                "bytes": int(summary.get("bytes", 0)),
+                "report": _untimed(reports.get(report_key(s))),
+            }
+        )
+    if not shard_rows:
+        return None, None, missing
+    return _typed(pd.DataFrame(columns)), pd.DataFrame(shard_rows), missing
+
+
+def _typed(frame: Any) -> Any:
+    """The sample table with fixed column types, the same whichever batch a value came from
+    (a batch whose clear fractions are all missing would otherwise be an object column)."""
+    ints = ("samples", "candidate_id", "epsg")
+    for name in frame.columns:
+        if name in ints or name.startswith("time_"):
+            frame[name] = frame[name].astype(np.int64)
+        elif not name.startswith("product_id_"):
+            frame[name] = frame[name].astype(np.float64)
+    return frame
+
+
 def merge_summaries(
     store: Store, done: np.ndarray, changed: set[int] | frozenset[int] = frozenset()
 ) -> tuple[Any, Any, list[int]]:
@@ -225,31 +272,18 @@ def merge_summaries(
     if old_shards is not None and old_samples is not None:
         keep = set(old_shards["shard"].tolist()) & set(finished) - set(changed)
     todo = [s for s in finished if s not in keep]
-    got = read_summaries(store, todo)
-    reports = store.read_objects([report_key(s) for s in todo])
-    missing = [s for s, v in got.items() if v is None]
+    missing: list[int] = []
     seasons = store.spec.n_seasons
-    columns: dict[str, list[Any]] = {}
-    shard_rows: list[dict[str, Any]] = []
-    for s in todo:
-        summary = got[s]
-        if summary is None:
-            continue
-        for name, values in _rows(summary, seasons).items():
-            columns.setdefault(name, []).extend(values)
-        shard_rows.append(
-            {
-                "shard": s,
-                "filled": len(summary["samples"]),
-                "slots": int(summary["slots"]),
-                "objects": json.dumps(summary["objects"]),
-                "band_sums": json.dumps(summary["band_sums"]),
-                "bytes": int(summary.get("bytes", 0)),
-                "report": _untimed(reports.get(report_key(s))),
-            }
-        )
-    new_samples = pd.DataFrame(columns) if columns else None
-    new_shards = pd.DataFrame(shard_rows) if shard_rows else None
+    sample_parts: list[Any] = []
+    shard_parts: list[Any] = []
+    for i in range(0, len(todo), MERGE_BATCH):  # bounded memory: one batch parsed at a time
+        part, shards_part, gone = _merge_batch(store, todo[i : i + MERGE_BATCH], seasons)
+        missing.extend(gone)
+        if part is not None:
+            sample_parts.append(part)
+            shard_parts.append(shards_part)
+    new_samples = pd.concat(sample_parts, ignore_index=True) if sample_parts else None
+    new_shards = pd.concat(shard_parts, ignore_index=True) if shard_parts else None
     if keep and old_samples is not None and old_shards is not None:
         k = store.spec.shard_samples
         old_samples = old_samples[np.isin(old_samples["samples"].to_numpy() // k, list(keep))]
@@ -260,7 +294,9 @@ def merge_summaries(
         frames = [new_samples] if new_samples is not None else []
         shard_frames = [new_shards] if new_shards is not None else []
     samples = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(_rows(_EMPTY, seasons))
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else _typed(pd.DataFrame(_rows(_EMPTY, seasons)))
     )
     shards = (
         pd.concat(shard_frames, ignore_index=True)

@@ -179,6 +179,29 @@ def test_finalize_is_incremental_and_a_rerun_with_nothing_to_do_reads_no_shard(
     assert per_shard == {3} and merged_record(open_store(out)) is not None
 
 
+def test_merge_in_batches_equals_one_merge_byte_for_byte(tmp_path, monkeypatch):
+    # the merge parses a bounded batch of summaries at a time (memory at 1M locations); the
+    # tables it writes do not depend on the batch size
+    from shared.store import summary
+    from shared.store.summary import SAMPLES_KEY, SHARDS_KEY, merge_summaries, save_merge
+
+    out = tmp_path / "m.zarr"
+    assert collect(out, n=24) == 0
+    store = open_store(out, "r+")
+    done = store.done_shards()
+    assert done.sum() >= 5
+    tables = []
+    for batch in (10_000, 2):
+        monkeypatch.setattr(summary, "MERGE_BATCH", batch)
+        summary.drop_record(store)  # forget the merge: every summary is read again
+        samples, shards, missing = merge_summaries(store, done)
+        assert not missing
+        save_merge(store, done, samples, shards)
+        tables.append((store.read_object(SAMPLES_KEY), store.read_object(SHARDS_KEY)))
+    assert tables[0] == tables[1]
+    assert len(samples) == int(np.asarray(store.array("valid")[:]).sum())
+
+
 def test_live_samples_trusts_the_merge_only_while_it_describes_the_store(tmp_path):
     from shared.store.manifests import DamagedShardError
     from shared.store.summary import live_samples, merged_record
