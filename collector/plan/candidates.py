@@ -207,14 +207,27 @@ def write_plan(plan: gpd.GeoDataFrame, directory: str | Path) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / PLAN_FILE
+    geo = path.with_suffix(".geo.tmp")
     tmp = path.with_suffix(".parquet.tmp")
-    plan.to_parquet(tmp, index=False, compression="zstd")  # GeoParquet "geo" metadata
-    table = pq.read_table(tmp)
-    meta = dict(table.schema.metadata or {})
-    meta[_META_KEY] = json.dumps(plan.attrs["seco_plan"], sort_keys=True).encode()
-    pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+    # GeoParquet "geo" metadata from geopandas, then ours added by copying row group by row
+    # group (a world plan of 1M locations is 1.5M rows: never a second copy in memory)
+    plan.to_parquet(geo, index=False, compression="zstd", row_group_size=_PLAN_ROW_GROUP)
+    try:
+        source = pq.ParquetFile(geo)
+        meta = dict(source.schema_arrow.metadata or {})
+        meta[_META_KEY] = json.dumps(plan.attrs["seco_plan"], sort_keys=True).encode()
+        schema = source.schema_arrow.with_metadata(meta)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for i in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(i).replace_schema_metadata(meta))
+    finally:
+        geo.unlink(missing_ok=True)
     tmp.replace(path)  # a reader never sees a half-written plan
     return path
+
+
+#: rows per row group of ``plan.parquet`` (the unit written and read at once)
+_PLAN_ROW_GROUP = 131_072
 
 
 def plan_windows(plan: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from collector.config import CollectConfig, config_differences
 from collector.plan.candidates import PLAN_FILE, make_plan, plan_windows, write_plan
@@ -69,7 +70,8 @@ class Ledger:
         wanted[asked] = True
         picked = np.flatnonzero(wanted[shard_col]) if wanted.size else np.zeros(0, np.int64)
         picked = picked[np.argsort(shard_col[picked], kind="stable")]
-        rows = plan.iloc[picked]
+        needed = [c for c in plan.columns if c in _JOB_COLUMNS or c.startswith("window_")]
+        rows = pd.DataFrame(plan[needed]).iloc[picked]  # not the footprints, cities, …
         start, end = plan_windows(rows)
         cols = {
             "candidate_id": rows["candidate_id"].to_numpy(np.int64),
@@ -93,6 +95,10 @@ class Ledger:
         for s in shards:
             out.setdefault(int(s), ShardRows(**{k: v[:0] for k, v in cols.items()}, size=size))
         return out
+
+
+#: the plan columns a shard job carries (besides the season windows)
+_JOB_COLUMNS = ("candidate_id", "lon", "lat", "epsg", "transform", "slot", "spare_rank")
 
 
 def _spec(cfg: CollectConfig) -> StoreSpec:
