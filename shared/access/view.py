@@ -145,6 +145,8 @@ def open_dataset(
     with warnings.catch_warnings():
         # stores are consolidated at finalize; an unfinished one is read without it
         warnings.filterwarnings("ignore", message=".*consolidated metadata.*")
+        # the store's side files (index.parquet, map.png, reports/, …) are ours, not zarr's
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
         ds = xr.open_zarr(store.raw, chunks=None, mask_and_scale=False)
     if chunks not in ("shard", None):
         raise ValueError(f"chunks must be 'shard' or None, got {chunks!r}")

@@ -104,3 +104,13 @@ def test_open_dataset_without_dask_reads_lazily_through_the_reader(tmp_path):
         store.array("pixels_60m")[[6, 4], 1, 1],
     )
     assert ds["cloud"].isel(sample=3).shape == (4, 24, 24)
+
+
+def test_open_dataset_is_quiet_about_the_stores_side_files(tmp_path, recwarn):
+    # index.parquet, reports/, map.png … are the store's own files: a researcher opening it
+    # sees no warning per file
+    store = make_store(tmp_path / "q.zarr", n_samples=4, shards=[0])
+    store.write_object("index.parquet", b"PAR1")
+    store.write_object("reports/shard-000000.json", b"{}")
+    open_dataset(store.location)
+    assert not [w for w in recwarn if "not recognized as a component" in str(w.message)]
