@@ -120,6 +120,40 @@ def test_import_and_plan_into_object_storage(s3_server, tmp_path, capsys):
     assert {"plan.parquet", "map.png"} <= {p.rsplit("/", 1)[-1] for p in fs.ls("import-test/plan")}
 
 
+def test_collect_continues_from_a_plan_in_object_storage(s3_server, monkeypatch, capsys):
+    import collector.plan.candidates as candidates
+    from collector.run import ledger
+
+    fs = s3fs.S3FileSystem(**s3_server)
+    fs.mkdir("plan-test")
+    url = "s3://plan-test/eu"
+    options = ["--storage-options", json.dumps(s3_server)]
+    settings = ["--n", "6", "--region=europe", "--size", "36", "--shard-samples", "3"]
+    assert collector_main(["plan", *settings, "--out", url, *options]) == 0
+    planned = fs.cat(f"{url}/plan.parquet")
+
+    def never(*_a, **_k):
+        raise AssertionError("planned again instead of continuing from the plan")
+
+    monkeypatch.setattr(candidates, "make_plan", never)
+    monkeypatch.setattr(ledger, "make_plan", never)
+    argv = collect_args(url, *settings, "--source", "synthetic", *options)
+    assert collector_main(argv) == 0, capsys.readouterr().err
+    fs.invalidate_cache()
+    assert fs.cat(f"{url}/plan.parquet") == planned and fs.exists(f"{url}/zarr.json")
+    # a plan made with other settings: refused in one line, the plan left as it was
+    monkeypatch.undo()
+    other = "s3://plan-test/other"
+    assert collector_main(["plan", *settings, "--out", other, *options]) == 0
+    before = fs.cat(f"{other}/plan.parquet")
+    capsys.readouterr()
+    argv = collect_args(other, "--n", "7", *settings[2:], "--source", "synthetic", *options)
+    assert collector_main(argv) == 2
+    assert "holds a plan made with other settings (differs in n;" in capsys.readouterr().err
+    fs.invalidate_cache()
+    assert fs.cat(f"{other}/plan.parquet") == before and not fs.exists(f"{other}/zarr.json")
+
+
 def test_pretrain_and_evaluate_from_object_storage(s3_store, s3_server, tmp_path, capsys):
     from shared.store.handle import open_store
 

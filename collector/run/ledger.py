@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -35,6 +36,7 @@ __all__ = [
     "Ledger",
     "open_ledger",
     "plan_folder",
+    "planned_bytes",
     "StoreBusyError",
     "StoreLock",
     "report_key",
@@ -135,16 +137,49 @@ def plan_folder(location: str) -> bool:
     return all(p.name in PLAN_FOLDER_FILES for p in path.iterdir())
 
 
-def _planned(cfg: CollectConfig, location: str) -> gpd.GeoDataFrame:
-    """The plan of the plan folder ``location``, checked against ``cfg``'s plan settings.
+def planned_bytes(location: str, storage_options: dict[str, Any] | None = None) -> bytes | None:
+    """``plan.parquet`` of the plan folder ``location`` (a local folder, or an object-store
+    prefix ``plan --out URL`` wrote) that is not yet a store; ``None`` otherwise."""
+    if not is_url(location):
+        return (local_path(location) / PLAN_FILE).read_bytes() if plan_folder(location) else None
+    from shared.store.location import get_bytes, zarr_store
+
+    target = zarr_store(location, storage_options=storage_options)
+    if get_bytes(target, "zarr.json") is not None:
+        return None
+    return get_bytes(target, PLAN_FILE)
+
+
+def _clear_plan_folder(location: str, storage_options: dict[str, Any] | None) -> None:
+    """Remove what ``plan`` wrote, so that the store can be created in its place."""
+    if not is_url(location):
+        for name in PLAN_FOLDER_FILES:
+            (local_path(location) / name).unlink(missing_ok=True)
+        return
+    from zarr.core.sync import sync
+
+    from shared.store.location import zarr_store
+
+    target = zarr_store(location, read_only=False, storage_options=storage_options)
+    for name in PLAN_FOLDER_FILES:
+        sync(target.delete(name))
+
+
+def _planned(cfg: CollectConfig, location: str, raw: bytes) -> gpd.GeoDataFrame:
+    """The plan ``raw`` (``plan.parquet`` of the plan folder ``location``), checked against
+    ``cfg``'s plan settings.
 
     Raises:
         StoreMismatchError: the plan was made with other settings (one line, the first
             difference named).
     """
+    import tempfile
+
     from collector.plan.candidates import read_plan
 
-    plan, info = read_plan(local_path(location) / PLAN_FILE)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / PLAN_FILE).write_bytes(raw)
+        plan, info = read_plan(Path(tmp) / PLAN_FILE)
     diffs = config_differences(info.get("config", {}), cfg.plan.to_dict())
     if diffs:
         keys = ", ".join(k for k, _, _ in diffs)
@@ -231,12 +266,10 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
         )
 
     def create(overwrite: bool) -> Store:
-        planned: bytes | None = None
-        if plan_folder(location):  # made by `plan` with these settings: continue from it
-            plan = made["plan"] = _planned(cfg, location)
-            planned = (local_path(location) / PLAN_FILE).read_bytes()
-            for name in PLAN_FOLDER_FILES:  # the store keeps the plan (put back below), the map
-                (local_path(location) / name).unlink(missing_ok=True)
+        planned = planned_bytes(location, opts)
+        if planned is not None:  # made by `plan` with these settings: continue from it
+            plan = made["plan"] = _planned(cfg, location, planned)
+            _clear_plan_folder(location, opts)  # the store keeps the plan (put back below)
         else:
             plan = made["plan"] = make_plan(cfg.plan)  # plan first: a bad REGION leaves nothing
         store = create_store(
