@@ -265,19 +265,19 @@ def check_against_store(
         ConfigValueError: the first check that fails.
         NotAStoreError: ``cfg.store`` is not a store.
     """
-    from trainer.inputs import open_inputs
+    from trainer.inputs import open_inputs, selects_samples
 
     check_device(cfg.device)
     check_arch(cfg.arch)
     check_path("out", cfg.out, "dir-or-new")
-    inputs = open_inputs(cfg.store, cfg.bands, storage_options)
+    inputs = open_inputs(cfg.store, cfg.bands, storage_options, select=selects_samples())
     spec = inputs.store.spec
     if cfg.size > spec.size:
         raise ConfigValueError(
             "size", f"{cfg.size} px is larger than the store's {spec.size}-px patches"
         )
-    usable = len(inputs.samples) if check_batch else cfg.batch
-    if cfg.batch > usable:
+    usable = len(inputs.samples) if check_batch and inputs.samples is not None else cfg.batch
+    if cfg.batch > usable:  # (rank 0 checks for every rank: it selects the samples)
         raise ConfigValueError(
             "batch", f"{cfg.batch} is larger than the store's {usable} usable sample(s)"
         )

@@ -117,6 +117,20 @@ class ShuffledKeys:
         return [gather(o)[back[rank * n : (rank + 1) * n]] for o in outs]
 
 
+def from_main(d: Dist) -> Callable[[object], object] | None:
+    """A function returning rank 0's value of its argument on every rank (``None`` when this
+    is the only process)."""
+    if not d.active:
+        return None
+
+    def broadcast(value: object) -> object:
+        box: list[object] = [value if d.main else None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    return broadcast
+
+
 def _all_gather_object(d: Dist, value: object) -> list[object]:
     if not d.active:
         return [value]

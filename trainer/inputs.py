@@ -3,12 +3,15 @@ scaling and the usable samples.
 
 The store is opened once per process (:func:`open_inputs`); the band string is resolved once,
 into :class:`BandRoles`, which the colour augmentations ask (RGB operations only on a true
-red, green, blue triple); manifests are read once, by the live-samples rule of ``shared``.
+red, green, blue triple); the usable samples are selected once per run, by the live-samples
+rule of ``shared``: under ``torchrun`` rank 0 selects and the other ranks receive its choice
+(:func:`share_samples`), so a run of many ranks costs the store one selection.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +23,7 @@ from shared.store.summary import live_samples
 from shared.validate import ConfigValueError
 from trainer.scaling import BandScaling
 
-__all__ = ["BandRoles", "TrainInputs", "open_inputs"]
+__all__ = ["BandRoles", "TrainInputs", "open_inputs", "selects_samples", "share_samples"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class TrainInputs:
     store: Store
     roles: BandRoles
     scaling: BandScaling | None
-    samples: np.ndarray
+    samples: np.ndarray | None  # None: not selected here (a rank > 0 receives rank 0's)
     seasons: int
 
     @property
@@ -59,10 +62,31 @@ class TrainInputs:
         return self.roles.names
 
 
+def selects_samples() -> bool:
+    """True in the process that selects a run's samples: rank 0 under ``torchrun`` (its
+    ``RANK`` variable), the only process otherwise."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
+def share_samples(inputs: TrainInputs, broadcast: Any | None) -> TrainInputs:
+    """``inputs`` with rank 0's samples: ``broadcast(value)`` returns rank 0's value on every
+    rank (``None``: a single process, which selects them now if not yet done)."""
+    samples = inputs.samples
+    if broadcast is not None:
+        samples = broadcast(samples if selects_samples() else None)
+    if samples is None:
+        samples = live_samples(inputs.store)
+    return replace(inputs, samples=np.asarray(samples, np.int64))
+
+
 def open_inputs(
-    location: str, bands: str, storage_options: dict[str, Any] | None = None
+    location: str,
+    bands: str,
+    storage_options: dict[str, Any] | None = None,
+    select: bool = True,
 ) -> TrainInputs:
-    """Open the store once and resolve everything a run reads from it.
+    """Open the store once and resolve everything a run reads from it (``select``: also
+    select the usable samples; a rank > 0 leaves that to rank 0, :func:`share_samples`).
 
     Raises:
         NotAStoreError: ``location`` is not a store.
@@ -76,5 +100,5 @@ def open_inputs(
     except ValueError as e:
         raise ConfigValueError("bands", str(e)) from e
     scaling = BandScaling.from_store(store, names) if "stats" in store.attrs else None
-    samples = live_samples(store)  # refuses a shard with a missing object
+    samples = live_samples(store) if select else None  # refuses a shard with a missing object
     return TrainInputs(store, BandRoles(names), scaling, samples, store.spec.n_seasons)

@@ -37,10 +37,11 @@ from trainer.distributed import (
     ShuffledKeys,
     agree_on_step,
     check_shared_folder,
+    from_main,
     global_mean,
     setup,
 )
-from trainer.inputs import TrainInputs, open_inputs
+from trainer.inputs import TrainInputs, open_inputs, selects_samples, share_samples
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher
 from trainer.runlog import RunLog, write_run_toml
@@ -90,7 +91,7 @@ def _resolved(
     if inputs is not None:
         return inputs
     try:
-        return open_inputs(cfg.store, cfg.bands, storage_options)
+        return open_inputs(cfg.store, cfg.bands, storage_options, select=selects_samples())
     except ValueError as e:
         raise TrainError(str(e)) from e
 
@@ -101,6 +102,9 @@ def build(
     """The model, band scaling, step plan and total number of steps of a run (``inputs``: the
     run's store inputs when already resolved, else they are resolved here)."""
     inputs = _resolved(cfg, inputs, None)
+    if d.active or inputs.samples is None:  # selected once per run: rank 0's, on every rank
+        inputs = share_samples(inputs, from_main(d))
+    assert inputs.samples is not None
     bands = inputs.bands
     if inputs.scaling is None:
         raise TrainError(f"{cfg.store} has no band statistics: finish its collection first")

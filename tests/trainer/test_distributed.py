@@ -49,6 +49,14 @@ def _phases(rank: int, store: str, root: str, port: int) -> None:
     torch.distributed.barrier()
     again = pretrain(cfg(shared, 4), log=lambda s: None)
     seen["runs"] = [[r.first_step, r.steps, r.last_loss, r.main] for r in (first, again)]
+    # 4. the usable samples are selected once per run (rank 0), not once per rank
+    import trainer.inputs
+
+    real, calls = trainer.inputs.live_samples, []
+    trainer.inputs.live_samples = lambda store, *a: calls.append(1) or real(store, *a)
+    pretrain(cfg(top / "once", 2), log=lambda s: None)
+    trainer.inputs.live_samples = real
+    seen["selections"] = len(calls)
     (top / f"rank{rank}.json").write_text(json.dumps(seen))
     torch.distributed.destroy_process_group()
 
@@ -73,6 +81,8 @@ def test_ranks_refuse_unshared_folders_and_resume_at_one_step(train_store, tmp_p
     assert [run[3] for run in r0["runs"]] == [True, True]
     assert [run[3] for run in r1["runs"]] == [False, False]
     assert r0["runs"][1][2] == r1["runs"][1][2]  # all-reduced: the same on every rank
+    # 4. one selection of the usable samples per run: rank 0's, received by rank 1
+    assert (r0["selections"], r1["selections"]) == (1, 0)
     rows = list(csv.DictReader((tmp_path / "shared" / "log.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert float(rows[-1]["loss"]) == r0["runs"][1][2]
