@@ -171,3 +171,33 @@ def test_pretrain_and_evaluate_from_object_storage(s3_store, s3_server, tmp_path
     ]
     assert trainer_main(argv) == 0, capsys.readouterr().err
     assert (tmp_path / "eval" / "results.md").is_file()
+
+
+def test_a_deleted_object_in_object_storage_is_refused_from_per_array_listings(
+    s3_server, monkeypatch
+):
+    from shared.access.view import open_dataset
+    from shared.store.handle import Store, open_store
+    from shared.store.manifests import DamagedShardError
+
+    fs = s3fs.S3FileSystem(**s3_server)
+    fs.mkdir("damage-test")
+    url = "s3://damage-test/d.zarr"
+    argv = collect_args(
+        url,
+        *("--region=europe", "--n", "6", "--source", "synthetic", "--size", "24"),
+        *("--shard-samples", "2", "--storage-options", json.dumps(s3_server)),
+    )
+    assert collector_main(argv) == 0
+    listed: list[list[str]] = []
+    real = Store.list_many
+    monkeypatch.setattr(Store, "list_many", lambda self, p: listed.append(p) or real(self, p))
+    assert open_dataset(url, storage_options=s3_server).sizes["sample"] == 6
+    prefixes = listed[-1]
+    assert "pixels_10m/c/" in prefixes and "lon/c/" in prefixes and "" not in prefixes
+    victim = next(k for k in fs.find("damage-test/d.zarr/pixels_10m/c/1"))
+    fs.rm(victim)
+    fs.invalidate_cache()
+    with pytest.raises(DamagedShardError, match="shard 1: array 'pixels_10m'"):
+        open_dataset(url, storage_options=s3_server)
+    assert open_store(url, storage_options=s3_server).done_shards().all()

@@ -30,6 +30,7 @@ from shared.store.location import (
     get_bytes,
     is_url,
     list_prefix,
+    list_prefixes,
     local_path,
     put_bytes,
     zarr_store,
@@ -110,6 +111,10 @@ class Store:
     def list_objects(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (e.g. ``"reports/"``), sorted."""
         return list_prefix(self.group.store, prefix)
+
+    def list_many(self, prefixes: list[str]) -> dict[str, list[str]]:
+        """Keys under each of ``prefixes``, sorted; the listings run concurrently."""
+        return list_prefixes(self.group.store, prefixes)
 
     def read_objects(self, keys: list[str], threads: int = 16) -> dict[str, bytes | None]:
         """Several small objects at once (``None`` for absent ones): direct file reads when

@@ -431,8 +431,9 @@ def _objects_missing(store: Store, shards: Any) -> list[tuple[int, str]]:
     expected = [(s, pattern[name].format(s)) for name, listed in by_array.items() for s in listed]
     if not expected:
         return []
-    if is_url(store.location):
-        present = set(store.list_objects(""))
+    if is_url(store.location):  # one listing per array, all at once
+        prefixes = [pattern[name].split("{}", 1)[0] for name in by_array]
+        present = {k for keys in store.list_many(prefixes).values() for k in keys}
         return [(s, k) for s, k in expected if k not in present]
     root = str(local_path(store.location)) + os.sep
     missing: list[tuple[int, str]] = []
