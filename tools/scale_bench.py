@@ -161,13 +161,8 @@ def bench_scale(n: int, tmp: Path, keep: Path | None = None) -> dict[str, Any]:
     from collector.run.jobs import run_shard
     from collector.run.ledger import Ledger, _put_plan, _spec
     from shared.store.handle import create_store, open_store
-    from shared.store.summary import (
-        RECORD_ATTR,
-        SAMPLE_COLUMNS,
-        merge_summaries,
-        sample_columns,
-        save_merge,
-    )
+    from shared.store.merge import SAMPLE_COLUMNS, merge_summaries, save_merge
+    from shared.store.summary import RECORD_ATTR, sample_columns
 
     cfg = CollectConfig(
         plan=PlanConfig(region="world", n=n, seed=0, size=SIZE, shard_samples=SHARD),

@@ -199,13 +199,8 @@ def finalize(
     from the store when omitted), or for an import a function giving the places (candidate
     id, city, country, footprint) of the live samples from their columns.
     """
-    from shared.store.summary import (
-        RECORD_ATTR,
-        merge_summaries,
-        merged_record,
-        sample_columns,
-        save_merge,
-    )
+    from shared.store.merge import merge_summaries, save_merge
+    from shared.store.summary import RECORD_ATTR, merged_record, sample_columns
 
     done = store.done_shards()
     if not done.all():

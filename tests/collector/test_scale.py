@@ -182,8 +182,9 @@ def test_finalize_is_incremental_and_a_rerun_with_nothing_to_do_reads_no_shard(
 def test_merge_in_batches_equals_one_merge_byte_for_byte(tmp_path, monkeypatch):
     # the merge parses a bounded batch of summaries at a time (memory at 1M locations); the
     # tables it writes do not depend on the batch size
-    from shared.store import summary
-    from shared.store.summary import SAMPLES_KEY, SHARDS_KEY, merge_summaries, save_merge
+    from shared.store import merge, summary
+    from shared.store.merge import merge_summaries, save_merge
+    from shared.store.summary import SAMPLES_KEY, SHARDS_KEY
 
     out = tmp_path / "m.zarr"
     assert collect(out, n=24) == 0
@@ -192,7 +193,7 @@ def test_merge_in_batches_equals_one_merge_byte_for_byte(tmp_path, monkeypatch):
     assert done.sum() >= 5
     tables = []
     for batch in (10_000, 2):
-        monkeypatch.setattr(summary, "MERGE_BATCH", batch)
+        monkeypatch.setattr(merge, "MERGE_BATCH", batch)
         summary.drop_record(store)  # forget the merge: every summary is read again
         samples, shards, missing = merge_summaries(store, done)
         assert not missing
