@@ -59,7 +59,7 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("shared.validate", ("shared.secrets",), "config checks redact what they print"),
     ("shared.progress", (), "the foundation imports nothing of the project"),
     ("shared.net", (), "the foundation imports nothing of the project"),
-    ("shared.outside", ("shared.errors",), "checked reading of outside files: errors only"),
+    ("shared.outside", ("shared.outside", "shared.errors"), "checked reading of outside files"),
     ("shared.layout", ("shared.layout", "shared.errors"), "the versioned contract stands alone"),
     ("shared.store", ("shared.store", "shared.layout", *BASE), "a store knows only its layout"),
     ("shared.access", ("shared.access", "shared.store", "shared.layout", *BASE), "readers"),
