@@ -237,7 +237,7 @@ def bench_bytes(n: int = 64, size: int = 264) -> dict[str, float]:
     from collector.config import CollectConfig
     from collector.plan.candidates import PlanConfig
     from collector.run.engine import collect
-    from shared.layout.spec import IMAGE_ZSTD_LEVEL
+    from shared.layout.arrays import IMAGE_ZSTD_LEVEL
 
     with tempfile.TemporaryDirectory(dir="datasets" if os.path.isdir("datasets") else None) as tmp:
         cfg = CollectConfig(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.layout.spec import shard_arrays
+from shared.layout.array_names import shard_arrays
 from shared.store.handle import open_store
 from tools.record import add_record_flag, record, set_recording
 

@@ -31,7 +31,7 @@ from collector.importers.base import (
 )
 from collector.importers.resample import NATIVE_FROM_10M, to_native, to_uint16
 from shared.layout.bands import band_names
-from shared.layout.spec import CLOUD_NODATA
+from shared.layout.encoding import CLOUD_NODATA
 
 __all__ = ["Ssl4eoZarrImporter", "CLOUD_CLASSES"]
 

@@ -20,8 +20,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from shared.layout.encoding import CLOUD_CLEAR_BELOW
 from shared.layout.native import BandImages
-from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = [
     "Location",

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from shared.layout.arrays import array_defs
 from shared.layout.cf import CONVENTIONS
+from shared.layout.encoding import TIME_FILL
 from shared.layout.georef import grid_mapping_attrs, pixel_centres, xy_attrs
 from shared.layout.native import group_bands, group_transform
-from shared.layout.spec import TIME_FILL, array_defs
 from shared.store.handle import Store, open_store
 from shared.store.reader import StoreReader
 

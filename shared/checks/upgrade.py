@@ -34,17 +34,12 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
+from shared.layout.array_names import coordinate_arrays, pixel_arrays, shard_arrays
+from shared.layout.arrays import array_defs
 from shared.layout.cf import CONVENTIONS
 from shared.layout.georef import pixel_centres
 from shared.layout.native import FACTOR, decimate, group_transform, is_blocky
-from shared.layout.spec import (
-    ADDED_IN_V2,
-    LAYOUT_VERSION,
-    array_defs,
-    coordinate_arrays,
-    pixel_arrays,
-    shard_arrays,
-)
+from shared.layout.spec import ADDED_IN_V2, LAYOUT_VERSION
 from shared.store.handle import Store, open_store
 from shared.store.location import zarr_store
 from shared.store.manifests import (

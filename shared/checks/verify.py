@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from shared.errors import LayoutVersionError, StoreError, format_ranges
-from shared.layout.spec import array_defs, image_arrays, shard_arrays
+from shared.layout.array_names import image_arrays, shard_arrays
+from shared.layout.arrays import array_defs
 from shared.store.handle import Store, open_store
 from shared.store.manifests import find_damage, unfilled_after_source_errors
 from shared.store.reader import ChunkReadError, StoreReader

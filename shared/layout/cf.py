@@ -38,8 +38,7 @@ def fill_attr(value: Any, dtype: Any) -> Any:
 
 
 class SpecFacts(Protocol):
-    """What :func:`cf_attrs` reads of a :class:`shared.layout.spec.StoreSpec` (which imports
-    this module, so it is described here rather than imported)."""
+    """What :func:`cf_attrs` reads of a :class:`shared.layout.spec.StoreSpec`."""
 
     @property
     def collection(self) -> str: ...
@@ -54,7 +53,7 @@ class SpecFacts(Protocol):
 
 
 def cf_attrs(spec: SpecFacts) -> dict[str, dict[str, Any]]:
-    """CF attributes by array name for a store of this spec (see :func:`shared.layout.spec.array_defs`)."""
+    """CF attributes by array name for a store of this spec (see :func:`shared.layout.arrays.array_defs`)."""
     level = "surface" if spec.collection == "L2A" else "top-of-atmosphere"
     nan64, nan32 = fill_attr(np.nan, "float64"), fill_attr(np.nan, "float32")
     units = spec.crs_units

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from shared.layout.arrays import array_defs
 from shared.layout.bands import L1C_BANDS
-from shared.layout.spec import array_defs
 from shared.outside import checked_attrs, safe_text, shown
 from shared.store.handle import Store, open_store
 from shared.store.summary import sample_columns

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shared.layout.bands import L1C_BANDS
-from shared.layout.spec import TIME_FILL
+from shared.layout.encoding import TIME_FILL
 from shared.store.handle import Store
 from shared.store.summary import sample_columns
 

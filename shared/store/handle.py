@@ -1,7 +1,7 @@
 """Opening and creating stores: the :class:`Store` handle over one Zarr v3 group.
 
 The layout itself (arrays, dims, chunks, shards, attributes) is defined in
-:mod:`shared.layout.spec`; this module creates a store from it, opens one and checks what it is.
+:mod:`shared.layout.arrays`; this module creates a store from it, opens one and checks what it is.
 """
 
 from __future__ import annotations
@@ -14,16 +14,10 @@ import zarr
 from zarr.core.sync import sync
 
 from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
+from shared.layout.arrays import array_defs
 from shared.layout.cf import CONVENTIONS
-from shared.layout.spec import (
-    CLOUD_DESCRIPTION,
-    LAYOUT_VERSION,
-    PIXEL_DESCRIPTION,
-    READABLE_VERSIONS,
-    StoreSpec,
-    array_defs,
-    software_version,
-)
+from shared.layout.encoding import CLOUD_DESCRIPTION, PIXEL_DESCRIPTION
+from shared.layout.spec import LAYOUT_VERSION, READABLE_VERSIONS, StoreSpec, software_version
 from shared.secrets import redact
 from shared.store.location import (
     check_reachable,

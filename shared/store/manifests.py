@@ -24,7 +24,7 @@ import google_crc32c
 import numpy as np
 
 from shared.errors import StoreError, format_ranges
-from shared.layout.spec import shard_arrays
+from shared.layout.array_names import shard_arrays
 from shared.store.handle import Store
 from shared.store.location import is_url, local_path
 

@@ -13,16 +13,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from shared.errors import ShardShapeError
+from shared.layout.array_names import coordinate_arrays, image_arrays, shard_arrays
+from shared.layout.encoding import CLOUD_NODATA
 from shared.layout.georef import crs_units, pixel_centres
 from shared.layout.native import FACTOR, BandImages
-from shared.layout.spec import (
-    CLOUD_NODATA,
-    LAYOUT_VERSION,
-    StoreSpec,
-    coordinate_arrays,
-    image_arrays,
-    shard_arrays,
-)
+from shared.layout.spec import LAYOUT_VERSION, StoreSpec
 from shared.store.handle import Store, marker_key
 from shared.store.manifests import manifest_key, write_manifest
 from shared.store.shards import encode_shard, shard_key, shard_layout

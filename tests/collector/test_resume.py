@@ -16,7 +16,7 @@ import pytest
 import zarr
 
 from shared.checks.verify import verify
-from shared.layout.spec import shard_arrays
+from shared.layout.array_names import shard_arrays
 from shared.store.handle import open_store
 from tests.conftest import ROOT, SMALL
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from shared.errors import LayoutVersionError, NotAStoreError, StoreExistsError
-from shared.layout.spec import LAYOUT_VERSION, StoreSpec, array_defs
+from shared.layout.arrays import array_defs
+from shared.layout.spec import LAYOUT_VERSION, StoreSpec
 from shared.secrets import REDACTED, redact
 from shared.store.handle import create_store, open_store
 from tests.conftest import set_root_attr

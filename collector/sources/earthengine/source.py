@@ -45,8 +45,8 @@ from collector.sources.earthengine.auth import find_credentials, find_project
 from collector.sources.earthengine.errors import classify_error
 from collector.sources.facts import RuntimeDefaults, SourceFacts
 from shared.layout.bands import band_names
+from shared.layout.encoding import CLOUD_NODATA
 from shared.layout.native import BandImages
-from shared.layout.spec import CLOUD_NODATA
 
 __all__ = [
     "EarthEngineSource",

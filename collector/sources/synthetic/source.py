@@ -40,8 +40,8 @@ from collector.sources.synthetic.scenes import (
 )
 from collector.sources.synthetic.spectra import L1C_ORDER, atmosphere, cloud_spectrum
 from shared.layout.bands import band_names
+from shared.layout.encoding import CLOUD_CLEAR_BELOW
 from shared.layout.native import FACTOR, BandImages, divides, group_bands
-from shared.layout.spec import CLOUD_CLEAR_BELOW
 
 __all__ = ["SyntheticSource", "LOWRES_STEP"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from collector.importers.testing import write_geotiff_dataset
 from shared.checks.verify import verify
-from shared.layout.spec import shard_arrays
+from shared.layout.array_names import shard_arrays
 from shared.store.handle import open_store
 from tests.collector.importers.conftest import import_args
 from tests.conftest import ROOT, run_module
