@@ -1,1 +1,2 @@
-"""collector.plan.candidates"""
+"""Planning a collection: cities, regions, Gaussian sampling, seasons, candidates, recipes and
+the plan's pictures."""

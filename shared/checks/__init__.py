@@ -1,1 +1,2 @@
-"""shared.checks"""
+"""Checking and upgrading stores: verify (objects against manifests, values, layout) and
+upgrade between layout versions."""

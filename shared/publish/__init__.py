@@ -1,1 +1,1 @@
-"""shared.publish"""
+"""Publishing a store: its dataset card, STAC collection and the info summary."""

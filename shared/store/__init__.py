@@ -1,1 +1,2 @@
-"""shared.store.handle"""
+"""A store on disk or object storage: where it lives, opening and creating it, shards, the
+writer and reader, manifests, per-shard summaries and their merge."""
