@@ -100,7 +100,7 @@ def test_stac_and_earth_engine_classify_a_refused_connection_as_unreachable():
 
     from collector.sources.base import UnreachableError
     from collector.sources.earthengine.errors import classify_error
-    from collector.sources.stac.source import classify_api_error
+    from collector.sources.stac.errors import classify_api_error
 
     try:
         requests.get("http://127.0.0.1:9/", timeout=5)  # the discard port: nothing listens

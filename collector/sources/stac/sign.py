@@ -7,7 +7,7 @@ read with a SAS token appended as a query string. Tokens come from the token ser
 until a minute before they expire. Its own ``sign`` retries the token service 10 times with
 growing pauses; here the token request is retried ``retries`` times only, because a failure
 becomes a :class:`~collector.sources.base.TransientError` that the engine retries with its
-own backoff (see :func:`collector.sources.stac.source.classify_api_error`).
+own backoff (see :func:`collector.sources.stac.errors.classify_api_error`).
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,6 @@ from collector.sources.base import (
 )
 from collector.sources.facts import RuntimeDefaults, SourceFacts
 from collector.sources.stac.catalogs import (
-    Catalog,
     asset_key,
     dn_offset,
     expected_asset_key,
@@ -65,6 +63,9 @@ from collector.sources.stac.catalogs import (
     resolve_catalog,
     scl_to_cloud,
 )
+from collector.sources.stac.dates import epoch_ms, iso_time, item_time
+from collector.sources.stac.errors import classify_api_error
+from collector.sources.stac.preflight import preflight, probe  # looked up here by the registry
 from collector.sources.stac.read import (
     Grid,
     ReadFailure,
@@ -80,62 +81,13 @@ from shared.layout.native import FACTOR, BandImages, band_group, divides
 __all__ = [
     "StacSource",
     "PlanetaryComputerSigner",
-    "classify_api_error",
     "preflight",
+    "probe",
 ]
 
 SCL_RESOLUTION_M = 20.0
 PAGE_SIZE = 100
 ITEM_CACHE = 4096
-
-
-def classify_api_error(
-    error: BaseException, what: str = "the STAC API"
-) -> TransientError | PermanentError:
-    """A STAC API or token-service failure (pystac-client, requests) as the protocol's typed
-    error.
-
-    HTTP 429, 408 and 5xx, timeouts, connection failures and urllib3's "Max retries exceeded"
-    (``requests.RetryError`` after repeated 5xx) are transient; other statuses (400 bad
-    query, 403 refused token, 404 unknown collection …) and malformed answers are permanent.
-    """
-    status = getattr(error, "status_code", None)
-    if status is None:  # requests.HTTPError carries its response
-        status = getattr(getattr(error, "response", None), "status_code", None)
-    text = strip_query(f"{type(error).__name__}: {error}")
-    if len(text) > 500:
-        text = text[:500] + " …"
-    kind = unreachable_kind(error)
-    if kind is not None:  # before the generic "connection" rule: not worth many retries
-        return UnreachableError(f"{what} cannot be reached: {kind} ({text})")
-    if isinstance(status, int):
-        text = f"HTTP {status} from {what}: {text}"
-        if status in (408, 425, 429) or 500 <= status < 600:
-            return TransientError(text)
-        return PermanentError(text)
-    low = text.lower()
-    network = ("timed out", "timeout", "connection", "max retries exceeded", "temporarily")
-    if isinstance(error, (ConnectionError, TimeoutError)) or any(w in low for w in network):
-        return TransientError(text)
-    return PermanentError(text)
-
-
-def _ms(day: np.datetime64) -> int:
-    return int(np.asarray(day).astype("datetime64[ms]").astype(np.int64))
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _item_time(item: Mapping[str, Any]) -> np.datetime64:
-    text = item.get("properties", {}).get("datetime")
-    if not text:
-        raise PermanentError(f"STAC item {item.get('id')!r} has no datetime")
-    when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(when, "ms")
 
 
 class StacSource:
@@ -373,15 +325,15 @@ class StacSource:
     def search(self, location: Location) -> list[list[Scene]]:
         """Scenes per window: one item search, then the SCL clear fraction of the least cloudy
         ``max_scenes_per_window`` items of each window."""
-        starts = [_ms(start) for start, _ in location.windows]
-        ends = [_ms(end) for _, end in location.windows]
+        starts = [epoch_ms(start) for start, _ in location.windows]
+        ends = [epoch_ms(end) for _, end in location.windows]
         polygon = footprints(
             np.array([location.epsg]), np.array([location.transform]), location.size
         )[0]
         self._count("search")
         items = self._search(
             intersects=shapely.geometry.mapping(polygon),
-            datetime=f"{_iso(min(starts))}/{_iso(max(ends) - 1)}",
+            datetime=f"{iso_time(min(starts))}/{iso_time(max(ends) - 1)}",
             query={"eo:cloud_cover": {"lte": self.granule_cloud_max}},
             sortby=[{"field": "properties.eo:cloud_cover", "direction": "asc"}],
             limit=PAGE_SIZE,
@@ -389,7 +341,7 @@ class StacSource:
         )
         windows: list[list[tuple[float, int, dict[str, Any]]]] = [[] for _ in location.windows]
         for item in items:
-            when = _item_time(item)
+            when = item_time(item)
             ms = int(when.astype(np.int64))
             cloud = item.get("properties", {}).get("eo:cloud_cover")
             # checked again here: a server may ignore a filter it does not support
@@ -479,43 +431,3 @@ class StacSource:
             else np.stack(list(per_band.values()), axis=1)
         )
         return Patch(pixels=pixels, cloud=cloud, scenes=tuple(scenes))
-
-
-def _catalog(options: dict[str, Any]) -> Catalog:
-    """The catalogue the source options name, with their overrides."""
-    return resolve_catalog(
-        str(options.get("catalog", "earth-search")),
-        options.get("url"),
-        options.get("collection_id"),
-        options.get("assets"),
-        options.get("offset"),
-    )
-
-
-def preflight(options: dict[str, Any]) -> None:
-    """Check the catalogue, its overrides and the signer before anything is written (offline)."""
-    catalog = _catalog(options)
-    load_signer(options.get("signer"), catalog)
-
-
-def probe(options: dict[str, Any]) -> None:
-    """Resolve the STAC API's host name once before anything is written, so that a machine
-    without network (or a misspelt host) gets one line at once instead of a run of failing
-    candidates. A resolver that does not answer within 10 s is not an error here (the run's
-    own retries judge it).
-
-    Raises:
-        UnreachableError: the host name does not resolve.
-    """
-    from urllib.parse import urlsplit
-
-    from shared.net import unresolvable
-
-    catalog = _catalog(options)
-    host = urlsplit(catalog.url).hostname
-    why = unresolvable(host) if host else None
-    if why is not None:
-        raise UnreachableError(
-            f"the STAC API {strip_query(catalog.url)} cannot be reached: its host name "
-            f"{host} does not resolve ({why}); check the network or --stac"
-        )

@@ -22,7 +22,8 @@ from collector.sources.stac.catalogs import (
     resolve_catalog,
     scl_to_cloud,
 )
-from collector.sources.stac.source import StacSource, preflight
+from collector.sources.stac.preflight import preflight
+from collector.sources.stac.source import StacSource
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import (
     L2A,
@@ -347,7 +348,8 @@ def test_fetch_returns_exactly_the_given_scenes_in_order(stac):
 
 
 def test_cli_wiring(tmp_path, capsys):
-    from collector.cli import build_parser, collect_config, main
+    from collector.cli import build_parser, main
+    from collector.cli.commands import collect_config
 
     def config(*extra):
         args = build_parser().parse_args(

@@ -11,8 +11,9 @@ from collector.run.choose import ChoiceRules
 from collector.run.fill import collect_location
 from collector.sources.base import PermanentError, TransientError
 from collector.sources.retry import RetryPolicy
+from collector.sources.stac.errors import classify_api_error
 from collector.sources.stac.read import strip_query
-from collector.sources.stac.source import StacSource, classify_api_error
+from collector.sources.stac.source import StacSource
 from tests.collector.sources import stac_fixtures as fx
 from tests.collector.sources.stac_cases import (
     es_item,
