@@ -423,7 +423,8 @@ def test_export_folder_with_damaged_weights(export_folder, data):
 def test_imagenet_file_of_any_content(tmp_path_factory, obj):
     import torch
 
-    from trainer.weights import WeightsError, imagenet_encoder
+    from trainer.weights import WeightsError
+    from trainer.weights_imagenet import imagenet_encoder
 
     path = tmp_path_factory.mktemp("w") / "w.pt"
     torch.save(obj, path)

@@ -80,7 +80,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from shared.validate import check_path
     from trainer.export import check_export_folder, export_encoder
-    from trainer.weights import export_foreign, read_weights_file, weights_format
+    from trainer.weights import read_weights_file
+    from trainer.weights_foreign import export_foreign
+    from trainer.weights_formats import weights_format
 
     check_path("--out", args.out, "dir-or-new")
     check_export_folder(args.out)  # a store or another program's folder stays untouched

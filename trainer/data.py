@@ -9,7 +9,7 @@ restarts cannot change what a step sees, which makes resuming exact. Batches tra
 From a layout-3 store with 20/60 m bands a batch carries each resolution group as it is stored
 (``pixels_10m`` (B, seasons, c, H, W), ``pixels_20m`` (…, H/2, W/2), ``pixels_60m`` (…, H/6,
 W/6)): 13-band batches read, decode and copy less than half the bytes, and the device brings
-them to one grid (:func:`trainer.augment.to_grid`) before the crop.
+them to one grid (:func:`trainer.grid.to_grid`) before the crop.
 """
 
 from __future__ import annotations

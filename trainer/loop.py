@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from trainer.augment import AugmentConfig, DeviceAugment, to_grid
+from trainer.augment import DeviceAugment
+from trainer.augment_config import AugmentConfig
 from trainer.checkpoint import (
     CHECKPOINT,
     PREVIOUS,
@@ -41,6 +42,7 @@ from trainer.distributed import (
     global_mean,
     setup,
 )
+from trainer.grid import to_grid
 from trainer.inputs import TrainInputs, open_inputs, selects_samples, share_samples
 from trainer.methods import ContrastiveModel
 from trainer.prefetch import DevicePrefetcher

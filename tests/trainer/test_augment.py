@@ -9,17 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 TF = pytest.importorskip("torchvision.transforms.functional")
 
-from trainer.augment import (  # noqa: E402
-    AugmentConfig,
-    DeviceAugment,
-    apply_colour,
-    apply_crop,
-    bench_augment,
-    colour_augment,
-    random_resized_crop,
-    sample_colour_params,
-    sample_crop_params,
-)
+from trainer.augment import DeviceAugment, bench_augment  # noqa: E402
 from trainer.augment_colour import (  # noqa: E402
     adjust_brightness,
     adjust_contrast,
@@ -29,6 +19,13 @@ from trainer.augment_colour import (  # noqa: E402
     gaussian_blur,
     gaussian_kernels,
     rgb_to_grayscale,
+)
+from trainer.augment_config import AugmentConfig  # noqa: E402
+from trainer.augment_crop import apply_crop, random_resized_crop, sample_crop_params  # noqa: E402
+from trainer.augment_jitter import (  # noqa: E402
+    apply_colour,
+    colour_augment,
+    sample_colour_params,
 )
 from trainer.inputs import BandRoles  # noqa: E402
 

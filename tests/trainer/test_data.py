@@ -97,8 +97,8 @@ def test_13_band_batches_travel_at_native_resolution_and_meet_on_the_device(stor
 
     from shared.layout.bands import band_names
     from shared.store.reader import StoreReader
-    from trainer.augment import to_grid
     from trainer.data import read_batch
+    from trainer.grid import to_grid
 
     bands = band_names("L1C")
     samples, seasons = valid_samples(store.location)

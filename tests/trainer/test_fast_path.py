@@ -37,7 +37,8 @@ from timm.models import register_model
 from tests.conftest import ROOT
 from tests.trainer.conftest import tiny_args
 from tools.gpucheck import CheckFailed, compare_losses
-from trainer.augment import AugmentConfig, DeviceAugment
+from trainer.augment import DeviceAugment
+from trainer.augment_config import AugmentConfig
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
 from trainer.step import autocast_for, bf16_enabled

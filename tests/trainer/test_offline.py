@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from trainer import weights
-from trainer.weights import WeightsError, imagenet_encoder
+from trainer import weights_imagenet
+from trainer.weights import WeightsError
+from trainer.weights_imagenet import imagenet_encoder
 
 
 def test_imagenet_weights_without_network_fail_at_once_with_the_hint(monkeypatch):
-    monkeypatch.setattr(weights, "_hub_cached", lambda repo: None)
+    monkeypatch.setattr(weights_imagenet, "_hub_cached", lambda repo: None)
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.example.invalid")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(
@@ -25,7 +26,7 @@ def test_imagenet_weights_without_network_fail_at_once_with_the_hint(monkeypatch
 
 
 def test_offline_mode_without_cached_weights_fails_at_once(monkeypatch):
-    monkeypatch.setattr(weights, "_hub_cached", lambda repo: None)
+    monkeypatch.setattr(weights_imagenet, "_hub_cached", lambda repo: None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(
         "timm.create_model", lambda *a, **k: pytest.fail("offline: the hub must not be tried")

@@ -20,16 +20,9 @@ from safetensors.torch import save_file
 from trainer.cli import main
 from trainer.evaluate.encoders import load_eval_encoder
 from trainer.export import load_encoder
-from trainer.weights import (
-    FORMATS,
-    IMAGENET_MEAN,
-    WeightsError,
-    identify,
-    infer_resnet_arch,
-    read_weights_file,
-    seco_scaling,
-    weights_format,
-)
+from trainer.weights import WeightsError, read_weights_file
+from trainer.weights_formats import FORMATS, identify, infer_resnet_arch, weights_format
+from trainer.weights_scaling import IMAGENET_MEAN, seco_scaling
 
 X = torch.Generator().manual_seed(1)
 IMAGES = torch.randn(2, 3, 64, 64, generator=X)
@@ -220,7 +213,7 @@ def test_export_converts_an_official_seco_checkpoint(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-#: the smallest content of each format in :data:`trainer.weights.FORMATS`
+#: the smallest content of each format in :data:`trainer.weights_formats.FORMATS`
 _W = torch.ones(64, 3, 7, 7)
 SAMPLES = {
     "checkpoint": {"model": {"conv1.weight": _W}, "config": {}, "scaling": {}, "step": 1},

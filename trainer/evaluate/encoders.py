@@ -1,6 +1,6 @@
 """Encoders under evaluation, named on the command line (``--encoder``, repeatable):
 
-* a file, recognised by its content (:mod:`trainer.weights`): our training checkpoint, an
+* a file, recognised by its content (:mod:`trainer.weights_formats`): our training checkpoint, an
   official SeCo Lightning checkpoint, a timm / torchvision / torchgeo ResNet state dict;
 * an export folder (``config.json`` + ``model.safetensors``);
 * ``imagenet:<timm arch>`` (timm's ImageNet weights; ``imagenet:<arch>=<file>`` offline);
@@ -29,16 +29,11 @@ import torch.nn as nn
 from trainer.export import CONFIG, encoder_from_checkpoint, load_encoder
 from trainer.objectives import OBJECTIVES
 from trainer.scaling import BandScaling
-from trainer.weights import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    build_model,
-    imagenet_encoder,
-    load_foreign,
-    read_weights_file,
-    unit_scaling,
-    weights_format,
-)
+from trainer.weights import read_weights_file
+from trainer.weights_foreign import build_model, load_foreign
+from trainer.weights_formats import weights_format
+from trainer.weights_imagenet import imagenet_encoder
+from trainer.weights_scaling import IMAGENET_MEAN, IMAGENET_STD, unit_scaling
 
 __all__ = ["EvalEncoder", "load_eval_encoder", "scaling_from_images", "pyramid"]
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from trainer.scaling import BandScaling
-from trainer.weights import unit_scaling
+from trainer.weights_scaling import unit_scaling
 
 __all__ = ["PAPER", "Uint8Images", "Uint8Pairs", "encoder_unit_stats", "train_head"]
 

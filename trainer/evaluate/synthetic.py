@@ -32,7 +32,7 @@ from shared.store.summary import live_samples
 from trainer.evaluate.splits import stored_split, stratified_split
 
 #: how 20/60 m bands of a layout-3 store reach the 10 m grid: as pre-training does on the
-#: device (trainer.augment.to_grid), bilinear, area-aligned
+#: device (trainer.grid.to_grid), bilinear, area-aligned
 RESAMPLE = "bilinear"
 
 __all__ = [
