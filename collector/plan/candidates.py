@@ -24,6 +24,7 @@ from collector.plan.cities import load_cities
 from collector.plan.regions import Region, parse_region
 from collector.plan.sampling import SamplingConfig, sample_candidates
 from collector.plan.seasons import SeasonConfig, draw_reference_dates, season_windows
+from shared.outside import safe_text
 from shared.validate import Range, check_fields
 
 __all__ = [
@@ -241,18 +242,50 @@ def plan_windows(plan: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(starts, axis=1), np.stack(ends, axis=1)
 
 
-def read_plan(path: str | Path) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Read a plan and its metadata (``{"config": …, "draws": …, …}``)."""
+#: columns every reader of a plan relies on (besides the season windows)
+PLAN_COLUMNS = ("candidate_id", "shard", "slot", "spare_rank", "lon", "lat", "epsg", "transform")
+
+
+def read_plan(path: str | Path, name: str | None = None) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Read a plan and its metadata (``{"config": …, "draws": …, …}``); ``name``: how the
+    plan is named in messages (default: its path).
+
+    Raises:
+        PlanError: no plan there, or a file that is not a readable SeCo plan (one line).
+    """
+    import pyarrow as pa
+
     p = Path(path)
     if p.is_dir():
         p = p / PLAN_FILE
+    shown = safe_text(name or p)
     if not p.is_file():
-        raise PlanError(f"no plan at {p}")
-    meta = pq.read_schema(p).metadata or {}
+        raise PlanError(f"no plan at {shown}")
+    try:
+        meta = pq.read_schema(p).metadata or {}
+    except (OSError, pa.ArrowException) as e:
+        reason = safe_text(str(e).splitlines()[0] if str(e) else type(e).__name__, 120)
+        raise PlanError(f"{shown} is not a readable plan ({reason})") from None
     if _META_KEY not in meta:
-        raise PlanError(f"{p} is not a SeCo plan (no {_META_KEY.decode()} metadata)")
-    info = json.loads(meta[_META_KEY])
-    gdf = gpd.read_parquet(p)
+        raise PlanError(f"{shown} is not a SeCo plan (no {_META_KEY.decode()} metadata)")
+    try:
+        info = json.loads(meta[_META_KEY])
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or not isinstance(info.get("config", {}), dict):
+        raise PlanError(
+            f"{shown} is not a SeCo plan (its {_META_KEY.decode()} metadata is damaged)"
+        )
+    try:
+        gdf = gpd.read_parquet(p)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        reason = safe_text(str(e).splitlines()[0] if str(e) else type(e).__name__, 120)
+        raise PlanError(f"{shown} is not a readable plan ({reason})") from None
+    lacking = [c for c in PLAN_COLUMNS if c not in gdf.columns]
+    if lacking or "window_start_0" not in gdf.columns:
+        raise PlanError(
+            f"{shown} is not a SeCo plan (no column {', '.join(lacking) or 'window_start_0'})"
+        )
     gdf.attrs["seco_plan"] = info
     return gdf, info
 

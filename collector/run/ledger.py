@@ -179,7 +179,7 @@ def _planned(cfg: CollectConfig, location: str, raw: bytes) -> gpd.GeoDataFrame:
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / PLAN_FILE).write_bytes(raw)
-        plan, info = read_plan(Path(tmp) / PLAN_FILE)
+        plan, info = read_plan(Path(tmp) / PLAN_FILE, name=f"{location.rstrip('/')}/{PLAN_FILE}")
     diffs = config_differences(info.get("config", {}), cfg.plan.to_dict())
     if diffs:
         keys = ", ".join(k for k, _, _ in diffs)
@@ -292,8 +292,25 @@ def open_ledger(cfg: CollectConfig, location: str, synthetic: bool) -> Ledger:
     if created:
         return Ledger(store, made["plan"], created=True)
     raw = store.read_object(PLAN_FILE)
-    plan = gpd.read_parquet(io.BytesIO(raw)) if raw else _write_plan(store, cfg)
+    plan = _stored_plan(location, raw) if raw else _write_plan(store, cfg)
     return Ledger(store, plan, created=False)
+
+
+def _stored_plan(location: str, raw: bytes) -> gpd.GeoDataFrame:
+    """The plan a store keeps, read from ``raw``; a damaged one is a one-line error."""
+    import pyarrow as pa
+
+    from collector.plan.candidates import PlanError
+    from shared.outside import safe_text
+
+    try:
+        return gpd.read_parquet(io.BytesIO(raw))
+    except (OSError, ValueError, pa.ArrowException) as e:
+        reason = safe_text(str(e).splitlines()[0] if str(e) else type(e).__name__, 120)
+        raise PlanError(
+            f"{location.rstrip('/')}/{PLAN_FILE} is not a readable plan ({reason}): delete it "
+            "and rerun to make it again from the store's settings"
+        ) from None
 
 
 def _write_plan(store: Store, cfg: CollectConfig) -> gpd.GeoDataFrame:
