@@ -308,15 +308,33 @@ def record_figures(figures: dict[str, Any]) -> None:
     )
 
 
+#: the fewest locations measured: enough shards for the real shard tasks besides shard 0
+MIN_LOCATIONS = (TRIED + 2) * SHARD
+
+
+def _size(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < MIN_LOCATIONS:
+        raise argparse.ArgumentTypeError(f"expected at least {MIN_LOCATIONS} locations, got {n}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.scale_bench", description=__doc__)
-    parser.add_argument("--locations", type=int, default=1_000_000)
-    parser.add_argument("--small", type=int, default=1000, help="the small size (default 1000)")
+    from shared.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m tools.scale_bench", description=__doc__)
+    parser.add_argument("--locations", type=_size, default=1_000_000, help="N (default 1000000)")
+    parser.add_argument("--small", type=_size, default=1000, help="the small size (default 1000)")
     parser.add_argument("--tmp", default=None, help="scratch folder (default: system temp)")
     parser.add_argument("--record", action="store_true", help="write docs/benchmarks.*")
     parser.add_argument("--keep", default=None, help="keep the stores in this folder")
     parser.add_argument("--read-side", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.small > args.locations:
+        parser.error(f"--small {args.small} is larger than --locations {args.locations}")
     if args.read_side:
         print(json.dumps(read_side(args.read_side)), flush=True)
         return 0
