@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from collector.cli.arguments import add_dashboard_flag, add_plan_arguments, faults, json_object
+from collector.cli.arguments import add_cluster_arguments, add_plan_arguments, faults, json_object
 from collector.cli.commands import UsageError, run_collect, run_import, run_plan
 from collector.cli.recipe import apply_recipe, command_parsers, option_dests
 from shared.cli import OneLineParser, add_storage_options, run_command
@@ -45,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--granule-cloud-max", type=float, default=20.0, help="granule cloud %% pre-filter"
     )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
-    )
-    add_dashboard_flag(p)
-    p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
+    add_cluster_arguments(p)
     p.add_argument(
         "--max-in-flight",
         type=int,
@@ -136,13 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, help="import the first N locations only (default: all)"
     )
     p.add_argument("--shard-samples", type=int, default=16, help="samples per store shard")
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
-    )
-    add_dashboard_flag(p)
-    p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
+    add_cluster_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_import)
     return parser

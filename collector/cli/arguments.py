@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_dashboard_flag", "add_plan_arguments", "faults", "int_list", "json_object"]
+__all__ = [
+    "add_cluster_arguments",
+    "add_dashboard_flag",
+    "add_plan_arguments",
+    "faults",
+    "int_list",
+    "json_object",
+]
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -118,3 +125,14 @@ def add_dashboard_flag(p: argparse.ArgumentParser) -> None:
         help="where a local cluster's Dask dashboard listens (default 127.0.0.1, any free "
         "port; :8787 for port 8787 on every interface)",
     )
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    """Where shard tasks run: ``--scheduler``, ``--dashboard``, ``--workers`` (collect, import)."""
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://host:port of a Dask scheduler (default: a local cluster)",
+    )
+    add_dashboard_flag(p)
+    p.add_argument("--workers", type=int, default=None, help="local Dask workers (default: cores)")
