@@ -95,15 +95,21 @@ STORAGE_HELP = (
 )
 
 
+def argument_value(check: Callable[[str, str], Any], name: str, text: str) -> Any:
+    """``check(name, text)`` as an argparse ``type``: its :class:`ConfigValueError` becomes
+    argparse's error, which names the option itself."""
+    try:
+        return check(name, text)
+    except ConfigValueError as e:
+        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from None
+
+
 def storage_options_arg(text: str) -> dict:
     """``--storage-options`` as argparse reads it (checked by
     :func:`shared.validate.check_storage_options`; the values are never echoed)."""
     from shared.validate import check_storage_options
 
-    try:
-        return check_storage_options("--storage-options", text)
-    except ConfigValueError as e:
-        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from None
+    return argument_value(check_storage_options, "--storage-options", text)
 
 
 def add_storage_options(p: argparse.ArgumentParser) -> None:

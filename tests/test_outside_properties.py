@@ -12,87 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.errors import OutsideFileError
-
-#: examples per reader: 25 in CI; SECO_HYPOTHESIS_EXAMPLES=300 for a deeper search by hand
-SETTINGS = settings(
-    max_examples=int(os.environ.get("SECO_HYPOTHESIS_EXAMPLES", "25")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-# -- strategies ----------------------------------------------------------------------------------
-
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-)
-#: any JSON-like value, nested a few levels (lists and objects, empty ones included)
-JSONISH = st.recursive(
-    _SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-#: a value of the wrong kind for almost any field
-WRONG = st.sampled_from(
-    [
-        None,
-        True,
-        0,
-        -1,
-        2**63,
-        1.5,
-        math.nan,
-        math.inf,
-        -math.inf,
-        "",
-        "text",
-        [],
-        [1],
-        {},
-        {"a": 1},
-    ]
-)
-
-
-def _one_line(e: BaseException) -> None:
-    text = str(e)
-    assert text and "\n" not in text and "Traceback" not in text, repr(text)
-
-
-def _mutations(data: bytes) -> st.SearchStrategy[bytes]:
-    """``data`` truncated, with bytes flipped, or with junk appended."""
-    n = len(data)
-    truncated = st.integers(0, max(n - 1, 0)).map(lambda k: data[:k])
-    flipped = st.lists(
-        st.tuples(st.integers(0, n - 1), st.integers(0, 255)), min_size=1, max_size=8
-    ).map(lambda edits: _flip(data, edits))
-    appended = st.binary(min_size=1, max_size=64).map(lambda junk: data + junk)
-    return truncated | flipped | appended
-
-
-def _flip(data: bytes, edits: list[tuple[int, int]]) -> bytes:
-    out = bytearray(data)
-    for i, v in edits:
-        out[i] = v
-    return bytes(out)
-
+from tests.outside_strategies import JSONISH, SETTINGS, Quiet, mutations, one_line
 
 # -- safe_text -------------------------------------------------------------------------------------
 
@@ -123,7 +53,7 @@ def ben_v1(tmp_path_factory):
     make_bigearthnet_v1(root, n=4)
     ds = BigEarthNet(root, splits_file=root / "split.json")
     path = ds.folder(0) / f"{ds.names[0]}_labels_metadata.json"
-    return _Quiet(ds, path, path.read_bytes())
+    return Quiet(ds, path, path.read_bytes())
 
 
 @SETTINGS
@@ -136,7 +66,7 @@ def test_bigearthnet_labels_json_of_any_shape(ben_v1, doc):
     try:
         labels = ds.labels(np.array([0]))
     except DatasetFormatError as e:
-        _one_line(e)
+        one_line(e)
     else:
         assert isinstance(doc, dict) and isinstance(doc["labels"], list)
         assert labels.shape == (1, ds.n_classes)
@@ -148,11 +78,11 @@ def test_bigearthnet_labels_file_damaged(ben_v1, data):
     from trainer.evaluate.readers.base import DatasetFormatError
 
     ds, path, good = ben_v1
-    path.write_bytes(data.draw(_mutations(good)))
+    path.write_bytes(data.draw(mutations(good)))
     try:
         ds.labels(np.array([0]))
     except DatasetFormatError as e:
-        _one_line(e)
+        one_line(e)
     finally:
         path.write_bytes(good)
 
@@ -205,7 +135,7 @@ def test_bigearthnet_v2_metadata_of_any_column_types(tmp_path_factory, kind, spl
     try:
         ds = BigEarthNet(root)
     except DatasetFormatError as e:
-        _one_line(e)
+        one_line(e)
     else:
         assert kind in ("lists", "empty-lists") and split == "ok" and not dup
         assert len(ds) == n and isinstance(pd.Series(ds.names), pd.Series)
@@ -229,11 +159,11 @@ def test_geotiff_damaged_is_refused_or_read_whole(tmp_path_factory, good_tif, da
     from shared.outside import read_raster
 
     path = tmp_path_factory.mktemp("t") / "x.tif"
-    path.write_bytes(data.draw(_mutations(good_tif)))
+    path.write_bytes(data.draw(mutations(good_tif)))
     try:
         values = read_raster(path, [1, 2], bands=2, max_pixels=4096)
     except OutsideFileError as e:
-        _one_line(e)
+        one_line(e)
     else:
         assert values.shape[0] == 2 and values.size <= 2 * 4096
 
@@ -255,9 +185,9 @@ def test_raster_header_checks_come_before_any_pixel(width, height, count, dtype)
         )
     except TooLargeError as e:
         assert width * height > 10**6
-        _one_line(e)
+        one_line(e)
     except OutsideFileError as e:
-        _one_line(e)
+        one_line(e)
     else:
         assert width * height <= 10**6 and count == 13 and dtype == "uint16"
 
@@ -286,7 +216,7 @@ def test_png_mask_declaring_any_size(tmp_path_factory, width, height, body):
     try:
         img = open_image_checked(path, max_pixels=10**6)
     except OutsideFileError as e:
-        _one_line(e)
+        one_line(e)
         return
     with img:
         assert (
@@ -294,210 +224,6 @@ def test_png_mask_declaring_any_size(tmp_path_factory, width, height, body):
         )  # decoding may still fail: that is the reader's
         with contextlib.suppress(OSError, ValueError, SyntaxError):
             img.load()
-
-
-# -- weights: band scaling, export config.json, imagenet: files ------------------------------------------
-
-_GOOD_SCALING = {
-    "bands": ["B4", "B3", "B2"],
-    "p2": [1, 2, 3],
-    "p98": [9, 9, 9],
-    "mean": [5, 5, 5],
-    "std": [1, 1, 1],
-}
-
-
-@st.composite
-def _broken_mapping(draw, good: dict) -> dict:
-    """``good`` with some keys deleted, given wrong values, or their lists shortened."""
-    out = json.loads(json.dumps(good))
-    for key in draw(st.lists(st.sampled_from(sorted(good)), min_size=1, max_size=3, unique=True)):
-        action = draw(st.sampled_from(["delete", "wrong", "short", "nested", "nan"]))
-        if action == "delete":
-            out.pop(key)
-        elif action == "wrong":
-            out[key] = draw(WRONG)
-        elif action == "short" and isinstance(out[key], list):
-            out[key] = out[key][:-1]
-        elif action == "nested":
-            out[key] = {"value": out[key]}
-        elif action == "nan" and isinstance(out[key], list) and out[key]:
-            out[key][0] = draw(st.sampled_from([math.nan, math.inf, "1", None]))
-    return out
-
-
-@SETTINGS
-@given(_broken_mapping(_GOOD_SCALING) | JSONISH)
-def test_band_scaling_from_any_dict(d):
-    from trainer.scaling import BandScaling
-
-    try:
-        s = BandScaling.from_dict(d, "config.json")
-    except OutsideFileError as e:
-        _one_line(e)
-    else:
-        assert len(s.bands) == len(s.p2) == len(s.std)
-        assert all(math.isfinite(v) for v in (*s.p2, *s.p98, *s.mean, *s.std))
-
-
-@pytest.fixture(scope="module")
-def export_folder(tmp_path_factory):
-    import timm
-
-    from trainer.export import write_export
-    from trainer.scaling import BandScaling
-
-    folder = tmp_path_factory.mktemp("export") / "e"
-    model = timm.create_model("resnet18", pretrained=False, num_classes=0, in_chans=3)
-    write_export(
-        folder, model, "resnet18", BandScaling.from_dict(_GOOD_SCALING), 32, {"objective": "x"}
-    )
-    return _Quiet(
-        folder,
-        json.loads((folder / "config.json").read_text()),
-        (folder / "model.safetensors").read_bytes(),
-    )
-
-
-def _load_then_restore(export_folder) -> None:
-    """Load the (damaged) export: any refusal is one line; the good files are put back."""
-    from trainer.checkpoint import CheckpointError
-    from trainer.export import load_encoder
-
-    folder, good, weights = export_folder
-    try:
-        load_encoder(folder)
-    except (OutsideFileError, CheckpointError) as e:
-        _one_line(e)
-    finally:
-        (folder / "config.json").write_text(json.dumps(good))
-        (folder / "model.safetensors").write_bytes(weights)
-
-
-class _Quiet(tuple):
-    """A fixture value whose repr stays short in Hypothesis' failure reports."""
-
-    def __new__(cls, *items):
-        return super().__new__(cls, items)
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} items>"
-
-
-@SETTINGS
-@given(st.data())
-def test_export_folder_with_any_config(export_folder, data):
-
-    folder, good, weights = export_folder
-    keys = {
-        k: good[k]
-        for k in ("architecture", "scaling", "in_chans", "pretrained_cfg", "weights_sha256")
-    }
-    meta = {**{k: v for k, v in good.items() if k not in keys}, **data.draw(_broken_mapping(keys))}
-    (folder / "config.json").write_text(json.dumps(meta, allow_nan=True))
-    _load_then_restore(export_folder)
-
-
-@SETTINGS
-@given(st.data())
-def test_export_folder_with_damaged_weights(export_folder, data):
-
-    folder, good, weights = export_folder
-    meta = {k: v for k, v in good.items() if k != "weights_sha256"}  # so the file itself is read
-    (folder / "config.json").write_text(json.dumps(meta))
-    (folder / "model.safetensors").write_bytes(data.draw(_mutations(weights[:4096])))
-    _load_then_restore(export_folder)
-
-
-@SETTINGS
-@given(
-    obj=st.one_of(
-        st.lists(st.integers(0, 3), max_size=3),
-        st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
-        st.just({}),
-        st.integers(),
-        st.just({"state_dict": [1, 2]}),
-        st.just({"conv1.weight": "x"}),
-    )
-)
-def test_imagenet_file_of_any_content(tmp_path_factory, obj):
-    import torch
-
-    from trainer.weights import WeightsError
-    from trainer.weights_imagenet import imagenet_encoder
-
-    path = tmp_path_factory.mktemp("w") / "w.pt"
-    torch.save(obj, path)
-    with pytest.raises(WeightsError) as info:
-        imagenet_encoder(f"imagenet:resnet18={path}")
-    _one_line(info.value)
-
-
-# -- store attributes and what the card does with them ---------------------------------------------------
-
-_ATTR_KEYS = [
-    "title",
-    "source",
-    "software",
-    "synthetic",
-    "stats",
-    "config",
-    "recipe",
-    "imported_from",
-    "plan",
-]
-
-
-@st.composite
-def _attrs(draw) -> dict:
-    plan = draw(
-        st.dictionaries(
-            st.sampled_from(["cities", "region", "seed", "sigma_km", "spares", "offsets_months"]),
-            JSONISH | WRONG,
-            max_size=4,
-        )
-    )
-    attrs = {
-        "config": draw(
-            st.sampled_from([{"plan": plan}, {"plan": plan, "clear_threshold": 0.9}, plan, None])
-        ),
-        "recipe": draw(
-            st.none()
-            | st.dictionaries(
-                st.sampled_from(["name", "title", "cites", "differences"]),
-                JSONISH | WRONG,
-                max_size=3,
-            )
-        ),
-        "imported_from": draw(
-            st.none()
-            | st.dictionaries(
-                st.sampled_from(["dataset", "format", "locations_listed", "skipped_files"]),
-                JSONISH | WRONG,
-                max_size=3,
-            )
-        ),
-    }
-    for key in draw(st.lists(st.sampled_from(_ATTR_KEYS), max_size=3, unique=True)):
-        attrs[key] = draw(WRONG | JSONISH)
-    return attrs
-
-
-@SETTINGS
-@given(_attrs())
-def test_store_attributes_checked_before_the_card_uses_them(attrs):
-    """Whatever passes :func:`check_store_attrs` renders; whatever does not is one typed line."""
-    from shared.errors import AttributeTypeError
-    from shared.outside import check_store_attrs
-    from shared.publish.card import _collection, _provenance
-
-    try:
-        checked = check_store_attrs(attrs, "store.zarr")
-    except AttributeTypeError as e:
-        _one_line(e)
-        return
-    _collection(checked)
-    _provenance(checked)
 
 
 # -- per-location checks of an import -------------------------------------------------------------------------
@@ -526,7 +252,7 @@ def test_a_location_passes_its_checks_only_when_it_can_be_written(lon, lat, epsg
     try:
         check_sample(sample, "loc", 2, 1, "metre")
     except BadInputError as e:
-        _one_line(e)
+        one_line(e)
         return
     assert -180 <= lon <= 180 and -90 <= lat <= 90 and not nat
     pixel_centres(np.asarray(transform), 264)  # what the writer does next: must not raise
@@ -546,6 +272,6 @@ def test_split_file_of_any_shape(tmp_path_factory, doc):
     try:
         split = read_split(Path(path))
     except SplitFileError as e:
-        _one_line(e)
+        one_line(e)
     else:
         assert all(isinstance(v, list) for v in split.values())

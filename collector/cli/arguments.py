@@ -17,12 +17,10 @@ __all__ = [
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    from shared.validate import ConfigValueError, check_int_list
+    from shared.cli import argument_value
+    from shared.validate import check_int_list
 
-    try:
-        return check_int_list("offsets", text)
-    except ConfigValueError as e:
-        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from e
+    return argument_value(check_int_list, "offsets", text)
 
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 from shared.errors import AttributeTypeError
 from shared.outside.values import (
     Schema,
+    apply_schema,
     check_int,
     check_mapping,
     check_number,
     check_number_list,
     check_str_list,
-    check_type,
     shown,
 )
 
@@ -157,13 +157,7 @@ def check_store_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The root attributes of a store with the known ones checked for type and shape
     (``stats`` arrays as long as its band list and finite, ``config``/``recipe``/
     ``imported_from``/``plan`` objects …); raises :class:`AttributeTypeError`."""
-    for key, rule in _ATTRS.items():
-        if key not in attrs:
-            continue
-        if isinstance(rule, (type, tuple)):
-            check_type(where, f"attribute {key}", attrs[key], rule, AttributeTypeError)
-        else:
-            rule(where, f"attribute {key}", attrs[key])
+    apply_schema(where, "attribute ", attrs, _ATTRS, AttributeTypeError)
     return dict(attrs)
 
 

@@ -165,14 +165,26 @@ def check_mapping(
     for key in required or {}:
         if key not in value:
             raise error(where, f"{name} lacks the key {key!r}")
-    for key, rule in {**(optional or {}), **(required or {})}.items():
+    apply_schema(where, f"{name}.", value, {**(optional or {}), **(required or {})}, error)
+    return dict(value)
+
+
+def apply_schema(
+    where: str,
+    prefix: str,
+    value: Mapping[str, Any],
+    schema: Schema,
+    error: type = OutsideFileError,
+) -> None:
+    """Check each key of ``value`` that ``schema`` names: a type (or tuple of types) by
+    :func:`check_type`, else the rule function ``rule(where, prefix + key, item)``."""
+    for key, rule in schema.items():
         if key not in value:
             continue
         if isinstance(rule, (type, tuple)):
-            check_type(where, f"{name}.{key}", value[key], rule, error)
+            check_type(where, prefix + key, value[key], rule, error)
         else:
-            rule(where, f"{name}.{key}", value[key])
-    return dict(value)
+            rule(where, prefix + key, value[key])
 
 
 def check_sample_index(where: str, i: Any, n: int) -> int:
